@@ -1,0 +1,94 @@
+import Foundation
+
+/// A contiguous block of tensor memory, shared by every tensor that views it.
+///
+/// Storage memory is 64-byte aligned and zero-initialized. Storage read from an archive is
+/// *lazy*: it keeps the record bytes (usually a slice of a memory-mapped file) and copies them into
+/// its own aligned buffer only on first access, so loading a model touches no tensor data.
+///
+/// Storage is a reference: tensors that share one see each other's writes, as in PyTorch.
+public final class Storage: @unchecked Sendable {
+  /// Size in bytes.
+  public let byteCount: Int
+  /// The archive record this storage was read from (for example `data/3`), if any.
+  public let sourceKey: String?
+
+  // Note [Storage laziness]: `pending` holds the undecoded record bytes until the first access.
+  // Access is serialized by `lock` so that concurrent first reads copy once.
+  private var buffer: UnsafeMutableRawPointer?
+  private var pending: Data?
+  private let lock = NSLock()
+
+  /// Allocates zeroed storage of `byteCount` bytes.
+  public init(byteCount: Int) {
+    precondition(byteCount >= 0, "negative storage size")
+    self.byteCount = byteCount
+    self.sourceKey = nil
+    let pointer = Storage.allocate(byteCount)
+    self.buffer = pointer
+  }
+
+  /// Storage whose contents are `bytes`, copied on first access.
+  ///
+  /// - Parameters:
+  ///   - bytes: the raw little-endian element bytes; `bytes.count` is the storage size.
+  ///   - sourceKey: where the bytes came from, kept for reports and for writing archives back.
+  public init(lazyBytes bytes: Data, sourceKey: String? = nil) {
+    self.byteCount = bytes.count
+    self.sourceKey = sourceKey
+    self.pending = bytes
+  }
+
+  deinit {
+    buffer?.deallocate()
+  }
+
+  private static func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
+    let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+    pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
+    return pointer
+  }
+
+  /// True once the bytes have been materialized in memory.
+  public var isLoaded: Bool {
+    lock.lock()
+    defer { lock.unlock() }
+    return buffer != nil
+  }
+
+  /// The start of the storage memory, materializing lazy bytes first.
+  ///
+  /// The pointer stays valid for the storage's lifetime; callers must keep the storage alive.
+  public var baseAddress: UnsafeMutableRawPointer {
+    if let buffer { return buffer }
+    lock.lock()
+    defer { lock.unlock() }
+    if let buffer { return buffer }
+    let pointer = Storage.allocate(byteCount)
+    if let pending {
+      pending.withUnsafeBytes { raw in
+        if let source = raw.baseAddress, raw.count > 0 {
+          pointer.copyMemory(from: source, byteCount: raw.count)
+        }
+      }
+    }
+    pending = nil
+    buffer = pointer
+    return pointer
+  }
+
+  /// The storage bytes as `Data` (a copy).
+  public var data: Data {
+    Data(bytes: baseAddress, count: byteCount)
+  }
+
+  /// Calls `body` with the storage bytes.
+  public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    try body(UnsafeRawBufferPointer(start: baseAddress, count: byteCount))
+  }
+
+  /// Calls `body` with the storage bytes, writable.
+  public func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+    try body(UnsafeMutableRawBufferPointer(start: baseAddress, count: byteCount))
+  }
+}
