@@ -30,6 +30,8 @@ public indirect enum TorchType: Hashable, Sendable, CustomStringConvertible {
   case `class`(String)
   /// A schema type variable such as `t` in `append.t(t[] self, t el)`.
   case variable(String)
+  /// A script function value, by qualified name (what `prim::CallFunction` calls).
+  case function(String)
 
   public var description: String {
     switch self {
@@ -57,6 +59,7 @@ public indirect enum TorchType: Hashable, Sendable, CustomStringConvertible {
     case .union(let members): "Union[\(members.map(\.description).joined(separator: ", "))]"
     case .class(let name): name
     case .variable(let name): name
+    case .function: "Function"
     }
   }
 
@@ -81,7 +84,7 @@ public indirect enum TorchType: Hashable, Sendable, CustomStringConvertible {
     switch (self, other) {
     case (_, .any): return true
     case (.variable, _), (_, .variable): return true
-    case (.int, .number), (.float, .number), (.complex, .number), (.bool, .number): return true
+    case (.int, .number), (.float, .number), (.complex, .number): return true
     case (.enumInt, .int), (.int, .enumInt), (.enumInt, .enumInt): return true
     case (.none, .optional): return true
     case (.optional(let wrapped), .optional(let target)): return wrapped.isSubtype(of: target)
@@ -173,7 +176,7 @@ private struct AnnotationParser {
     case "float": return .float
     case "bool": return .bool
     case "str": return .string
-    case "NoneType", "None": return .none
+    case "NoneType", "None": return TorchType.none
     case "Device": return .device
     case "Any": return .any
     case "Scalar", "number": return .number

@@ -1,0 +1,56 @@
+/// The kind of a node: a qualified operator name such as `aten::conv2d` or `prim::If`.
+///
+/// Kinds are an open set. Well-known ones have static members (`OpName.constant`), but any
+/// `namespace::name` is valid and passes through untouched.
+public struct OpName: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+  /// The full name, `namespace::name`.
+  public let rawValue: String
+
+  public init(_ rawValue: String) {
+    self.rawValue = rawValue
+  }
+
+  public init(stringLiteral value: String) {
+    self.rawValue = value
+  }
+
+  /// The namespace (`aten` in `aten::conv2d`).
+  public var namespace: Substring {
+    guard let range = rawValue.range(of: "::") else { return "" }
+    return rawValue[..<range.lowerBound]
+  }
+
+  /// The unqualified name (`conv2d` in `aten::conv2d`).
+  public var unqualifiedName: Substring {
+    guard let range = rawValue.range(of: "::") else { return Substring(rawValue) }
+    return rawValue[range.upperBound...]
+  }
+
+  public var description: String { rawValue }
+
+  // MARK: - Structural nodes
+  public static let param: OpName = "prim::Param"
+  public static let `return`: OpName = "prim::Return"
+  public static let constant: OpName = "prim::Constant"
+  public static let `if`: OpName = "prim::If"
+  public static let loop: OpName = "prim::Loop"
+  public static let getAttr: OpName = "prim::GetAttr"
+  public static let setAttr: OpName = "prim::SetAttr"
+  public static let callMethod: OpName = "prim::CallMethod"
+  public static let callFunction: OpName = "prim::CallFunction"
+  public static let listConstruct: OpName = "prim::ListConstruct"
+  public static let listUnpack: OpName = "prim::ListUnpack"
+  public static let tupleConstruct: OpName = "prim::TupleConstruct"
+  public static let tupleUnpack: OpName = "prim::TupleUnpack"
+  public static let tupleIndex: OpName = "prim::TupleIndex"
+  public static let tupleSlice: OpName = "prim::TupleSlice"
+  public static let dictConstruct: OpName = "prim::DictConstruct"
+  public static let createObject: OpName = "prim::CreateObject"
+  public static let uncheckedCast: OpName = "prim::unchecked_cast"
+  public static let uninitialized: OpName = "prim::Uninitialized"
+  public static let raiseException: OpName = "prim::RaiseException"
+  public static let isInstance: OpName = "prim::isinstance"
+  public static let enter: OpName = "prim::Enter"
+  public static let exit: OpName = "prim::Exit"
+  public static let print: OpName = "prim::Print"
+}
