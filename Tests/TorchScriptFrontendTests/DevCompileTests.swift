@@ -66,3 +66,37 @@ import TorchIR
   for failure in failures.prefix(3) { print(failure) }
   #expect(failures.isEmpty)
 }
+
+func devCompile(_ base: URL) throws -> ModuleCompiler {
+  let enumerator = FileManager.default.enumerator(atPath: base.path)!
+  let compiler = ModuleCompiler()
+  var files: [String] = []
+  while let path = enumerator.nextObject() as? String { if path.hasSuffix(".py") { files.append(path) } }
+  for path in files.sorted() {
+    try compiler.declare(source: try String(contentsOfFile: base.appendingPathComponent(path).path, encoding: .utf8), path: path)
+  }
+  try compiler.emitBodies()
+  return compiler
+}
+
+@Test func devSourceRoundTrip() throws {
+  let root = URL(fileURLWithPath: "/tmp/code")
+  guard let models = try? FileManager.default.contentsOfDirectory(atPath: root.path) else { return }
+  var failures: [String] = []
+  for model in models.sorted() where !model.contains("torch_mobile") {
+    do {
+      let first = SourcePrinter.print(try devCompile(root.appendingPathComponent(model)).unit)
+      let compiler = ModuleCompiler(constants: first.constants)
+      for file in first.files { try compiler.declare(source: file.source, path: file.path) }
+      try compiler.emitBodies()
+      let second = SourcePrinter.print(compiler.unit)
+      for (a, b) in zip(first.files, second.files) where a.source != b.source {
+        failures.append("\(model) \(a.path) differs:\n\(a.source)\n---\n\(b.source)")
+      }
+    } catch {
+      failures.append("\(model): \(error)")
+    }
+  }
+  for failure in failures.prefix(2) { print(failure) }
+  #expect(failures.isEmpty)
+}

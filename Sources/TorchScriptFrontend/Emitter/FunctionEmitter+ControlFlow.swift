@@ -65,12 +65,16 @@ extension FunctionEmitter {
           continue
         }
         let merged = try mergeOutput(node, a, b, at: location)
-        merged.debugName = a.debugName ?? b.debugName
+        merged.debugName = name.hasPrefix("_") ? nil : name
         scope.assign(name, .value(merged))
       case (.value(let a)?, nil) where elseRaised:
-        scope.assign(name, .value(try mergeOutput(node, a, nil, at: location)))
+        let merged = try mergeOutput(node, a, nil, at: location)
+        merged.debugName = name.hasPrefix("_") ? nil : name
+        scope.assign(name, .value(merged))
       case (nil, .value(let b)?) where thenRaised:
-        scope.assign(name, .value(try mergeOutput(node, nil, b, at: location)))
+        let merged = try mergeOutput(node, nil, b, at: location)
+        merged.debugName = name.hasPrefix("_") ? nil : name
+        scope.assign(name, .value(merged))
       case (let a?, let b?):
         // Non-value bindings (functions, classes) pass through when both branches agree.
         if case .value = a { continue }
@@ -200,17 +204,22 @@ extension FunctionEmitter {
   func emitWhile(condition: Expr, body: [Stmt], at location: SourceLocation) throws {
     let initial = try toBool(try emitValue(condition, typeHint: nil), at: location)
     let maxTrips = constant(.int(Int.max), at: location)
-    try emitLoop(tripCount: maxTrips, initialCondition: initial, body: body, at: location) { _ in
+    // `while flag:` with `flag` reassigned in the body: the flag is the loop condition, not a
+    // carried value. It is true whenever the body runs and false after the loop.
+    var flag: String?
+    if case .name(let name) = condition.kind, scope.lookupValue(name) != nil { flag = name }
+    try emitLoop(tripCount: maxTrips, initialCondition: initial, body: body, excluding: flag, at: location) { _ in
     } finalCondition: {
       try self.toBool(try self.emitValue(condition, typeHint: nil), at: location)
     }
+    if let flag { scope.assign(flag, .value(constant(.bool(false), at: location))) }
   }
 
   private func emitLoop(
-    tripCount: Value, initialCondition: Value, body: [Stmt], at location: SourceLocation,
+    tripCount: Value, initialCondition: Value, body: [Stmt], excluding: String? = nil, at location: SourceLocation,
     prologue: (Value) throws -> Void, finalCondition: () throws -> Value
   ) throws {
-    let carried = assignedNames(body).filter { scope.lookupValue($0) != nil }
+    let carried = assignedNames(body).filter { scope.lookupValue($0) != nil && $0 != excluding }
     let initial = carried.map { scope.lookupValue($0)! }
     let node = append(.loop, [tripCount, initialCondition] + initial, [], at: location)
     let bodyBlock = node.addBlock()

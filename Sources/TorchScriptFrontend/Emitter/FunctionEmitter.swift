@@ -301,6 +301,12 @@ final class FunctionEmitter {
       guard types.count == count else {
         throw SourceError("cannot unpack a tuple of \(types.count) into \(count) names", at: location)
       }
+      // A tuple built only to be unpacked (the results of a multi-output op) needs no nodes.
+      if emitted.node.kind == .tupleConstruct, !emitted.hasUses {
+        let items = emitted.node.inputs
+        emitted.node.destroy()
+        return items
+      }
       return append(.tupleUnpack, [emitted], types, at: location).outputs
     case .list(let element):
       return append(.listUnpack, [emitted], Array(repeating: element, count: count), at: location).outputs

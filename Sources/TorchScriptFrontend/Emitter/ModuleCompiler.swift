@@ -63,7 +63,11 @@ public final class ModuleCompiler {
     pendingBodies = []
     for item in pending where item.function.graph == nil {
       let emitter = FunctionEmitter(compiler: self, function: item.function, owner: item.owner)
-      item.function.graph = try emitter.emit(item.def)
+      let graph = try emitter.emit(item.def)
+      // Branch and loop merging creates outputs for every variable a branch assigns; drop the
+      // ones nothing reads, as TorchScript's own cleanup does.
+      graph.eliminateDeadCode()
+      item.function.graph = graph
     }
   }
 

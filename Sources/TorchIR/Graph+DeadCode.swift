@@ -1,0 +1,90 @@
+import TensorCore
+
+extension Node {
+  /// True when running the node does more than compute its outputs: it writes memory (an in-place
+  /// op, an attribute store, a list append), raises, prints, calls a method or function (which
+  /// may do any of these), or is an op we have no schema for. Control-flow nodes have side
+  /// effects when something in their blocks has.
+  public var hasSideEffects: Bool {
+    switch kind {
+    case .setAttr, .callMethod, .callFunction, .raiseException, .print, .enter, .exit:
+      return true
+    case .if, .loop:
+      return blocks.contains { block in block.nodes.contains { $0.hasSideEffects } }
+    case .constant, .getAttr, .listConstruct, .listUnpack, .tupleConstruct, .tupleUnpack, .tupleIndex,
+      .tupleSlice, .dictConstruct, .uncheckedCast, .uninitialized, .isInstance, .createObject, .param, .return:
+      return false
+    case "aten::warn":
+      return true
+    default:
+      guard let schema else { return true }
+      return schema.isMutating
+    }
+  }
+}
+
+extension Graph {
+  /// Removes nodes whose outputs are unused and that have no side effects, and unused outputs of
+  /// `prim::If` and `prim::Loop` nodes. Returns the number of nodes removed.
+  @discardableResult
+  public func eliminateDeadCode() -> Int {
+    var removed = 0
+    var changed = true
+    while changed {
+      changed = false
+      let count = Graph.eliminateDeadCode(in: block)
+      if count > 0 {
+        removed += count
+        changed = true
+      }
+    }
+    return removed
+  }
+
+  private static func eliminateDeadCode(in block: Block) -> Int {
+    var removed = 0
+    for node in block.nodes.reversed() {
+      for sub in node.blocks { removed += eliminateDeadCode(in: sub) }
+      if node.kind == .if { removed += removeUnusedIfOutputs(node) }
+      if node.kind == .loop { removed += removeUnusedLoopOutputs(node) }
+      if !node.outputs.contains(where: \.hasUses) && !node.hasSideEffects {
+        node.destroy()
+        removed += 1
+      }
+    }
+    return removed
+  }
+
+  private static func removeUnusedIfOutputs(_ node: Node) -> Int {
+    var removed = 0
+    for index in stride(from: node.outputs.count - 1, through: 0, by: -1) where !node.outputs[index].hasUses {
+      for block in node.blocks { block.removeOutput(index) }
+      node.removeOutput(index)
+      removed += 1
+    }
+    return removed
+  }
+
+  /// A carried value can go when the loop output is unused and, inside the body, its parameter
+  /// only feeds its own block output.
+  private static func removeUnusedLoopOutputs(_ node: Node) -> Int {
+    let body = node.blocks[0]
+    var removed = 0
+    for index in stride(from: node.outputs.count - 1, through: 0, by: -1) {
+      let output = node.outputs[index]
+      let parameter = body.inputs[index + 1]
+      let yielded = body.outputs[index + 1]
+      guard !output.hasUses else { continue }
+      let parameterOnlyYielded = parameter.uses.allSatisfy { $0.user === body.returnNode && $0.index == index + 1 }
+      guard parameterOnlyYielded else { continue }
+      // The yielded value must not depend on this parameter except through itself.
+      _ = yielded
+      body.removeOutput(index + 1)
+      node.removeOutput(index)
+      body.removeInput(index + 1)
+      node.removeInput(index + 2)
+      removed += 1
+    }
+    return removed
+  }
+}
