@@ -1,0 +1,173 @@
+import Foundation
+import TensorCore
+import TorchArchive
+import TorchIR
+import TorchRuntime
+import TorchScriptFrontend
+
+/// A TorchScript module loaded from a `.pt` archive: its object tree, classes with method graphs,
+/// and what is needed to write it back.
+///
+/// Loading parses the code, emits a graph per method, and unpickles the object tree (tensor data
+/// is read lazily). `run` executes methods with the built-in interpreter.
+public final class ScriptModule {
+  /// The root module object.
+  public let root: ScriptObject
+  /// Classes and free functions, with method graphs.
+  public let unit: CompilationUnit
+  /// The archive the module came from: version, root folder, extra files.
+  public var archive: ArchiveInfo
+  private var cachedInterpreter: Interpreter?
+
+  /// Facts about the archive a module was read from, kept for writing it back.
+  public struct ArchiveInfo {
+    /// The file-format version the archive declared.
+    public var version: Int
+    /// The folder all records were under.
+    public var rootFolder: String
+    /// `extra/` files.
+    public var extraFiles: [ExtraFile]
+    /// `byteorder` (torch 2.x writes `little`).
+    public var byteOrder: String?
+    /// The code files as they were in the archive.
+    public var codeFiles: [CodeFile]
+    /// The constant table the code refers to.
+    public var constants: [IValue]
+  }
+
+  /// A module from its parts.
+  public init(root: ScriptObject, unit: CompilationUnit, archive: ArchiveInfo) {
+    self.root = root
+    self.unit = unit
+    self.archive = archive
+  }
+
+  /// Reads the archive at `url`.
+  ///
+  /// - Throws: `ArchiveError` for a damaged archive, `SourceError` for code that does not parse
+  ///   or type-check, `ModuleError` for objects that do not match their classes.
+  public static func load(contentsOf url: URL) throws -> ScriptModule {
+    let archive = try TorchScriptArchive(contentsOf: url)
+    return try load(archive)
+  }
+
+  /// Builds a module from an opened archive.
+  public static func load(_ archive: TorchScriptArchive) throws -> ScriptModule {
+    let constants = try archive.readConstants()
+    let compiler = ModuleCompiler(constants: constants)
+    for file in archive.codeFiles {
+      try compiler.declare(source: file.source, path: file.path)
+    }
+    try compiler.emitBodies()
+    guard case .object(let root) = try archive.readData() else {
+      throw ModuleError.rootIsNotAnObject
+    }
+    let info = ArchiveInfo(
+      version: archive.version, rootFolder: archive.rootFolder, extraFiles: archive.extraFiles,
+      byteOrder: archive.byteOrder, codeFiles: archive.codeFiles, constants: constants)
+    let module = ScriptModule(root: root, unit: compiler.unit, archive: info)
+    try module.checkObjects()
+    try module.restoreStates()
+    return module
+  }
+
+  /// The root module's class.
+  public var rootClass: ClassType? { unit.classType(root.typeName) }
+
+  /// The interpreter running this module's methods (created on first use).
+  public var interpreter: Interpreter {
+    if let cachedInterpreter { return cachedInterpreter }
+    let interpreter = Interpreter(unit: unit)
+    cachedInterpreter = interpreter
+    return interpreter
+  }
+
+  /// Forgets compiled plans after graphs changed.
+  public func invalidateCompiledPlans() {
+    cachedInterpreter = nil
+  }
+
+  /// Runs method `name` of the root module.
+  public func run(_ name: String = "forward", _ arguments: [IValue]) throws -> IValue {
+    try interpreter.callMethod(name, on: root, arguments: arguments)
+  }
+
+  // MARK: - Loading checks
+
+  /// Every object reachable from the root must have a known class (custom C++ classes aside).
+  private func checkObjects() throws {
+    var seen = Set<ObjectIdentifier>()
+    func visit(_ value: IValue, path: String) throws {
+      switch value {
+      case .object(let object):
+        guard seen.insert(ObjectIdentifier(object)).inserted else { return }
+        guard unit.classType(object.typeName) != nil || CustomClasses.isCustomClass(object.typeName) else {
+          throw ModuleError.unknownClass(object.typeName, path: path)
+        }
+        for (name, child) in object.attributes { try visit(child, path: path.isEmpty ? name : "\(path).\(name)") }
+        if let state = object.state { try visit(state, path: path) }
+      case .list(let list):
+        for item in list.elements { try visit(item, path: path) }
+      case .tuple(let items):
+        for item in items { try visit(item, path: path) }
+      case .dict(let dict):
+        for item in dict.values { try visit(item, path: path) }
+      default:
+        break
+      }
+    }
+    try visit(.object(root), path: "")
+  }
+
+  /// Objects pickled through `__getstate__` get their attributes from their class's
+  /// `__setstate__`, as `torch.jit.load` does.
+  private func restoreStates() throws {
+    var pending: [ScriptObject] = []
+    var seen = Set<ObjectIdentifier>()
+    func visit(_ value: IValue) {
+      switch value {
+      case .object(let object):
+        guard seen.insert(ObjectIdentifier(object)).inserted else { return }
+        for (_, child) in object.attributes { visit(child) }
+        if let state = object.state {
+          visit(state)
+          if let classType = unit.classType(object.typeName), classType.method("__setstate__") != nil {
+            pending.append(object)
+          }
+        }
+      case .list(let list): list.elements.forEach(visit)
+      case .tuple(let items): items.forEach(visit)
+      case .dict(let dict): dict.values.forEach(visit)
+      default: break
+      }
+    }
+    visit(.object(root))
+    for object in pending {
+      guard let classType = unit.classType(object.typeName), let state = object.state else { continue }
+      // Slots start as None, in declaration order, before __setstate__ fills them.
+      for attribute in classType.attributes where object.slot(of: attribute.name) == nil {
+        object.setAttribute(attribute.name, .none)
+      }
+      _ = try interpreter.callMethod("__setstate__", on: object, arguments: [state])
+    }
+  }
+}
+
+/// Errors in the object tree of an archive.
+public enum ModuleError: Error, CustomStringConvertible {
+  /// data.pkl does not hold an object.
+  case rootIsNotAnObject
+  /// An object's class has no code in the archive.
+  case unknownClass(String, path: String)
+  /// A method that does not exist.
+  case noSuchMethod(String, typeName: String)
+
+  public var description: String {
+    switch self {
+    case .rootIsNotAnObject: "data.pkl: the root value is not a module object"
+    case .unknownClass(let name, let path):
+      "data.pkl: object \(path.isEmpty ? "<root>" : path) has class \(name), which no code file defines"
+    case .noSuchMethod(let name, let typeName): "\(typeName) has no method '\(name)'"
+    }
+  }
+}

@@ -1,0 +1,166 @@
+import TensorCore
+import TorchIR
+
+/// Caches the attribute slot a `prim::GetAttr`/`SetAttr` resolved to, per object type.
+final class SlotCache {
+  var typeName: String?
+  var slot = 0
+}
+
+/// One step of an execution plan. Operands are register indices.
+indirect enum Instruction {
+  case op(executor: OpExecutor, inputs: [Int], outputs: [Int], node: Node)
+  case missing(node: Node)
+  case constant(IValue, output: Int)
+  case getAttr(object: Int, name: String, output: Int, cache: SlotCache, node: Node)
+  case setAttr(object: Int, name: String, value: Int, cache: SlotCache, node: Node)
+  case callMethod(receiver: Int, name: String, arguments: [Int], output: Int, node: Node)
+  case callFunction(name: String, arguments: [Int], output: Int, node: Node)
+  case branch(condition: Int, then: Segment, otherwise: Segment, outputs: [Int])
+  case loop(tripCount: Int, condition: Int, initial: [Int], body: Segment, counter: Int, parameters: [Int], outputs: [Int])
+  case listConstruct(inputs: [Int], elementType: TorchType, output: Int)
+  case listUnpack(input: Int, outputs: [Int], node: Node)
+  case tupleConstruct(inputs: [Int], output: Int)
+  case tupleUnpack(input: Int, outputs: [Int], node: Node)
+  case tupleIndex(input: Int, index: Int, output: Int, node: Node)
+  case tupleSlice(input: Int, begin: Int, end: Int, output: Int)
+  case dictConstruct(inputs: [Int], keyType: TorchType, valueType: TorchType, output: Int, node: Node)
+  case createObject(typeName: String, output: Int)
+  case isInstance(input: Int, types: [TorchType], output: Int)
+  case move(from: Int, to: Int)
+  case uninitialized(output: Int)
+  case raise(message: Int, exceptionClass: Int?, node: Node)
+  case print(inputs: [Int])
+}
+
+/// A block's instructions and the registers holding its outputs.
+struct Segment {
+  var instructions: [Instruction]
+  var outputs: [Int]
+}
+
+/// A graph compiled once into register-machine instructions and run many times.
+///
+/// Every value gets a register; blocks become nested segments. Operators are resolved to their
+/// executors here, so a call does no lookups by name except for dynamic method dispatch.
+final class ExecutionPlan {
+  let registerCount: Int
+  let inputs: [Int]
+  let body: Segment
+  let functionName: String
+
+  init(graph: Graph, functionName: String, operators: OperatorTable) {
+    var builder = PlanBuilder(operators: operators)
+    self.functionName = functionName
+    inputs = graph.inputs.map { builder.register($0) }
+    body = builder.segment(graph.block)
+    registerCount = builder.nextRegister
+  }
+}
+
+/// Assigns registers and translates nodes.
+private struct PlanBuilder {
+  let operators: OperatorTable
+  var registers: [ObjectIdentifier: Int] = [:]
+  var nextRegister = 0
+
+  init(operators: OperatorTable) {
+    self.operators = operators
+  }
+
+  mutating func register(_ value: Value) -> Int {
+    if let existing = registers[ObjectIdentifier(value)] { return existing }
+    let index = nextRegister
+    nextRegister += 1
+    registers[ObjectIdentifier(value)] = index
+    return index
+  }
+
+  mutating func segment(_ block: Block) -> Segment {
+    var instructions: [Instruction] = []
+    for node in block.nodes {
+      instructions.append(translate(node))
+    }
+    return Segment(instructions: instructions, outputs: block.outputs.map { register($0) })
+  }
+
+  mutating func translate(_ node: Node) -> Instruction {
+    let inputs = node.inputs.map { register($0) }
+    let outputs = node.outputs.map { register($0) }
+    switch node.kind {
+    case .constant:
+      var value = node.constantValue
+      if node.attribute("value") == nil, let name = node.stringAttribute("name") { value = .function(name) }
+      return .constant(value, output: outputs[0])
+    case .getAttr:
+      return .getAttr(object: inputs[0], name: node.name ?? "", output: outputs[0], cache: SlotCache(), node: node)
+    case .setAttr:
+      return .setAttr(object: inputs[0], name: node.name ?? "", value: inputs[1], cache: SlotCache(), node: node)
+    case .callMethod:
+      return .callMethod(
+        receiver: inputs[0], name: node.name ?? "forward", arguments: Array(inputs.dropFirst()), output: outputs.first ?? -1,
+        node: node)
+    case .callFunction:
+      guard case .function(let name) = node.inputs[0].type else { return .missing(node: node) }
+      return .callFunction(name: name, arguments: Array(inputs.dropFirst()), output: outputs.first ?? -1, node: node)
+    case .if:
+      let then = segment(node.blocks[0])
+      let otherwise = segment(node.blocks[1])
+      return .branch(condition: inputs[0], then: then, otherwise: otherwise, outputs: outputs)
+    case .loop:
+      let body = node.blocks[0]
+      let counter = register(body.inputs[0])
+      let parameters = body.inputs.dropFirst().map { register($0) }
+      let compiled = segment(body)
+      return .loop(
+        tripCount: inputs[0], condition: inputs[1], initial: Array(inputs.dropFirst(2)), body: compiled,
+        counter: counter, parameters: parameters, outputs: outputs)
+    case .listConstruct:
+      var element: TorchType = .any
+      if case .list(let type) = node.outputs[0].type { element = type }
+      return .listConstruct(inputs: inputs, elementType: element, output: outputs[0])
+    case .listUnpack:
+      return .listUnpack(input: inputs[0], outputs: outputs, node: node)
+    case .tupleConstruct:
+      return .tupleConstruct(inputs: inputs, output: outputs[0])
+    case .tupleUnpack:
+      return .tupleUnpack(input: inputs[0], outputs: outputs, node: node)
+    case .tupleIndex:
+      return .tupleIndex(input: inputs[0], index: inputs[1], output: outputs[0], node: node)
+    case .tupleSlice:
+      var begin = 0
+      var end = 0
+      if case .int(let value) = node.attribute("beg") { begin = value }
+      if case .int(let value) = node.attribute("end") { end = value }
+      return .tupleSlice(input: inputs[0], begin: begin, end: end, output: outputs[0])
+    case .dictConstruct:
+      var key: TorchType = .any
+      var value: TorchType = .any
+      if case .dict(let k, let v) = node.outputs[0].type {
+        key = k
+        value = v
+      }
+      return .dictConstruct(inputs: inputs, keyType: key, valueType: value, output: outputs[0], node: node)
+    case .createObject:
+      guard case .class(let name) = node.outputs[0].type else { return .missing(node: node) }
+      return .createObject(typeName: name, output: outputs[0])
+    case .isInstance:
+      var types: [TorchType] = []
+      if case .types(let list) = node.attribute("types") { types = list }
+      return .isInstance(input: inputs[0], types: types, output: outputs[0])
+    case .uncheckedCast, "prim::unchecked_unwrap_optional", "aten::detach", "prim::data":
+      return .move(from: inputs[0], to: outputs[0])
+    case .uninitialized:
+      return .uninitialized(output: outputs[0])
+    case .raiseException:
+      return .raise(message: inputs[0], exceptionClass: inputs.count > 1 ? inputs[1] : nil, node: node)
+    case .print:
+      return .print(inputs: inputs)
+    default:
+      if let schema = node.schema, let executor = operators.executor(for: schema.fullName) {
+        return .op(executor: executor, inputs: inputs, outputs: outputs, node: node)
+      }
+      return .missing(node: node)
+    }
+  }
+}

@@ -1,0 +1,126 @@
+import TensorCore
+import TorchIR
+
+/// Computes an op's outputs from its inputs, in schema order.
+public typealias OpExecutor = @Sendable ([IValue]) throws -> [IValue]
+
+/// The kernels the interpreter can run, keyed by schema full name (`aten::add.Tensor`).
+///
+/// An immutable value built from one list per op family (`Executors/*.swift`).
+public struct OperatorTable: Sendable {
+  private let executors: [String: OpExecutor]
+
+  /// A table from (full name, executor) pairs; later pairs replace earlier ones.
+  public init(_ entries: [(String, OpExecutor)]) {
+    var table: [String: OpExecutor] = [:]
+    for (name, executor) in entries { table[name] = executor }
+    executors = table
+  }
+
+  /// The executor for `fullName`.
+  public func executor(for fullName: String) -> OpExecutor? {
+    executors[fullName]
+  }
+
+  /// Every full name with an executor, sorted.
+  public var fullNames: [String] { executors.keys.sorted() }
+
+  /// Every op family's executors.
+  public static let standard = OperatorTable(
+    PrimExecutors.entries + BuiltinExecutors.entries + ShapeExecutors.entries)
+}
+
+// MARK: - Argument helpers
+
+extension Array where Element == IValue {
+  /// Argument `index` as a tensor.
+  func tensor(_ index: Int) throws -> Tensor {
+    guard case .tensor(let tensor) = self[index] else { throw OpError("expected a Tensor argument \(index), got \(self[index].kindName)") }
+    return tensor
+  }
+
+  /// Argument `index` as an optional tensor.
+  func optionalTensor(_ index: Int) throws -> Tensor? {
+    switch self[index] {
+    case .none: return nil
+    case .tensor(let tensor): return tensor
+    default: throw OpError("expected an optional Tensor argument \(index), got \(self[index].kindName)")
+    }
+  }
+
+  /// Argument `index` as an int (bools count as ints).
+  func int(_ index: Int) throws -> Int {
+    switch self[index] {
+    case .int(let value): return value
+    case .bool(let value): return value ? 1 : 0
+    default: throw OpError("expected an int argument \(index), got \(self[index].kindName)")
+    }
+  }
+
+  /// Argument `index` as an optional int.
+  func optionalInt(_ index: Int) throws -> Int? {
+    if case .none = self[index] { return nil }
+    return try int(index)
+  }
+
+  /// Argument `index` as a float (ints convert).
+  func double(_ index: Int) throws -> Double {
+    switch self[index] {
+    case .double(let value): return value
+    case .int(let value): return Double(value)
+    case .bool(let value): return value ? 1 : 0
+    default: throw OpError("expected a float argument \(index), got \(self[index].kindName)")
+    }
+  }
+
+  /// Argument `index` as an optional float.
+  func optionalDouble(_ index: Int) throws -> Double? {
+    if case .none = self[index] { return nil }
+    return try double(index)
+  }
+
+  /// Argument `index` as a bool.
+  func bool(_ index: Int) throws -> Bool {
+    switch self[index] {
+    case .bool(let value): return value
+    case .int(let value): return value != 0
+    default: throw OpError("expected a bool argument \(index), got \(self[index].kindName)")
+    }
+  }
+
+  /// Argument `index` as a string.
+  func string(_ index: Int) throws -> String {
+    guard case .string(let value) = self[index] else { throw OpError("expected a str argument \(index), got \(self[index].kindName)") }
+    return value
+  }
+
+  /// Argument `index` as a list of ints.
+  func intList(_ index: Int) throws -> [Int] {
+    guard let values = self[index].intList else {
+      if case .int(let value) = self[index] { return [value] }
+      throw OpError("expected an int[] argument \(index), got \(self[index].kindName)")
+    }
+    return values
+  }
+
+  /// Argument `index` as an optional list of ints.
+  func optionalIntList(_ index: Int) throws -> [Int]? {
+    if case .none = self[index] { return nil }
+    return try intList(index)
+  }
+
+  /// Argument `index` as a list.
+  func list(_ index: Int) throws -> ListValue {
+    guard case .list(let value) = self[index] else { throw OpError("expected a list argument \(index), got \(self[index].kindName)") }
+    return value
+  }
+
+  /// Argument `index` as a list of tensors.
+  func tensorList(_ index: Int) throws -> [Tensor] {
+    guard let elements = self[index].elements else { throw OpError("expected a Tensor[] argument \(index)") }
+    return try elements.map {
+      guard case .tensor(let tensor) = $0 else { throw OpError("expected a Tensor[] argument \(index)") }
+      return tensor
+    }
+  }
+}
