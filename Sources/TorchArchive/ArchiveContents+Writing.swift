@@ -1,0 +1,98 @@
+import Foundation
+import TensorCore
+
+extension ArchiveContents {
+  /// The archive as bytes, records in the order torch writes them (SPEC §7.2).
+  ///
+  /// - Throws: `ArchiveError` for an unsupported version or byte order, a value that cannot be
+  ///   pickled, or an invalid root folder or file name.
+  public func serialized() throws(ArchiveError) -> Data {
+    var bytes = Data()
+    var writer = try ZipWriter(rootFolder: rootFolder) { chunk in bytes.append(chunk) }
+    try writeRecords(to: &writer)
+    try writer.finish()
+    return bytes
+  }
+
+  /// Writes the archive to `url` through a temporary file in the same folder, renamed into
+  /// place once complete; on any failure the temporary file is removed and `url` is untouched.
+  ///
+  /// - Throws: the errors of `serialized()`, or `ArchiveError.cannotWrite`.
+  public func write(to url: URL) throws(ArchiveError) {
+    let temporary = url.deletingLastPathComponent()
+      .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+    guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+      throw .cannotWrite(path: url.path, reason: "cannot create a temporary file in its folder")
+    }
+    do throws(ArchiveError) {
+      let handle = try ArchiveContents.attempt(temporary) { try FileHandle(forWritingTo: temporary) }
+      defer { try? handle.close() }
+      var writer = try ZipWriter(rootFolder: rootFolder) { chunk throws(ArchiveError) in
+        try ArchiveContents.attempt(temporary) { try handle.write(contentsOf: chunk) }
+      }
+      try writeRecords(to: &writer)
+      try writer.finish()
+      try ArchiveContents.attempt(temporary) {
+        try handle.synchronize()
+        try handle.close()
+      }
+      guard rename(temporary.path, url.path) == 0 else {
+        throw ArchiveError.cannotWrite(path: url.path, reason: String(cString: strerror(errno)))
+      }
+    } catch {
+      try? FileManager.default.removeItem(at: temporary)
+      throw error
+    }
+  }
+
+  /// Runs a file operation, reporting its failure as `cannotWrite`.
+  private static func attempt<T>(_ path: URL, _ body: () throws -> T) throws(ArchiveError) -> T {
+    do {
+      return try body()
+    } catch {
+      throw .cannotWrite(path: path.path, reason: error.localizedDescription)
+    }
+  }
+
+  /// Appends every record, in torch's order: `extra/`, `data/<key>`, `data.pkl`, `code/`,
+  /// `constants/<key>`, `constants.pkl`, the version, `byteorder`, `.data/serialization_id`.
+  func writeRecords(to writer: inout ZipWriter) throws(ArchiveError) {
+    guard TorchScriptArchive.supportedVersions.contains(version) else {
+      throw .unsupportedVersion(version, supported: TorchScriptArchive.supportedVersions)
+    }
+    if let byteOrder, byteOrder.trimmingCharacters(in: .whitespacesAndNewlines) != "little" {
+      throw .unsupportedByteOrder(byteOrder)
+    }
+    for file in extraFiles {
+      try writer.append("extra/" + file.name, file.contents)
+    }
+
+    let data = try Pickler().pickle(self.data)
+    for storage in data.storages {
+      try writer.append("data/" + storage.key, storage.storage.data)
+    }
+    try writer.append("data.pkl", data.bytes)
+
+    for file in codeFiles {
+      try writer.append("code/" + file.path, Data(file.source.utf8))
+      if let debugInfo = file.debugInfo {
+        try writer.append("code/" + file.path + ".debug_pkl", debugInfo)
+      }
+    }
+
+    let constants = try Pickler().pickleConstantTable(self.constants)
+    for storage in constants.storages {
+      try writer.append("constants/" + storage.key, storage.storage.data)
+    }
+    try writer.append("constants.pkl", constants.bytes)
+
+    // torch moved the version record under `.data/` from version 6 on (SPEC §7.3).
+    try writer.append(version < 6 ? "version" : ".data/version", Data("\(version)\n".utf8))
+    if let byteOrder {
+      try writer.append("byteorder", Data(byteOrder.utf8))
+    }
+    if let serializationID {
+      try writer.append(".data/serialization_id", Data(serializationID.utf8))
+    }
+  }
+}
