@@ -33,13 +33,14 @@ let package = Package(
       dependencies: ["MobileOptimizer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
     // MARK: - Tests
+    .target(name: "_TestSupport", path: "Tests/_TestSupport"),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "TorchArchiveTests", dependencies: ["TorchArchive"]),
     .testTarget(name: "TorchIRTests", dependencies: ["TorchIR"]),
     .testTarget(name: "TorchScriptFrontendTests", dependencies: ["TorchScriptFrontend", "TorchArchive"]),
     .testTarget(name: "TorchRuntimeTests", dependencies: ["TorchRuntime", "TorchScriptFrontend"]),
-    .testTarget(name: "MobileOptimizerTests", dependencies: ["MobileOptimizer"]),
+    .testTarget(name: "MobileOptimizerTests", dependencies: ["MobileOptimizer", "_TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

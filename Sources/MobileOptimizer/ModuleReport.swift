@@ -10,6 +10,12 @@ public struct ModuleReport: Codable {
     public var name: String
     public var dtype: String
     public var shape: [Int]
+
+    public init(name: String, dtype: String, shape: [Int]) {
+      self.name = name
+      self.dtype = dtype
+      self.shape = shape
+    }
   }
 
   /// A non-tensor, non-module attribute.

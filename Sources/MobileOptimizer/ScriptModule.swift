@@ -18,6 +18,9 @@ public final class ScriptModule {
   /// The archive the module came from: version, root folder, extra files.
   public var archive: ArchiveInfo
   private var cachedInterpreter: Interpreter?
+  /// Problems found while loading that do not stop it (an object whose `__setstate__` could not
+  /// run here); running the affected methods reports them again.
+  public private(set) var loadWarnings: [String] = []
 
   /// Facts about the archive a module was read from, kept for writing it back.
   public struct ArchiveInfo {
@@ -148,7 +151,11 @@ public final class ScriptModule {
       for attribute in classType.attributes where object.slot(of: attribute.name) == nil {
         object.setAttribute(attribute.name, .none)
       }
-      _ = try interpreter.callMethod("__setstate__", on: object, arguments: [state])
+      do {
+        _ = try interpreter.callMethod("__setstate__", on: object, arguments: [state])
+      } catch {
+        loadWarnings.append("could not restore the state of a \(object.typeName): \(error)")
+      }
     }
   }
 }

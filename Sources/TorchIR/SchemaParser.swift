@@ -241,7 +241,9 @@ public struct SchemaParser {
     case "Generator": return .generator
     case "Storage": return .storage
     case "Stream": return .stream
-    case "Any", "AnyEnumType", "AnyClassType": return .any
+    case "Any": return .any
+    // Only enum and class values match these; no value of a builtin type does.
+    case "AnyEnumType", "AnyClassType": return .class(head)
     case "NoneType": return .none
     case "Capsule": return .capsule
     case "ScalarType", "Layout", "MemoryFormat", "QScheme": return .enumInt(head)

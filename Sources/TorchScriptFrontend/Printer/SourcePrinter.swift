@@ -84,6 +84,12 @@ public struct SourcePrinter {
     return Output(files: files, constants: table.values)
   }
 
+  /// One method of `classType` as source (constants print as `CONSTANTS.cN` of a fresh table).
+  public static func methodSource(_ method: Function, of classType: ClassType) -> String {
+    var printer = FunctionPrinter(function: method, name: method.name, table: ConstantTable(), selfType: classType.qualifiedName)
+    return printer.print()
+  }
+
   /// Splits `a.b.C` into (`a.b`, `C`).
   static func splitQualified(_ name: String) -> (String, String) {
     guard let dot = name.lastIndex(of: ".") else { return ("__torch__", name) }

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+
+/// `mobile-optimizer`: reads, freezes, optimizes, runs and writes TorchScript archives.
+@main
+struct MobileOptimizerCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "mobile-optimizer",
+    abstract: "Optimize PyTorch TorchScript models for mobile, without Python.",
+    subcommands: [Inspect.self, Show.self])
+}
+
+/// Runs `body`, turning any thrown error into `error: …` on stderr and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+  do {
+    try body()
+  } catch let error as ExitCode {
+    throw error
+  } catch let error as ValidationError {
+    throw error
+  } catch {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    throw ExitCode.failure
+  }
+}
+
+/// Writes `text` to stdout.
+func output(_ text: String) {
+  FileHandle.standardOutput.write(Data(text.utf8))
+}
+
+extension MobileOptimizerCommand {
+  /// Writes one line to stdout.
+  static func print(_ line: String) {
+    output(line + "\n")
+  }
+}
