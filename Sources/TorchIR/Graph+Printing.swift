@@ -136,6 +136,9 @@ public struct GraphPrinter {
     }
   }
 
+  /// A value as constant attributes print it (`1`, `2.`, `"s"`, `[1, 2]`, `<Tensor>`).
+  public static func valueText(_ value: IValue) -> String { valueString(value) }
+
   static func valueString(_ value: IValue) -> String {
     switch value {
     case .none: return "None"

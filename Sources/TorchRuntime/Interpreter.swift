@@ -256,7 +256,7 @@ public final class Interpreter {
   }
 
   /// A copy of list and dict constants so that mutating one use never changes the constant.
-  static func freshCopy(_ value: IValue) -> IValue {
+  public static func freshCopy(_ value: IValue) -> IValue {
     switch value {
     case .list(let list): return .list(ListValue(list.elements.map(freshCopy), elementType: list.elementType))
     case .dict(let dict):

@@ -1,0 +1,68 @@
+import TensorCore
+import TorchIR
+
+/// Local simplifications TorchScript's peephole pass makes on non-tensor code:
+///
+///     %b : bool = aten::__isnot__(%t, %none)     (%t : Tensor)   ->  True
+///     %c : Tensor = prim::unchecked_cast(%t)     (%t : Tensor)   ->  %t
+///     %n : int = aten::len(%l)  (%l = prim::ListConstruct(a, b)) ->  2
+///     %e : int = aten::__getitem__(%l, %1)                        ->  b
+///     %s : int = aten::add(%x, %0)                                ->  %x
+///
+/// List rewrites apply only when nothing writes the list.
+let peephole = GraphPass(name: "peephole") { context in
+  let aliases = AliasAnalysis(context.graph)
+  context.graph.forEachNode { node in
+    guard node.isInserted else { return }
+    if let replacement = simplify(node, aliases: aliases, context: context) {
+      node.output.replaceAllUses(with: replacement)
+      node.destroy()
+      context.count("simplified")
+    }
+  }
+  context.count("removed", context.graph.eliminateDeadCode())
+}
+
+private func canBeNone(_ type: TorchType) -> Bool {
+  switch type {
+  case .none, .optional, .any, .union, .variable: true
+  default: false
+  }
+}
+
+private func simplify(_ node: Node, aliases: AliasAnalysis, context: PassContext) -> Value? {
+  switch node.kind {
+  case "aten::__is__", "aten::__isnot__":
+    let (a, b) = (node.inputs[0].type, node.inputs[1].type)
+    let isNot = node.kind == "aten::__isnot__"
+    if a == .none && b == .none { return context.insertConstant(.bool(!isNot), before: node) }
+    if (a == .none && !canBeNone(b)) || (b == .none && !canBeNone(a)) {
+      return context.insertConstant(.bool(isNot), before: node)
+    }
+    return nil
+  case .uncheckedCast:
+    return node.inputs[0].type == node.output.type ? node.inputs[0] : nil
+  case "aten::len":
+    let list = node.inputs[0]
+    guard list.node.kind == .listConstruct, !aliases.mayBeWritten(list) else { return nil }
+    return context.insertConstant(.int(list.node.inputs.count), before: node)
+  case "aten::__getitem__":
+    let list = node.inputs[0]
+    guard list.node.kind == .listConstruct, !aliases.mayBeWritten(list), let index = node.inputs[1].constantValue?.int
+    else { return nil }
+    let elements = list.node.inputs
+    let wrapped = index < 0 ? index + elements.count : index
+    guard elements.indices.contains(wrapped), elements[wrapped].type == node.output.type else { return nil }
+    return elements[wrapped]
+  case "aten::add", "aten::sub", "aten::mul", "aten::floordiv", "aten::div":
+    guard node.output.type == .int, node.inputs.count == 2, node.inputs[0].type == .int,
+      let constant = node.inputs[1].constantValue?.int
+    else { return nil }
+    switch (node.kind, constant) {
+    case ("aten::add", 0), ("aten::sub", 0), ("aten::mul", 1), ("aten::floordiv", 1): return node.inputs[0]
+    default: return nil
+    }
+  default:
+    return nil
+  }
+}
