@@ -253,6 +253,17 @@ import Testing
     #expect(archiveError { _ = try TorchScriptArchive(data: badCode) } == .invalidUTF8(record: "code/__torch__.py"))
   }
 
+  @Test func rejectsFlippedBytesInAPickle() throws {
+    var data = try Data(contentsOf: Fixtures.model("mlp"))
+    let entry = try #require(try ZipReader(data: data).entry(named: "data.pkl"))
+    data[entry.dataOffset + entry.compressedSize / 2] ^= 0x10
+    let archive = try TorchScriptArchive(data: data)
+    let error = archiveError { _ = try archive.readData() }
+    guard case .checksumMismatch(record: "data.pkl", expected: entry.crc32, actual: _) = error else {
+      throw Failure("expected a data.pkl checksum mismatch, got \(String(describing: error))")
+    }
+  }
+
   @Test func rejectsOneStorageKeyWithTwoDTypes() throws {
     var p = PickleBuilder()
     p.op(.mark)

@@ -289,6 +289,14 @@ import Testing
     p.op(.ext1)
     p.raw([1])
     #expect(error(p) == .unsupportedPickleOpcode(record: "test.pkl", name: "EXT1", offset: 2))
+    var inst = PickleBuilder(protocol: nil)
+    inst.op(.mark)
+    inst.op(.inst); inst.line("os"); inst.line("system")
+    #expect(error(inst) == .unsupportedPickleOpcode(record: "test.pkl", name: "INST", offset: 1))
+    // torch's storages are BINPERSID tuples; a text persistent id names nothing we can load.
+    var persID = PickleBuilder(protocol: nil)
+    persID.op(.persID); persID.line("0")
+    #expect(error(persID) == .invalidPickle(record: "test.pkl", detail: "persistent id '0' is not a ('storage', …) tuple", offset: 0))
   }
 
   @Test func rejectsDeepNesting() {
