@@ -88,6 +88,7 @@ public enum ArchiveError: Error, Equatable, CustomStringConvertible {
   /// A `.npy` file that is malformed or uses an unsupported layout, described by `detail`.
   case invalidNPY(name: String, detail: String)
 
+  /// The message: lower-case, no final period, saying where the problem is.
   public var description: String {
     switch self {
     case .cannotRead(let path, let reason):

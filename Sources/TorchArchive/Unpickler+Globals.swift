@@ -81,7 +81,7 @@ extension UnpicklerMachine {
     case .scriptClass(let name):
       throw invalid("REDUCE of class '\(name)' (enum values are not supported)")
     case .storageType, .perTensorAffine, .perChannelAffine:
-      throw invalid("REDUCE of \(global), which is not callable")
+      throw invalid("REDUCE of '\(global.name)', which is not callable")
     }
   }
 
@@ -181,7 +181,7 @@ extension UnpicklerMachine {
       }
       return .perChannelAffine(scales: scales, zeroPoints: zeroPoints, axis: axis)
     default:
-      throw invalid("unsupported qscheme \(global)")
+      throw invalid("unsupported qscheme '\(global.name)'")
     }
   }
 

@@ -33,6 +33,26 @@ enum PickleGlobal {
   case device
   /// A `__torch__.…` class, by qualified name.
   case scriptClass(String)
+
+  /// The global as a pickle names it, for messages.
+  var name: String {
+    switch self {
+    case .rebuildTensor: "torch._utils._rebuild_tensor_v2"
+    case .rebuildQuantizedTensor: "torch._utils._rebuild_qtensor"
+    case .storageType(let dtype): "torch.\(dtype.storageClassName)"
+    case .perTensorAffine: "torch.per_tensor_affine"
+    case .perChannelAffine: "torch.per_channel_affine"
+    case .orderedDict: "collections.OrderedDict"
+    case .buildIntList: "torch.jit._pickle.build_intlist"
+    case .buildDoubleList: "torch.jit._pickle.build_doublelist"
+    case .buildBoolList: "torch.jit._pickle.build_boollist"
+    case .buildTensorList: "torch.jit._pickle.build_tensorlist"
+    case .buildTensorFromID: "torch.jit._pickle.build_tensor_from_id"
+    case .restoreTypeTag: "torch.jit._pickle.restore_type_tag"
+    case .device: "torch.device"
+    case .scriptClass(let name): name
+    }
+  }
 }
 
 /// An unpickler stack item: a value, or one of the intermediate things torch pickles use to
@@ -423,7 +443,7 @@ struct UnpicklerMachine {
       for element in items { elements.append(try value(of: element)) }
       return .tuple(elements)
     case .global(let global):
-      throw invalid("global \(global) used as a value")
+      throw invalid("global '\(global.name)' used as a value")
     case .storage:
       throw invalid("storage used as a value")
     }

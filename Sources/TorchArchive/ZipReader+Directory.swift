@@ -24,8 +24,6 @@ struct ZipDirectoryParser {
     var entryCount: Int
     var offset: Int
     var size: Int
-    /// Where the directory must end: the first byte of the ZIP64 record or the end record.
-    var limit: Int
   }
 
   func parse() throws(ArchiveError) -> ZipDirectory {
@@ -36,7 +34,6 @@ struct ZipDirectoryParser {
     entries.reserveCapacity(location.entryCount)
     var rootFolder: String?
     for _ in 0..<location.entryCount {
-      let headerOffset = cursor.offset
       let raw = try readCentralHeader(&cursor, directoryEnd: location.offset + location.size)
       let root: String
       if let rootFolder {
@@ -56,15 +53,12 @@ struct ZipDirectoryParser {
       let name = String(raw.name.dropFirst(prefix.count))
       // Directory entries carry no data and are not records.
       if name.isEmpty || name.hasSuffix("/") { continue }
-      let dataOffset = try checkLocalHeader(raw, headerOffset: headerOffset, directoryStart: location.offset)
+      let dataOffset = try checkLocalHeader(raw, directoryStart: location.offset)
       entries.append(
         ZipEntry(
           name: name, method: raw.method, crc32: raw.crc32, compressedSize: raw.compressedSize,
           uncompressedSize: raw.uncompressedSize, localHeaderOffset: raw.localHeaderOffset,
           dataOffset: dataOffset))
-    }
-    guard cursor.offset <= location.offset + location.size else {
-      throw .malformedZip(detail: "central directory overruns its size", offset: location.offset)
     }
     return ZipDirectory(rootFolder: rootFolder ?? "", entries: entries)
   }
@@ -73,42 +67,42 @@ struct ZipDirectoryParser {
 
   private func locateCentralDirectory() throws(ArchiveError) -> DirectoryLocation {
     let endOffset = try findEndRecord()
-    let r = reader
-    let disk = try r.getInteger(at: endOffset + 4, as: UInt16.self, what: "end of central directory")
-    let directoryDisk = try r.getInteger(at: endOffset + 6, as: UInt16.self, what: "end of central directory")
-    var entryCount = UInt64(try r.getInteger(at: endOffset + 10, as: UInt16.self, what: "end of central directory"))
-    var size = UInt64(try r.getInteger(at: endOffset + 12, as: UInt32.self, what: "end of central directory"))
-    var offset = UInt64(try r.getInteger(at: endOffset + 16, as: UInt32.self, what: "end of central directory"))
+    let disk = try reader.getInteger(at: endOffset + 4, as: UInt16.self, what: "end of central directory")
+    let directoryDisk = try reader.getInteger(at: endOffset + 6, as: UInt16.self, what: "end of central directory")
+    var entryCount = UInt64(try reader.getInteger(at: endOffset + 10, as: UInt16.self, what: "end of central directory"))
+    var size = UInt64(try reader.getInteger(at: endOffset + 12, as: UInt32.self, what: "end of central directory"))
+    var offset = UInt64(try reader.getInteger(at: endOffset + 16, as: UInt32.self, what: "end of central directory"))
+    // The directory must end before the ZIP64 end record, or the end record without one.
     var limit = endOffset
 
     let locatorOffset = endOffset - ZipFormat.zip64LocatorSize
     var hasLocator = false
     if locatorOffset >= 0 {
       hasLocator =
-        try r.getInteger(at: locatorOffset, as: UInt32.self, what: "zip64 locator") == ZipFormat.zip64LocatorSignature
+        try reader.getInteger(at: locatorOffset, as: UInt32.self, what: "zip64 locator") == ZipFormat.zip64LocatorSignature
     }
     if hasLocator {
-      let recordOffset64 = try r.getInteger(at: locatorOffset + 8, as: UInt64.self, what: "zip64 locator")
+      let recordOffset64 = try reader.getInteger(at: locatorOffset + 8, as: UInt64.self, what: "zip64 locator")
       guard locatorOffset >= ZipFormat.zip64EndOfCentralDirectorySize,
         recordOffset64 <= UInt64(locatorOffset - ZipFormat.zip64EndOfCentralDirectorySize)
       else {
         throw .malformedZip(detail: "zip64 end record offset \(recordOffset64) out of range", offset: locatorOffset)
       }
       let recordOffset = Int(recordOffset64)
-      let signature = try r.getInteger(at: recordOffset, as: UInt32.self, what: "zip64 end record")
+      let signature = try reader.getInteger(at: recordOffset, as: UInt32.self, what: "zip64 end record")
       guard signature == ZipFormat.zip64EndOfCentralDirectorySignature else {
         throw .badSignature(
           what: "zip64 end record", offset: recordOffset, expected: ZipFormat.zip64EndOfCentralDirectorySignature,
           found: signature)
       }
-      let disk64 = try r.getInteger(at: recordOffset + 16, as: UInt32.self, what: "zip64 end record")
-      let directoryDisk64 = try r.getInteger(at: recordOffset + 20, as: UInt32.self, what: "zip64 end record")
+      let disk64 = try reader.getInteger(at: recordOffset + 16, as: UInt32.self, what: "zip64 end record")
+      let directoryDisk64 = try reader.getInteger(at: recordOffset + 20, as: UInt32.self, what: "zip64 end record")
       guard disk64 == 0, directoryDisk64 == 0 else {
         throw .unsupportedZipFeature(record: "zip", feature: "multiple disks")
       }
-      entryCount = try r.getInteger(at: recordOffset + 32, as: UInt64.self, what: "zip64 end record")
-      size = try r.getInteger(at: recordOffset + 40, as: UInt64.self, what: "zip64 end record")
-      offset = try r.getInteger(at: recordOffset + 48, as: UInt64.self, what: "zip64 end record")
+      entryCount = try reader.getInteger(at: recordOffset + 32, as: UInt64.self, what: "zip64 end record")
+      size = try reader.getInteger(at: recordOffset + 40, as: UInt64.self, what: "zip64 end record")
+      offset = try reader.getInteger(at: recordOffset + 48, as: UInt64.self, what: "zip64 end record")
       limit = recordOffset
     } else {
       guard disk == 0, directoryDisk == 0 else {
@@ -124,7 +118,7 @@ struct ZipDirectoryParser {
       throw .malformedZip(
         detail: "\(entryCount) entries cannot fit a central directory of \(size) bytes", offset: Int(offset))
     }
-    return DirectoryLocation(entryCount: Int(entryCount), offset: Int(offset), size: Int(size), limit: limit)
+    return DirectoryLocation(entryCount: Int(entryCount), offset: Int(offset), size: Int(size))
   }
 
   /// The offset of the end-of-central-directory record: the last signature, scanning back from
@@ -256,7 +250,7 @@ struct ZipDirectoryParser {
   }
 
   /// Checks the local header of `entry` and returns where its data starts.
-  private func checkLocalHeader(_ entry: RawEntry, headerOffset: Int, directoryStart: Int) throws(ArchiveError) -> Int {
+  private func checkLocalHeader(_ entry: RawEntry, directoryStart: Int) throws(ArchiveError) -> Int {
     let offset = entry.localHeaderOffset
     let what = "local header of '\(entry.name)'"
     let signature = try reader.getInteger(at: offset, as: UInt32.self, what: what)

@@ -102,6 +102,8 @@ public struct ZipReader: Sendable {
   ///     Inflated bytes are always checked.
   /// - Throws: `ArchiveError.checksumMismatch` or `.badCompressedData`.
   public func contents(of entry: ZipEntry, verifyChecksum: Bool = true) throws(ArchiveError) -> Data {
+    precondition(
+      entry.dataOffset >= 0 && entry.compressedSize <= data.count - entry.dataOffset, "entry of another archive")
     let stored = data[(data.startIndex + entry.dataOffset)..<(data.startIndex + entry.dataOffset + entry.compressedSize)]
     switch entry.method {
     case .stored:
