@@ -26,11 +26,11 @@ extension ScriptModule {
   /// Bundled input `index`, from the model's own `get_all_bundled_inputs()`.
   public func bundledInput(_ index: Int) throws -> [IValue] {
     guard rootClass?.method("get_all_bundled_inputs") != nil else {
-      throw ModuleError.noSuchMethod("get_all_bundled_inputs", typeName: root.typeName)
+      throw ModelIOError.noBundledInput(index: index, available: 0)
     }
     let all = try run("get_all_bundled_inputs", [])
     guard let inputs = all.elements, inputs.indices.contains(index) else {
-      throw ModuleError.noSuchMethod("bundled input \(index)", typeName: root.typeName)
+      throw ModelIOError.noBundledInput(index: index, available: all.elements?.count ?? 0)
     }
     return inputs[index].elements ?? [inputs[index]]
   }

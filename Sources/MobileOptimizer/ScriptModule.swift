@@ -18,6 +18,8 @@ public final class ScriptModule {
   /// The archive the module came from: version, root folder, extra files.
   public var archive: ArchiveInfo
   private var cachedInterpreter: Interpreter?
+  /// Verify every graph after each pass (tests turn this on).
+  public var verifyAfterEachPass = false
   /// Problems found while loading that do not stop it (an object whose `__setstate__` could not
   /// run here); running the affected methods reports them again.
   public private(set) var loadWarnings: [String] = []

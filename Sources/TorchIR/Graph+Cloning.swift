@@ -10,7 +10,6 @@ extension Graph {
       map[ObjectIdentifier(input)] = value
     }
     copy.block.cloneContents(of: block, valueMap: &map)
-    for output in outputs { copy.addOutput(map[ObjectIdentifier(output)]!) }
     return copy
   }
 

@@ -8,6 +8,7 @@ import TorchIR
 ///     %n : int = aten::len(%l)  (%l = prim::ListConstruct(a, b)) ->  2
 ///     %e : int = aten::__getitem__(%l, %1)                        ->  b
 ///     %s : int = aten::add(%x, %0)                                ->  %x
+///     %d : int = aten::dim(%y)       (%y = aten::conv2d(...))     ->  4
 ///
 /// List rewrites apply only when nothing writes the list.
 let peephole = GraphPass(name: "peephole") { context in
@@ -42,6 +43,11 @@ private func simplify(_ node: Node, aliases: AliasAnalysis, context: PassContext
     return nil
   case .uncheckedCast:
     return node.inputs[0].type == node.output.type ? node.inputs[0] : nil
+  case "aten::dim":
+    // A convolution's output has the rank of its kind (TorchScript's peephole knows this too).
+    let ranks: [OpName: Int] = ["aten::conv1d": 3, "aten::conv2d": 4, "aten::conv3d": 5]
+    guard let rank = ranks[node.inputs[0].node.kind] else { return nil }
+    return context.insertConstant(.int(rank), before: node)
   case "aten::len":
     let list = node.inputs[0]
     guard list.node.kind == .listConstruct, !aliases.mayBeWritten(list) else { return nil }
