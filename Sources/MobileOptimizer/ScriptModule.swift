@@ -76,6 +76,11 @@ public final class ScriptModule {
     return module
   }
 
+  /// Throws when loading could not restore some object's state (transformations would lose it).
+  public func requireCompleteState() throws {
+    if let first = loadWarnings.first { throw ModuleError.incompleteState(first) }
+  }
+
   /// The root module's class.
   public var rootClass: ClassType? { unit.classType(root.typeName) }
 
@@ -170,6 +175,8 @@ public enum ModuleError: Error, CustomStringConvertible {
   case unknownClass(String, path: String)
   /// A method that does not exist.
   case noSuchMethod(String, typeName: String)
+  /// An object's `__setstate__` could not run here, so its attributes are unknown.
+  case incompleteState(String)
 
   public var description: String {
     switch self {
@@ -177,6 +184,7 @@ public enum ModuleError: Error, CustomStringConvertible {
     case .unknownClass(let name, let path):
       "data.pkl: object \(path.isEmpty ? "<root>" : path) has class \(name), which no code file defines"
     case .noSuchMethod(let name, let typeName): "\(typeName) has no method '\(name)'"
+    case .incompleteState(let detail): "cannot transform this module: \(detail)"
     }
   }
 }

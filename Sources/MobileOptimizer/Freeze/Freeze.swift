@@ -47,6 +47,7 @@ extension ScriptModule {
     ScriptModule, FreezeReport
   ) {
     if root.attribute("training")?.bool == true { throw FreezeError.trainingMode }
+    try requireCompleteState()
     let copy = clone()
     var freezer = ModuleFreezer(module: copy, preserved: preservedAttributes)
     try freezer.run()

@@ -75,6 +75,8 @@ struct ConstantFolder {
     guard node.inputs.allSatisfy({ $0.node.kind == .constant && $0.constantValue != nil }) else { return false }
     if node.hasSideEffects { return false }
     if node.inputs.contains(where: { aliases.mayBeWritten($0) }) { return false }
+    // A result that is later written in place (a list that gets appended to) must stay fresh.
+    if node.outputs.contains(where: { aliases.mayBeWritten($0) }) { return false }
     if let schema = node.schema, schema.isVararg { return false }
     if !context.options.foldCustomClasses,
       node.outputs.contains(where: { if case .class(let name) = $0.type { CustomClasses.isCustomClass(name) } else { false } })
