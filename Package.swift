@@ -38,7 +38,7 @@ let package = Package(
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "TorchArchiveTests", dependencies: ["TorchArchive"]),
     .testTarget(name: "TorchIRTests", dependencies: ["TorchIR"]),
-    .testTarget(name: "TorchScriptFrontendTests", dependencies: ["TorchScriptFrontend", "TorchArchive"]),
+    .testTarget(name: "TorchScriptFrontendTests", dependencies: ["TorchScriptFrontend", "TorchArchive", "_TestSupport"]),
     .testTarget(name: "TorchRuntimeTests", dependencies: ["TorchRuntime", "TorchScriptFrontend"]),
     .testTarget(name: "MobileOptimizerTests", dependencies: ["MobileOptimizer", "_TestSupport"]),
   ],

@@ -252,6 +252,11 @@ public struct IRParser {
     case (.string(let text), .device): return .device(text)
     case (.list(let items), .list(let element)):
       return .list(ListValue(try items.map { try constantValue($0, type: element, scanner: scanner) }, elementType: element))
+    case (.opaque("<Tensor>"), .tensor):
+      // Tensor data has no text form: the parser makes an empty placeholder.
+      return .tensor(Tensor(zeros: [0]))
+    case (.opaque("<Object>"), .class(let name)):
+      return .object(ScriptObject(typeName: name))
     case (.opaque(let text), _):
       throw scanner.error("constant value \(text) cannot be written in IR text")
     default:

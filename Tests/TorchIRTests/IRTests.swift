@@ -1,0 +1,112 @@
+import Testing
+import TensorCore
+
+@testable import TorchIR
+
+struct SchemaTests {
+  @Test func everyRegisteredSchemaParses() {
+    // The registry is built from PyTorch's schema strings; a bad one would trap at first use.
+    #expect(OpRegistry.standard.allFullNames.count > 800)
+    #expect(OpRegistry.standard.schema(fullName: "aten::add.Tensor") != nil)
+  }
+
+  @Test func parsesDefaultsKeywordsAndAliases() throws {
+    let schema = try SchemaParser.parse(
+      "aten::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)")
+    #expect(schema.fullName == "aten::add_.Tensor")
+    #expect(schema.arguments.count == 3)
+    #expect(schema.arguments[0].isWritten)
+    #expect(schema.arguments[2].isKeywordOnly)
+    #expect(schema.arguments[2].defaultValue == .int(1))
+    #expect(schema.isMutating)
+  }
+
+  @Test func fixedSizeListsTakeASingleInt() throws {
+    let schema = try SchemaParser.parse(
+      "aten::conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor")
+    #expect(schema.arguments[3].fixedSize == 2)
+    #expect(schema.arguments[3].defaultValue?.makeValue(for: .list(.int), fixedSize: 2).intList == [1, 1])
+  }
+
+  @Test func rejectsMalformedSchemas() {
+    #expect(throws: SchemaParseError.self) { try SchemaParser.parse("aten::f(Tensor x -> Tensor") }
+  }
+}
+
+struct GraphTextTests {
+  let text = """
+    graph(%x : Tensor,
+          %n : int):
+      %one : int = prim::Constant[value=1]()
+      %y : Tensor = aten::add(%x, %x, %one)
+      %c : bool = aten::gt(%n, %one)
+      %z : Tensor = prim::If(%c)
+        block0():
+          %r : Tensor = aten::relu(%y)
+          -> (%r)
+        block1():
+          -> (%y)
+      %w : Tensor = prim::Loop(%n, %c, %z)
+        block0(%i : int, %acc : Tensor):
+          %s : Tensor = aten::mul(%acc, %i)
+          -> (%c, %s)
+      return (%w)
+
+    """
+
+  @Test func parsesAndPrintsTheSameText() throws {
+    let graph = try IRParser.parse(text)
+    try graph.verify()
+    #expect(GraphPrinter.print(graph) == text)
+    let add = try #require(graph.allNodes.first { $0.kind == "aten::add" })
+    #expect(add.schema?.fullName == "aten::add.Tensor")
+  }
+
+  @Test func reportsUndefinedValuesWithTheirLine() {
+    let error = #expect(throws: IRParseError.self) {
+      try IRParser.parse("graph(%x : Tensor):\n  %y : Tensor = aten::relu(%q)\n  return (%y)\n")
+    }
+    #expect(error?.line == 2)
+  }
+
+  @Test func verifierCatchesUseBeforeDefinition() throws {
+    let graph = try IRParser.parse(text)
+    // Move the add after its first user.
+    let add = try #require(graph.allNodes.first { $0.kind == "aten::add" })
+    let gt = try #require(graph.allNodes.first { $0.kind == "aten::gt" })
+    add.move(after: gt)
+    add.move(after: try #require(graph.allNodes.first { $0.kind == .if }))
+    #expect(throws: IRVerificationError.self) { try graph.verify() }
+  }
+
+  @Test func verifierCatchesBlockArity() throws {
+    let graph = try IRParser.parse(text)
+    let branch = try #require(graph.allNodes.first { $0.kind == .if })
+    branch.blocks[0].addOutput(graph.inputs[0])
+    #expect(throws: IRVerificationError.self) { try graph.verify() }
+  }
+
+  @Test func verifierCatchesSchemaTypeMismatch() throws {
+    let graph = try IRParser.parse("graph(%x : Tensor, %s : str):\n  %y : Tensor = aten::relu(%x)\n  return (%y)\n")
+    let relu = try #require(graph.allNodes.first)
+    relu.replaceInput(0, with: graph.inputs[1])
+    #expect(throws: IRVerificationError.self) { try graph.verify() }
+  }
+
+  @Test func floatsPrintAsTorchDoes() {
+    #expect(FloatFormatting.torchString(2) == "2.")
+    #expect(FloatFormatting.torchString(0.1) == "0.10000000000000001")
+    #expect(FloatFormatting.torchString(1e-5) == "1.0000000000000001e-05")
+    #expect(FloatFormatting.torchString(-.infinity) == "-inf")
+    #expect(FloatFormatting.torchString(1e20) == "1e+20")
+  }
+
+  @Test func cloningGivesAnIndependentEqualGraph() throws {
+    let graph = try IRParser.parse(text)
+    let copy = graph.clone()
+    try copy.verify()
+    #expect(GraphPrinter.print(copy) == GraphPrinter.print(graph))
+    copy.allNodes.first { $0.kind == "aten::mul" }?.kind = "aten::div"
+    #expect(GraphPrinter.print(copy) != GraphPrinter.print(graph))
+  }
+}
