@@ -41,6 +41,7 @@ let package = Package(
     .testTarget(name: "TorchScriptFrontendTests", dependencies: ["TorchScriptFrontend", "TorchArchive", "_TestSupport"]),
     .testTarget(name: "TorchRuntimeTests", dependencies: ["TorchRuntime", "TorchScriptFrontend"]),
     .testTarget(name: "MobileOptimizerTests", dependencies: ["MobileOptimizer", "_TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["mobile-optimizer", "_TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )
