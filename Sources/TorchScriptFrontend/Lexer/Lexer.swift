@@ -37,10 +37,6 @@ public struct Lexer {
     tokens.append(Token(kind: kind, line: line, column: column ?? self.column))
   }
 
-  private static let threeCharOps: [String] = ["**=", "//=", ">>=", "<<=", "..."]
-  private static let twoCharOps: [String] = [
-    "**", "//", "==", "!=", "<=", ">=", "->", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<", ">>",
-  ]
   private static let oneCharOps: Set<UInt8> = Set("()[]{},:.;=+-*/%<>&|^~@".utf8)
 
   private mutating func run() throws {
@@ -264,33 +260,48 @@ public struct Lexer {
       Token(kind: .string(String(decoding: result, as: UTF8.self)), line: startLine, column: startColumn))
   }
 
-  private mutating func lexOperator() throws {
-    let startColumn = column
-    for candidate in Lexer.threeCharOps where matches(candidate) {
-      position += 3
-      emit(.op(candidate), column: startColumn)
-      return
-    }
-    for candidate in Lexer.twoCharOps where matches(candidate) {
-      position += 2
-      emit(.op(candidate), column: startColumn)
-      return
-    }
-    let byte = bytes[position]
-    guard Lexer.oneCharOps.contains(byte) else {
-      throw error("unexpected character '\(String(decoding: [byte], as: UTF8.self))'")
-    }
-    if byte == UInt8(ascii: "(") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") { bracketDepth += 1 }
-    if byte == UInt8(ascii: ")") || byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") {
-      bracketDepth = max(0, bracketDepth - 1)
-    }
-    position += 1
-    emit(.op(String(decoding: [byte], as: UTF8.self)), column: startColumn)
+  private func byte(at offset: Int) -> UInt8 {
+    position + offset < bytes.count ? bytes[position + offset] : 0
   }
 
-  private func matches(_ text: String) -> Bool {
-    let expected = Array(text.utf8)
-    guard position + expected.count <= bytes.count else { return false }
-    return Array(bytes[position..<position + expected.count]) == expected
+  private mutating func lexOperator() throws {
+    let startColumn = column
+    let first = bytes[position]
+    let second = byte(at: 1)
+    let third = byte(at: 2)
+    // Longest match first: three-character, then two-character operators.
+    let length: Int
+    switch (first, second, third) {
+    case (UInt8(ascii: "*"), UInt8(ascii: "*"), UInt8(ascii: "=")), (UInt8(ascii: "/"), UInt8(ascii: "/"), UInt8(ascii: "=")),
+      (UInt8(ascii: ">"), UInt8(ascii: ">"), UInt8(ascii: "=")), (UInt8(ascii: "<"), UInt8(ascii: "<"), UInt8(ascii: "=")),
+      (UInt8(ascii: "."), UInt8(ascii: "."), UInt8(ascii: ".")):
+      length = 3
+    case (UInt8(ascii: "*"), UInt8(ascii: "*"), _), (UInt8(ascii: "/"), UInt8(ascii: "/"), _),
+      (UInt8(ascii: "<"), UInt8(ascii: "<"), _), (UInt8(ascii: ">"), UInt8(ascii: ">"), _),
+      (UInt8(ascii: "-"), UInt8(ascii: ">"), _):
+      length = 2
+    case (UInt8(ascii: "="), UInt8(ascii: "="), _), (UInt8(ascii: "!"), UInt8(ascii: "="), _),
+      (UInt8(ascii: "<"), UInt8(ascii: "="), _), (UInt8(ascii: ">"), UInt8(ascii: "="), _),
+      (UInt8(ascii: "+"), UInt8(ascii: "="), _), (UInt8(ascii: "-"), UInt8(ascii: "="), _),
+      (UInt8(ascii: "*"), UInt8(ascii: "="), _), (UInt8(ascii: "/"), UInt8(ascii: "="), _),
+      (UInt8(ascii: "%"), UInt8(ascii: "="), _), (UInt8(ascii: "&"), UInt8(ascii: "="), _),
+      (UInt8(ascii: "|"), UInt8(ascii: "="), _), (UInt8(ascii: "^"), UInt8(ascii: "="), _):
+      length = 2
+    default:
+      guard Lexer.oneCharOps.contains(first) else {
+        throw error("unexpected character '\(String(decoding: [first], as: UTF8.self))'")
+      }
+      length = 1
+    }
+    if length == 1 {
+      if first == UInt8(ascii: "(") || first == UInt8(ascii: "[") || first == UInt8(ascii: "{") { bracketDepth += 1 }
+      if first == UInt8(ascii: ")") || first == UInt8(ascii: "]") || first == UInt8(ascii: "}") {
+        bracketDepth = max(0, bracketDepth - 1)
+      }
+    }
+    let text = String(decoding: bytes[position..<position + length], as: UTF8.self)
+    position += length
+    emit(.op(text), column: startColumn)
   }
+
 }
