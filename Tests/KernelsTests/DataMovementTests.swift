@@ -225,6 +225,9 @@ func convert<Source, Destination>(
     }
     #expect(try gather([2, 0], shape: [2, 1], dim: 1) == [2, 3])
     #expect(try gather([1, 0, 1], shape: [1, 3], dim: -2) == [3, 1, 5])
+    // Several picks along the gathered dim: out[i][j] = x[i][index[i][j]], then x[index[i][j]][j].
+    #expect(try gather([0, 0, 1, 0], shape: [2, 2], dim: 1) == [0, 0, 4, 3])
+    #expect(try gather([1, 0, 0, 0, 1, 1], shape: [2, 3], dim: 0) == [3, 1, 2, 0, 4, 5])
     #expect(throws: KernelError.self) { try gather([0, 0, 0], shape: [3, 1], dim: 1) }
     #expect(throws: KernelError.self) { try gather([0, 0], shape: [2], dim: 0) }
     #expect(throws: KernelError.indexOutOfRange(op: "gather", index: 3, dim: 1, size: 3)) {

@@ -115,7 +115,9 @@ func compare<T>(_ op: ComparisonOperation, _ dtype: DType, _ a: [T], _ b: [T]) -
     expectClose(unary(.neg, .float32, r), r.map { -$0 })
     expectClose(unary(.square, .float32, r), r.map { $0 * $0 })
     // sign is 0 for NaN on PyTorch's CPU.
-    expectClose(unary(.sign, .float32, [-3, -0.0, 0, 2, .nan] as [Float]), [-1, 0, 0, 1, 0] as [Float])
+    let signs = unary(.sign, .float32, [-3, -0.0, 0, 2, .nan] as [Float])
+    expectClose(signs, [-1, 0, 0, 1, 0] as [Float])
+    #expect(signs[1].sign == .plus && signs[4].sign == .plus)
   }
 
   @Test func clampBoundsAreOptionalAndNaNPassesThrough() {

@@ -233,6 +233,7 @@ func extremum(
     expectClose(softmax([1, 2, 3], shape: [3], dim: 0, logarithm: true), [1 - log(sum), 2 - log(sum), 3 - log(sum)])
     // Shifting by a large constant changes nothing and does not overflow.
     expectClose(softmax([1001, 1002, 1003], shape: [3], dim: 0), [exp(1.0) / sum, exp(2.0) / sum, exp(3.0) / sum])
+    expectClose(softmax([-1003, -1002, -1001], shape: [3], dim: 0), [exp(1.0) / sum, exp(2.0) / sum, exp(3.0) / sum])
     expectClose(softmax([-1000, 0], shape: [2], dim: 0, logarithm: true), [-1000, 0] as [Float])
   }
 

@@ -74,6 +74,10 @@ import Testing
     // Reading a 2×3 matrix stored column-major into a row-major one.
     let loop = StridedLoop(shape: [2, 3], strides: [[1, 2], [3, 1]])
     #expect(visits(loop) == [[0, 0], [2, 1], [4, 2], [1, 3], [3, 4], [5, 5]])
+    // Dims merge only when every operand is contiguous across them, not just the first.
+    let mixed = StridedLoop(shape: [2, 3], strides: [[3, 1], [1, 2]])
+    #expect(mixed.shape == [2, 3])
+    #expect(visits(mixed) == [[0, 0], [1, 2], [2, 4], [3, 1], [4, 3], [5, 5]])
   }
 
   @Test func broadcastAndDegenerateShapes() {

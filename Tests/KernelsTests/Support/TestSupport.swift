@@ -36,7 +36,8 @@ func expectClose(
     let (value, reference) = (Double(actual[index]), expected[index])
     if value.isNaN && reference.isNaN { continue }
     if value == reference { continue }
-    if abs(value - reference) > tolerance * (1 + abs(reference)) {
+    // NaN on one side only fails too (a plain difference test would let it through).
+    if value.isNaN || reference.isNaN || abs(value - reference) > tolerance * (1 + abs(reference)) {
       Issue.record(
         "at \(index): reference = \(reference), actual = \(value) \(context)", sourceLocation: sourceLocation)
       return
@@ -62,7 +63,8 @@ func expectClose(
     let (value, reference) = (actual[index], expected[index])
     if value.isNaN && reference.isNaN { continue }
     if value == reference { continue }
-    if abs(value - reference) > tolerance * (1 + abs(reference)) {
+    // NaN on one side only fails too (a plain difference test would let it through).
+    if value.isNaN || reference.isNaN || abs(value - reference) > tolerance * (1 + abs(reference)) {
       Issue.record(
         "at \(index): reference = \(reference), actual = \(value) \(context)", sourceLocation: sourceLocation)
       return
