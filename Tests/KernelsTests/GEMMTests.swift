@@ -165,7 +165,7 @@ func gemm(_ a: TestMatrix, _ b: TestMatrix, alpha: Float = 1, beta: Float = 0, c
     let rankB = [1, 2, 3, 4][(seed / 4) % 4]
     func batch(_ rank: Int) -> [Int] { (0..<max(0, rank - 2)).map { _ in [1, 2, 3][Int.random(in: 0..<3, using: &generator)] } }
     var batchA = batch(rankA)
-    var batchB = batch(rankB)
+    let batchB = batch(rankB)
     // Make the batches broadcastable: where both have a dim, unequal sizes become 1 on one side.
     for offset in stride(from: 1, through: min(batchA.count, batchB.count), by: 1) {
       let (i, j) = (batchA.count - offset, batchB.count - offset)

@@ -106,22 +106,11 @@ public struct Conv2DShape: Sendable, Hashable {
   }
 
   func validate(op: String) throws(KernelError) {
-    try requirePositive(op, "stride", [strideHeight, strideWidth])
-    try requirePositive(op, "dilation", [dilationHeight, dilationWidth])
-    try requirePositive(op, "kernel size", [kernelHeight, kernelWidth])
-    try requirePositive(op, "groups", [groups])
-    try requirePositive(op, "input channels", [inputChannels])
-    try requirePositive(op, "output channels", [outputChannels])
-    try requireNonNegative(op, "batch", [batch])
+    try checkConvolutionSettings(
+      op, batch: batch, inputChannels: inputChannels, outputChannels: outputChannels,
+      input: (inputHeight, inputWidth), kernel: (kernelHeight, kernelWidth), stride: (strideHeight, strideWidth),
+      dilation: (dilationHeight, dilationWidth), groups: groups)
     try requireNonNegative(op, "padding", [paddingTop, paddingLeft, paddingBottom, paddingRight])
-    guard inputChannels % groups == 0, outputChannels % groups == 0 else {
-      throw .shapeMismatch(
-        op: op,
-        message: "groups=\(groups) does not divide input channels \(inputChannels) and output channels \(outputChannels)")
-    }
-    guard inputHeight > 0, inputWidth > 0 else {
-      throw .shapeMismatch(op: op, message: "expected input \(inputShape) to have non-zero spatial size")
-    }
     let paddedHeight = inputHeight + paddingTop + paddingBottom
     let paddedWidth = inputWidth + paddingLeft + paddingRight
     let spanHeight = dilationHeight * (kernelHeight - 1) + 1
@@ -304,13 +293,10 @@ public struct ConvTranspose2DShape: Sendable, Hashable {
   ///   divisible by groups, or an empty output.
   public func validate() throws(KernelError) {
     let op = "conv_transpose2d"
-    try requirePositive(op, "stride", [strideHeight, strideWidth])
-    try requirePositive(op, "dilation", [dilationHeight, dilationWidth])
-    try requirePositive(op, "kernel size", [kernelHeight, kernelWidth])
-    try requirePositive(op, "groups", [groups])
-    try requirePositive(op, "input channels", [inputChannels])
-    try requirePositive(op, "output channels", [outputChannels])
-    try requireNonNegative(op, "batch", [batch])
+    try checkConvolutionSettings(
+      op, batch: batch, inputChannels: inputChannels, outputChannels: outputChannels,
+      input: (inputHeight, inputWidth), kernel: (kernelHeight, kernelWidth), stride: (strideHeight, strideWidth),
+      dilation: (dilationHeight, dilationWidth), groups: groups)
     try requireNonNegative(op, "padding", [paddingHeight, paddingWidth])
     try requireNonNegative(op, "output padding", [outputPaddingHeight, outputPaddingWidth])
     guard outputPaddingHeight < max(strideHeight, dilationHeight),
@@ -319,14 +305,6 @@ public struct ConvTranspose2DShape: Sendable, Hashable {
       throw .invalidParameter(
         op: op, name: "output padding", value: [outputPaddingHeight, outputPaddingWidth],
         requirement: "smaller than either stride \([strideHeight, strideWidth]) or dilation \([dilationHeight, dilationWidth])")
-    }
-    guard inputChannels % groups == 0, outputChannels % groups == 0 else {
-      throw .shapeMismatch(
-        op: op,
-        message: "groups=\(groups) does not divide input channels \(inputChannels) and output channels \(outputChannels)")
-    }
-    guard inputHeight > 0, inputWidth > 0 else {
-      throw .shapeMismatch(op: op, message: "expected input \(inputShape) to have non-zero spatial size")
     }
     guard outputHeight > 0, outputWidth > 0 else {
       throw .outputTooSmall(op: op, input: [inputHeight, inputWidth], output: [outputHeight, outputWidth])
@@ -376,24 +354,26 @@ public struct ConvTranspose2DShape: Sendable, Hashable {
   }
 }
 
-// MARK: - Argument checks shared by the shape structs
-
-/// PyTorch's `expand_param_if_needed`: one value applies to every spatial dimension.
-func expandParameter(_ op: String, _ name: String, _ values: [Int], rank: Int) throws(KernelError) -> [Int] {
-  if values.count == rank { return values }
-  if values.count == 1 { return [Int](repeating: values[0], count: rank) }
-  throw .invalidParameter(
-    op: op, name: name, value: values, requirement: "a single integer value or a list of \(rank) values")
-}
-
-func requirePositive(_ op: String, _ name: String, _ values: [Int]) throws(KernelError) {
-  guard values.allSatisfy({ $0 > 0 }) else {
-    throw .invalidParameter(op: op, name: name, value: values, requirement: "positive values")
+/// The checks `conv2d` and `conv_transpose2d` share: positive stride, dilation, kernel, group
+/// and channel counts, channels divisible by groups, and a non-empty input plane.
+private func checkConvolutionSettings(
+  _ op: String, batch: Int, inputChannels: Int, outputChannels: Int, input: (height: Int, width: Int),
+  kernel: (Int, Int), stride: (Int, Int), dilation: (Int, Int), groups: Int
+) throws(KernelError) {
+  try requirePositive(op, "stride", [stride.0, stride.1])
+  try requirePositive(op, "dilation", [dilation.0, dilation.1])
+  try requirePositive(op, "kernel size", [kernel.0, kernel.1])
+  try requirePositive(op, "groups", [groups])
+  try requirePositive(op, "input channels", [inputChannels])
+  try requirePositive(op, "output channels", [outputChannels])
+  try requireNonNegative(op, "batch", [batch])
+  guard inputChannels % groups == 0, outputChannels % groups == 0 else {
+    throw .shapeMismatch(
+      op: op,
+      message: "groups=\(groups) does not divide input channels \(inputChannels) and output channels \(outputChannels)")
   }
-}
-
-func requireNonNegative(_ op: String, _ name: String, _ values: [Int]) throws(KernelError) {
-  guard values.allSatisfy({ $0 >= 0 }) else {
-    throw .invalidParameter(op: op, name: name, value: values, requirement: "non-negative values")
+  guard input.height > 0, input.width > 0 else {
+    throw .shapeMismatch(
+      op: op, message: "expected input \([batch, inputChannels, input.height, input.width]) to have non-zero spatial size")
   }
 }

@@ -1,5 +1,3 @@
-import TensorCore
-
 /// Elementwise unary and binary ops over strided N-d buffers of any arithmetic dtype.
 ///
 /// For every index `i` of `shape`: `out[i] = f(x[i])` (unary) or `out[i] = f(a[i], b[i])`

@@ -132,16 +132,13 @@ public struct Pool2DShape: Sendable, Hashable {
   private static func make(
     op: String, input: [Int], kernel: [Int], stride: [Int], padding: [Int], dilation: [Int], ceilMode: Bool
   ) throws(KernelError) -> Pool2DShape {
-    guard input.count == 3 || input.count == 4 else {
-      throw .shapeMismatch(op: op, message: "expected 3D or 4D input, but got input of size \(input)")
-    }
+    let (planes, height, width) = try planarLayout(op, input)
     let kernels = try expandParameter(op, "kernel size", kernel, rank: 2)
     let strides = stride.isEmpty ? kernels : try expandParameter(op, "stride", stride, rank: 2)
     let pads = try expandParameter(op, "padding", padding, rank: 2)
     let dilations = try expandParameter(op, "dilation", dilation, rank: 2)
-    let rank = input.count
     let shape = Pool2DShape(
-      planes: input[..<(rank - 2)].reduce(1, *), inputHeight: input[rank - 2], inputWidth: input[rank - 1],
+      planes: planes, inputHeight: height, inputWidth: width,
       kernel: (kernels[0], kernels[1]), stride: (strides[0], strides[1]), padding: (pads[0], pads[1]),
       dilation: (dilations[0], dilations[1]), ceilMode: ceilMode)
     try shape.validate(op: op)
@@ -179,17 +176,13 @@ public struct AdaptivePool2DShape: Sendable, Hashable {
   ///     list is the input size; the caller substitutes it).
   /// - Throws: `KernelError` for bad ranks, an empty input plane or a negative output size.
   public static func make(op: String, input: [Int], outputSize: [Int]) throws(KernelError) -> AdaptivePool2DShape {
-    guard input.count == 3 || input.count == 4 else {
-      throw .shapeMismatch(op: op, message: "expected 3D or 4D input, but got input of size \(input)")
-    }
+    let (planes, height, width) = try planarLayout(op, input)
     let sizes = try expandParameter(op, "output size", outputSize, rank: 2)
     try requireNonNegative(op, "output size", sizes)
-    let rank = input.count
-    guard input[rank - 2] > 0, input[rank - 1] > 0 else {
+    guard height > 0, width > 0 else {
       throw .shapeMismatch(op: op, message: "expected input \(input) to have non-zero size for non-batch dimensions")
     }
     return AdaptivePool2DShape(
-      planes: input[..<(rank - 2)].reduce(1, *), inputHeight: input[rank - 2], inputWidth: input[rank - 1],
-      outputHeight: sizes[0], outputWidth: sizes[1])
+      planes: planes, inputHeight: height, inputWidth: width, outputHeight: sizes[0], outputWidth: sizes[1])
   }
 }

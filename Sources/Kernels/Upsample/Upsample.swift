@@ -148,14 +148,9 @@ public struct Upsample2DShape: Sendable, Hashable {
   public static func make(
     op: String, input: [Int], outputSize: [Int]?, scaleFactors: [Double]?
   ) throws(KernelError) -> Upsample2DShape {
-    guard input.count == 3 || input.count == 4 else {
-      throw .shapeMismatch(op: op, message: "expected 3D or 4D input, but got input of size \(input)")
-    }
-    let rank = input.count
-    let (height, width) = (input[rank - 2], input[rank - 1])
+    let (planes, height, width) = try planarLayout(op, input)
     var shape = Upsample2DShape(
-      planes: input[..<(rank - 2)].reduce(1, *), inputHeight: height, inputWidth: width, outputHeight: 0,
-      outputWidth: 0)
+      planes: planes, inputHeight: height, inputWidth: width, outputHeight: 0, outputWidth: 0)
     switch (outputSize, scaleFactors) {
     case (let size?, nil):
       let sizes = try expandParameter(op, "output size", size, rank: 2)
