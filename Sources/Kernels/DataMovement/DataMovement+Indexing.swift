@@ -85,7 +85,7 @@ extension DataMovementKernels {
     func run<Element>(_: Element.Type) {
       let (source, target) = (input.typed(Element.self), output.typed(Element.self))
       let steps = (loop.rowStride(0), loop.rowStride(1), loop.rowStride(2))
-      loop.forEachRow { offsets in
+      for offsets in loop {
         for position in 0..<loop.rowLength {
           let picked = Int(index[offsets[1] + position &* steps.1])
           target[offsets[2] + position &* steps.2] = source[offsets[0] + position &* steps.0 + picked &* step]

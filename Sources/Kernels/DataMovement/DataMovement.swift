@@ -76,7 +76,7 @@ public enum DataMovementKernels {
   ) {
     let (sourceStep, destinationStep) = (loop.rowStride(0), loop.rowStride(1))
     let count = loop.rowLength
-    loop.forEachRow { offsets in
+    for offsets in loop {
       let from = source + offsets[0]
       let to = destination + offsets[1]
       if sourceStep == 1 && destinationStep == 1 {
@@ -102,7 +102,7 @@ public enum DataMovementKernels {
         }
       let target = destination.typed(Element.self)
       let step = loop.rowStride(0)
-      loop.forEachRow { offsets in
+      for offsets in loop {
         for index in 0..<loop.rowLength { target[offsets[0] + index &* step] = element }
       }
     }

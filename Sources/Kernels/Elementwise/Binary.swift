@@ -199,7 +199,7 @@ extension ElementwiseKernels {
         condition.typed(UInt8.self), a.typed(Element.self), b.typed(Element.self), output.typed(Element.self)
       )
       let steps = (loop.rowStride(0), loop.rowStride(1), loop.rowStride(2), loop.rowStride(3))
-      loop.forEachRow { offsets in
+      for offsets in loop {
         for index in 0..<loop.rowLength {
           let chosen =
             flags[offsets[0] + index &* steps.0] != 0

@@ -54,7 +54,7 @@ extension GEMMKernels {
         outputBatchStrides,
       ])
     let steps = (loop.rowStride(0), loop.rowStride(1), loop.rowStride(2))
-    loop.forEachRow { offsets in
+    for offsets in loop {
       for t in 0..<loop.rowLength {
         gemmReference(
           m: m, n: n, k: left.columns,

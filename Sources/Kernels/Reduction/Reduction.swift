@@ -299,25 +299,30 @@ struct ReductionPlan {
   func fold<Element, State>(
     _ input: UnsafePointer<Element>, initials: [State], _ combine: (State, Element) -> State
   ) -> [State] {
-    var states = initials
+    // A manual buffer rather than `withUnsafeMutableBufferPointer`, whose closure would capture
+    // `combine` (see Note [Row loops call the op directly]).
+    let states = UnsafeMutablePointer<State>.allocate(capacity: max(outputCount, 1))
+    states.initialize(from: initials, count: outputCount)
+    defer {
+      states.deinitialize(count: outputCount)
+      states.deallocate()
+    }
     let (inputStride, outputStride) = (loop.rowStride(0), loop.rowStride(1))
     let count = loop.rowLength
-    states.withUnsafeMutableBufferPointer { states in
-      loop.forEachRow { offsets in
-        let row = input + offsets[0]
-        if outputStride == 0 {
-          // The whole row reduces into one output.
-          var state = states[offsets[1]]
-          for index in 0..<count { state = combine(state, row[index &* inputStride]) }
-          states[offsets[1]] = state
-        } else {
-          for index in 0..<count {
-            let target = offsets[1] + index &* outputStride
-            states[target] = combine(states[target], row[index &* inputStride])
-          }
+    for offsets in loop {
+      let row = input + offsets[0]
+      if outputStride == 0 {
+        // The whole row reduces into one output.
+        var state = states[offsets[1]]
+        for index in 0..<count { state = combine(state, row[index &* inputStride]) }
+        states[offsets[1]] = state
+      } else {
+        for index in 0..<count {
+          let target = offsets[1] + index &* outputStride
+          states[target] = combine(states[target], row[index &* inputStride])
         }
       }
     }
-    return states
+    return Array(UnsafeBufferPointer(start: states, count: outputCount))
   }
 }

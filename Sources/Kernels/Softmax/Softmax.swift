@@ -51,7 +51,7 @@ public enum SoftmaxKernels {
     outerOutput.remove(at: dim)
     let loop = StridedLoop(shape: outerShape, strides: [outerInput, outerOutput])
     let steps = (loop.rowStride(0), loop.rowStride(1))
-    loop.forEachRow { offsets in
+    for offsets in loop {
       for line in 0..<loop.rowLength {
         let source = input + offsets[0] + line * steps.0
         let target = output + offsets[1] + line * steps.1

@@ -92,6 +92,45 @@ struct ReferenceTiming {
     }
   }
 
+  /// float32 elementwise throughput on 1M contiguous elements: the vectorized row paths.
+  @Test func elementwiseFloat32() throws {
+    var generator = SeededGenerator(seed: 3)
+    let count = 1 << 20
+    let a = generator.floats(count)
+    let b = generator.floats(count)
+    var output = [Float](repeating: 0, count: count)
+    let cases: [(String, BinaryOperation, [Int])] = [
+      ("add", .add(), [1]), ("add alpha 2", .add(alpha: .int(2)), [1]), ("mul by scalar", .mul, [0]),
+      ("maximum", .maximum, [1]),
+    ]
+    for (name, op, bStrides) in cases {
+      let milliseconds = a.withUnsafeBytes { a in
+        b.withUnsafeBytes { b in
+          output.withUnsafeMutableBytes { output in
+            Self.median {
+              try! ElementwiseKernels.binary(
+                op, dtype: .float32, a: a.baseAddress!, aStrides: [1], b: b.baseAddress!, bStrides: bStrides,
+                output: output.baseAddress!, outputStrides: [1], shape: [count])
+            }
+          }
+        }
+      }
+      print("timing: binary \(name), 1M float32: \(String(format: "%.3f", milliseconds)) ms")
+    }
+    for (name, op) in [("relu", UnaryOperation.relu), ("hardswish", .hardswish), ("sigmoid", .sigmoid)] {
+      let milliseconds = a.withUnsafeBytes { a in
+        output.withUnsafeMutableBytes { output in
+          Self.median {
+            ElementwiseKernels.unary(
+              op, dtype: .float32, input: a.baseAddress!, inputStrides: [1], output: output.baseAddress!,
+              outputStrides: [1], shape: [count])
+          }
+        }
+      }
+      print("timing: unary \(name), 1M float32: \(String(format: "%.3f", milliseconds)) ms")
+    }
+  }
+
   /// MobileNetV2 (torchvision, width 1.0) at 1×3×224×224 with BatchNorm folded into the convs,
   /// as the runtime will run it: convs with fused relu6, residual adds, global average pooling
   /// and the classifier.
