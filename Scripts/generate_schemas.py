@@ -29,7 +29,7 @@ FAMILIES = {
         aten::elu_ aten::prelu aten::softplus aten::mish aten::mish_ aten::log_sigmoid aten::threshold
         aten::threshold_ aten::softmax aten::log_softmax aten::_add_relu aten::_add_relu_ aten::dropout
         aten::dropout_ aten::feature_dropout aten::feature_dropout_ aten::alpha_dropout aten::bernoulli_
-        aten::selu aten::celu""",
+        aten::selu aten::celu aten::softplus_""",
     "Arithmetic": """aten::add aten::add_ aten::sub aten::sub_ aten::mul aten::mul_ aten::div aten::div_
         aten::floordiv aten::floor_divide aten::remainder aten::fmod aten::pow aten::neg aten::abs
         aten::reciprocal aten::sqrt aten::rsqrt aten::exp aten::log aten::log2 aten::log10 aten::log1p
@@ -38,7 +38,10 @@ FAMILIES = {
         aten::__or__ aten::__xor__ aten::__not__ aten::logical_and aten::logical_or aten::logical_not
         aten::bitwise_not aten::where aten::masked_fill aten::masked_fill_ aten::lerp aten::addcmul
         aten::__lshift__ aten::__rshift__ aten::rsub aten::square aten::atan aten::exp_ aten::neg_
-        aten::mul_ aten::zero_ aten::fill_ aten::copy_ aten::true_divide""",
+        aten::mul_ aten::zero_ aten::fill_ aten::copy_ aten::true_divide aten::abs_ aten::ceil_ aten::cos_
+        aten::erf_ aten::expm1 aten::expm1_ aten::floor_ aten::log10_ aten::log1p_ aten::log2_ aten::log_
+        aten::logical_xor aten::reciprocal_ aten::round_ aten::rsqrt_ aten::sign_ aten::sin_ aten::sqrt_
+        aten::square_ aten::trunc_ aten::bitwise_and aten::bitwise_or aten::fmod aten::gelu_""",
     "Reduction": """aten::sum aten::mean aten::amax aten::amin aten::max aten::min aten::argmax aten::argmin
         aten::prod aten::var aten::std aten::all aten::any aten::cumsum aten::logsumexp aten::sort
         aten::topk""",
@@ -54,7 +57,8 @@ FAMILIES = {
         aten::clone aten::detach aten::to aten::type_as aten::view_as aten::reshape_as aten::movedim
         aten::embedding aten::tensor_split aten::_unsafe_view aten::item aten::tolist aten::dtype
         aten::is_floating_point aten::stride aten::new_zeros aten::new_ones aten::new_full
-        aten::new_empty aten::copy aten::type aten::_shape_as_tensor aten::diagonal aten::tril aten::triu""",
+        aten::new_empty aten::copy aten::type aten::_shape_as_tensor aten::diagonal aten::tril aten::triu
+        aten::alias""",
     "Creation": """aten::zeros aten::ones aten::full aten::empty aten::zeros_like aten::ones_like
         aten::full_like aten::empty_like aten::rand aten::randn aten::rand_like aten::randn_like
         aten::arange aten::linspace aten::logspace aten::tensor aten::scalar_tensor aten::eye

@@ -27,7 +27,10 @@ public struct OperatorTable: Sendable {
 
   /// Every op family's executors.
   public static let standard = OperatorTable(
-    PrimExecutors.entries + BuiltinExecutors.entries + ShapeExecutors.entries)
+    PrimExecutors.entries + BuiltinExecutors.entries + ShapeExecutors.entries + ElementwiseExecutors.entries
+      + LinearExecutors.entries + ConvolutionExecutors.entries + NormalizationExecutors.entries
+      + PoolingExecutors.entries + ReductionExecutors.entries + CreationExecutors.entries
+      + DataMovementExecutors.entries)
 }
 
 // MARK: - Argument helpers

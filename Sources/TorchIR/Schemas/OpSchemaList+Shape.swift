@@ -54,6 +54,7 @@ extension OpSchemaList {
     "aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a)",
     "aten::detach(Tensor(a) self) -> Tensor(a)",
     "aten::expand(Tensor(a) self, int[] size, *, bool implicit=False) -> Tensor(a)",
+    "aten::alias(Tensor(a) self) -> Tensor(a)",
     "aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]",
     "aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]",
     "aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]",

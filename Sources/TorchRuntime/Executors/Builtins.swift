@@ -252,7 +252,7 @@ enum BuiltinExecutors {
         guard let value = dict[a[1]] else { throw OpError("KeyError: \(Interpreter.display(a[1]))") }
         return [value]
       }))
-      result.append(("aten::_set_item.Dict_\(suffix)", { a in
+      result.append(("aten::_set_item.\(suffix)", { a in
         guard case .dict(let dict) = a[0] else { throw OpError("expected a dict") }
         dict.set(a[1], a[2])
         return []

@@ -1,0 +1,70 @@
+import Foundation
+import MobileOptimizer
+import Testing
+import TorchRuntime
+import _TestSupport
+
+/// Runs every fixture's recorded calls in our runtime and compares with PyTorch's outputs.
+struct RuntimeFixtureTests {
+  /// Runs the recorded calls of `name` on `module`, checking each against the reference.
+  static func checkCalls(_ module: ScriptModule, fixture name: String, tolerance: Double = 1e-4) throws {
+    let facts = try Fixtures.facts(name)
+    let folder = Fixtures.folder(name)
+    for (index, call) in facts.calls.enumerated() {
+      let inputs = try call.inputs.map { try ModelIO.readInput(folder.appendingPathComponent($0)) }
+      if let expectedError = call.error {
+        let error = #expect(throws: RuntimeError.self, "\(name) call \(index)") { try module.run(call.method, inputs) }
+        if case .modelRaised(let message, let exceptionClass, _, _)? = error {
+          let kind = (exceptionClass ?? "").replacingOccurrences(of: "builtins.", with: "")
+          #expect(expectedError == "builtins.\(kind): \(message)", "\(name) call \(index)")
+        } else {
+          Issue.record("\(name) call \(index): expected the model's exception, got \(String(describing: error))")
+        }
+        continue
+      }
+      let outputs = ModelIO.flatten(try module.run(call.method, inputs))
+      #expect(outputs.count == call.outputs.count, "\(name) call \(index)")
+      for (position, (value, file)) in zip(outputs, call.outputs).enumerated() {
+        let expected = try ModelIO.readInput(folder.appendingPathComponent(file))
+        try compare(value, expected, "\(name) call \(index) output \(position)", tolerance: tolerance)
+      }
+    }
+  }
+
+  static func compare(_ actual: IValue, _ expected: IValue, _ label: String, tolerance: Double) throws {
+    switch (actual, expected) {
+    case (.tensor(let a), .tensor(let e)):
+      #expect(a.shape == e.shape, "\(label): shape")
+      guard a.shape == e.shape else { return }
+      if e.dtype.isFloatingPoint {
+        let error = maxRelativeError(a.doubles(), e.doubles())
+        #expect(error <= tolerance, "\(label): relative error \(error)")
+      } else {
+        #expect(a.dtype == e.dtype, "\(label): dtype")
+        #expect((0..<a.count).map { a.integerElement($0) } == (0..<e.count).map { e.integerElement($0) }, "\(label): values")
+      }
+    case (.int(let a), .int(let e)):
+      #expect(a == e, "\(label)")
+    case (.double(let a), .double(let e)):
+      #expect(abs(a - e) <= tolerance * max(1, abs(e)), "\(label)")
+    case (.bool(let a), .bool(let e)):
+      #expect(a == e, "\(label)")
+    default:
+      Issue.record("\(label): got \(actual.kindName), expected \(expected.kindName)")
+    }
+  }
+
+  static let runnable = Fixtures.names.filter { $0 != "quantized_conv" }
+
+  @Test(arguments: runnable)
+  func forwardMatchesPyTorch(_ name: String) throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model(name))
+    try Self.checkCalls(module, fixture: name)
+  }
+
+  @Test(arguments: Fixtures.torchMobileNames)
+  func archivesPyTorchOptimizedRunHere(_ name: String) throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.folder(name).appendingPathComponent("torch_mobile.pt"))
+    try Self.checkCalls(module, fixture: name)
+  }
+}
