@@ -86,7 +86,10 @@ public struct GraphPrinter {
   private mutating func printNode(_ node: Node, indent: Int) {
     let pad = String(repeating: " ", count: indent)
     output += pad
-    if !node.outputs.isEmpty {
+    if node.outputs.isEmpty {
+      // torch prints ` = kind(...)` for nodes without outputs.
+      output += " = "
+    } else {
       output += node.outputs.map { "\(name($0)) : \(GraphPrinter.typeString($0.type))" }.joined(separator: ", ")
       output += " = "
     }

@@ -36,8 +36,10 @@ public struct IRParser {
 
   // MARK: - Lines
 
+  /// Leading spaces; a node without outputs prints as ` = kind(...)`, one space deeper.
   private func indentation(_ line: Substring) -> Int {
-    line.prefix { $0 == " " }.count
+    let spaces = line.prefix { $0 == " " }.count
+    return line.dropFirst(spaces).hasPrefix("= ") && spaces > 0 ? spaces - 1 : spaces
   }
 
   private func isBlank(_ line: Substring) -> Bool {
@@ -150,6 +152,7 @@ public struct IRParser {
       } while scanner.consume(",")
       try scanner.expect("=")
     }
+    _ = scanner.consume("=")
     let kind = OpName(try scanner.qualifiedName())
     var rawAttributes: [(String, RawAttribute)] = []
     if scanner.consume("[") {

@@ -7,7 +7,7 @@ struct MobileOptimizerCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mobile-optimizer",
     abstract: "Optimize PyTorch TorchScript models for mobile, without Python.",
-    subcommands: [Inspect.self, Show.self, Run.self, Freeze.self])
+    subcommands: [Inspect.self, Show.self, Run.self, Freeze.self, Roundtrip.self])
 }
 
 /// Runs `body`, turning any thrown error into `error: …` on stderr and exit status 1.

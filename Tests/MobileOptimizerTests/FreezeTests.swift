@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+import TorchIR
+import _TestSupport
+
+@testable import MobileOptimizer
+
+struct FreezeTests {
+  static let evalFixtures = RuntimeFixtureTests.runnable.filter { (try? Fixtures.facts($0).training) == false }
+
+  static func opCounts(_ module: ScriptModule) -> [String: Int] {
+    var counts: [String: Int] = [:]
+    for method in module.rootClass?.methods ?? [] {
+      method.graph?.forEachNode { counts[$0.kind.rawValue, default: 0] += 1 }
+    }
+    return counts
+  }
+
+  @Test(arguments: evalFixtures)
+  func frozenModulesMatchPyTorchAndHoldNoParameters(_ name: String) throws {
+    let facts = try Fixtures.facts(name)
+    let module = try ScriptModule.load(contentsOf: Fixtures.model(name))
+    module.verifyAfterEachPass = true
+    let before = try module.describeMethods(asGraphs: true)
+    let (frozen, report) = try module.frozen(preservedAttributes: facts.preserve)
+    #expect(frozen.namedParameters().isEmpty)
+    #expect(!report.passes.isEmpty)
+    // The input module is unchanged.
+    #expect(try module.describeMethods(asGraphs: true) == before)
+    // No more batch norm or dropout than PyTorch's own freeze left.
+    let counts = Self.opCounts(frozen)
+    for op in ["aten::batch_norm", "aten::dropout", "aten::feature_dropout"] {
+      #expect(counts[op, default: 0] <= facts.frozen.ops?[op] ?? 0, "\(op)")
+    }
+    for method in facts.preserve { #expect(frozen.rootClass?.method(method) != nil) }
+    try RuntimeFixtureTests.checkCalls(frozen, fixture: name)
+  }
+
+  @Test func trainingModulesAreRefusedWithPyTorchsMessage() throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model("train_mode"))
+    let error = #expect(throws: FreezeError.self) { try module.frozen() }
+    #expect(
+      error?.description
+        == "Freezing is currently only implemented for modules in eval mode. Please call .eval() on your module before freezing.")
+  }
+
+  @Test func mutatedAttributesStayAttributes() throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model("counter"))
+    let (frozen, report) = try module.frozen()
+    #expect(Set(report.mutableAttributes) == ["count", "history", "total"])
+    for name in ["count", "history", "total"] { #expect(frozen.root.attribute(name) != nil, "\(name)") }
+    // The linear's parameters became constants.
+    #expect(frozen.root.attribute("lin") == nil)
+  }
+
+  @Test func unknownPreservedNamesAreErrors() throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model("mlp"))
+    let error = #expect(throws: FreezeError.self) { try module.frozen(preservedAttributes: ["nope"]) }
+    #expect(error?.description == "Unknown name: nope")
+  }
+
+  @Test func preservedAttributesAndSubmodulesAreKept() throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model("mlp"))
+    let (frozen, _) = try module.frozen(preservedAttributes: ["fc1", "fc2.weight"])
+    let fc1 = try #require(frozen.root.attribute("fc1")?.object)
+    #expect(fc1.attribute("weight")?.tensor != nil)
+    let fc2 = try #require(frozen.root.attribute("fc2")?.object)
+    #expect(fc2.attribute("weight")?.tensor != nil)
+    #expect(fc2.attribute("bias") == nil)
+  }
+}
+
+struct SavingTests {
+  @Test(arguments: Fixtures.names)
+  func savingIsDeterministicAndReloadsToTheSameModule(_ name: String) throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model(name))
+    let first = try module.serialized(rootFolder: "model")
+    let second = try module.serialized(rootFolder: "model")
+    #expect(first == second)
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("save-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let url = directory.appendingPathComponent("model.pt")
+    try first.write(to: url)
+    let reloaded = try ScriptModule.load(contentsOf: url)
+    #expect(ModuleReport(reloaded).parameters == ModuleReport(module).parameters)
+    #expect(try reloaded.describeMethods(asGraphs: false) == module.describeMethods(asGraphs: false))
+    // A reloaded module saves to the same bytes: printing is a fixed point.
+    #expect(try reloaded.serialized(rootFolder: "model") == first)
+  }
+
+  @Test func failedSavesLeaveNothingBehind() throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model("mlp"))
+    let missing = FileManager.default.temporaryDirectory.appendingPathComponent("no-such-dir-\(UUID().uuidString)/out.pt")
+    #expect(throws: (any Error).self) { try module.save(to: missing) }
+    #expect(!FileManager.default.fileExists(atPath: missing.path))
+  }
+}
