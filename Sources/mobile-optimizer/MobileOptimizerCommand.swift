@@ -7,7 +7,7 @@ struct MobileOptimizerCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mobile-optimizer",
     abstract: "Optimize PyTorch TorchScript models for mobile, without Python.",
-    subcommands: [Inspect.self, Show.self, Run.self, Freeze.self, Roundtrip.self])
+    subcommands: [Inspect.self, Show.self, Run.self, Freeze.self, Optimize.self, Lint.self, Roundtrip.self])
 }
 
 /// Runs `body`, turning any thrown error into `error: …` on stderr and exit status 1.
@@ -25,13 +25,13 @@ func reportingErrors(_ body: () throws -> Void) throws {
 }
 
 /// Writes `text` to stdout.
-func output(_ text: String) {
+func emit(_ text: String) {
   FileHandle.standardOutput.write(Data(text.utf8))
 }
 
 extension MobileOptimizerCommand {
   /// Writes one line to stdout.
   static func print(_ line: String) {
-    output(line + "\n")
+    emit(line + "\n")
   }
 }

@@ -21,9 +21,9 @@ struct Inspect: ParsableCommand {
       }
       let report = ModuleReport(module)
       if json {
-        output(try report.json() + "\n")
+        emit(try report.json() + "\n")
       } else {
-        output(report.text(archiveName: model))
+        emit(report.text(archiveName: model))
       }
     }
   }

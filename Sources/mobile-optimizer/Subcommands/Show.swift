@@ -19,7 +19,7 @@ struct Show: ParsableCommand {
   func run() throws {
     try reportingErrors {
       let module = try ScriptModule.load(contentsOf: URL(fileURLWithPath: model))
-      output(try module.describeMethods(only: method, asGraphs: graph))
+      emit(try module.describeMethods(only: method, asGraphs: graph))
     }
   }
 }
