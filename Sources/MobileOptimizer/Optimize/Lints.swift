@@ -54,30 +54,54 @@ extension ScriptModule {
   }
 
   /// The operators the module's code can run, as `torch.jit.export_opnames` lists them
-  /// (`aten::add.Tensor`), sorted and without duplicates: every op in the root's methods and in
-  /// everything they call.
+  /// (`aten::add.Tensor`), sorted and without duplicates.
+  ///
+  /// Like the mobile exporter, each root method has its calls inlined, where every callee is in
+  /// its "optimized" form: itself inlined and then simplified by peephole rules and constant
+  /// propagation (so a submodule's `inplace=False` branches are gone); the root method itself
+  /// is not simplified further.
   public func operatorNames() -> [String] {
-    var names = Set<String>()
-    var visited = Set<ObjectIdentifier>()
-    func visit(_ graph: Graph) {
-      guard visited.insert(ObjectIdentifier(graph)).inserted else { return }
-      graph.forEachNode { node in
-        switch node.kind {
-        case .callMethod:
-          if case .class(let name) = node.inputs[0].type, let method = node.name,
-            let graph = unit.classType(name)?.method(method)?.graph
+    var optimized: [ObjectIdentifier: Graph] = [:]
+    func optimizedGraph(_ function: Function) -> Graph? {
+      if let cached = optimized[ObjectIdentifier(function)] { return cached }
+      guard let graph = function.graph?.clone() else { return nil }
+      inlineOptimizedCallees(graph)
+      for pass in [peephole, propagateConstants, poolConstants, eliminateDeadCode] {
+        _ = try? pass.run(on: graph, unit: unit)
+      }
+      optimized[ObjectIdentifier(function)] = graph
+      return graph
+    }
+    func inlineOptimizedCallees(_ graph: Graph) {
+      var changed = true
+      var rounds = 0
+      while changed && rounds < 64 {
+        changed = false
+        rounds += 1
+        graph.forEachNode { node in
+          guard node.isInserted else { return }
+          if node.kind == .callMethod, case .class(let name) = node.inputs[0].type, let method = node.name,
+            let callee = unit.classType(name)?.method(method), !callee.isNative, let body = optimizedGraph(callee)
           {
-            visit(graph)
+            node.inline(body)
+            changed = true
+          } else if node.kind == .callFunction, case .function(let name) = node.inputs[0].type,
+            let callee = unit.function(name), let body = optimizedGraph(callee)
+          {
+            node.inline(body, inputOffset: 1)
+            changed = true
           }
-        case .callFunction:
-          if case .function(let name) = node.inputs[0].type, let graph = unit.function(name)?.graph { visit(graph) }
-        default:
-          if let schema = node.schema, !schema.name.rawValue.hasPrefix("prim::") { names.insert(schema.fullName) }
         }
       }
     }
+    var names = Set<String>()
     for method in rootClass?.methods ?? [] {
-      if let graph = method.graph { visit(graph) }
+      guard let graph = method.graph?.clone() else { continue }
+      inlineOptimizedCallees(graph)
+      graph.eliminateDeadCode()
+      graph.forEachNode { node in
+        if let schema = node.schema, !schema.name.rawValue.hasPrefix("prim::") { names.insert(schema.fullName) }
+      }
     }
     return names.sorted()
   }

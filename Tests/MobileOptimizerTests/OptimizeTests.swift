@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+import TorchIR
+import _TestSupport
+
+@testable import MobileOptimizer
+
+struct OptimizeTests {
+  static let optimizable = RuntimeFixtureTests.runnable
+
+  static func ops(_ module: ScriptModule) -> [String: Int] {
+    module.rootClass?.method("forward")?.graph.map(ScriptModule.opHistogram) ?? [:]
+  }
+
+  @Test(arguments: optimizable)
+  func optimizedModelsMatchPyTorchsReferenceAndOpCounts(_ name: String) throws {
+    let facts = try Fixtures.facts(name)
+    let module = try ScriptModule.load(contentsOf: Fixtures.model(name))
+    module.verifyAfterEachPass = true
+    let (optimized, report) = try module.optimizedForMobile(MobileOptimizationOptions(preservedMethods: facts.preserve))
+    #expect(optimized.root.attribute("mobile_optimized")?.bool == true)
+    #expect(optimized.namedParameters().isEmpty)
+    #expect(!report.passes.isEmpty)
+    let ours = Self.ops(optimized)
+    if let theirs = facts.observed["1.13"]?.mobile?.ops {
+      for op in ["prepacked::conv2d_clamp_run", "prepacked::linear_clamp_run", "prepacked::conv2d_transpose_clamp_run"] {
+        #expect(ours[op, default: 0] >= theirs[op, default: 0], "\(op)")
+      }
+      let fusedOurs = ours["aten::_add_relu", default: 0] + ours["aten::_add_relu_", default: 0]
+      let fusedTheirs = theirs["aten::_add_relu", default: 0] + theirs["aten::_add_relu_", default: 0]
+      #expect(fusedOurs >= fusedTheirs)
+      for op in ["aten::batch_norm", "aten::dropout", "aten::feature_dropout"] {
+        #expect(ours[op, default: 0] <= theirs[op, default: 0], "\(op)")
+      }
+    }
+    for method in facts.observed["1.13"]?.mobile?.methods ?? [] {
+      #expect(optimized.rootClass?.method(method) != nil, "\(method)")
+    }
+    try RuntimeFixtureTests.checkCalls(optimized, fixture: name)
+  }
+
+  @Test func theInputModuleIsNotChanged() throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model("conv_bn_relu"))
+    let before = try module.serialized()
+    _ = try module.optimizedForMobile()
+    #expect(try module.serialized() == before)
+  }
+
+  @Test func bundledInputMethodsArePreserved() throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model("bundled_inputs"))
+    let (optimized, _) = try module.optimizedForMobile()
+    for method in ["get_all_bundled_inputs", "get_num_bundled_inputs", "get_bundled_inputs_functions_and_info",
+      "get_all_bundled_inputs_for_forward"]
+    {
+      #expect(optimized.rootClass?.method(method) != nil, "\(method)")
+    }
+    #expect(optimized.root.attribute("_bundled_inputs_deflated_forward") != nil)
+    // The preserved methods still work: bundled input 1 runs through the optimized forward.
+    let input = try optimized.bundledInput(1)
+    let expected = try module.run("forward", input)
+    let actual = try optimized.run("forward", try optimized.bundledInput(1))
+    #expect(maxRelativeError(try #require(actual.tensor).doubles(), try #require(expected.tensor).doubles()) < 1e-4)
+  }
+
+  @Test func missingPreservedMethodsAreListed() throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model("mlp"))
+    let error = #expect(throws: OptimizeError.self) {
+      try module.optimizedForMobile(MobileOptimizationOptions(preservedMethods: ["nope", "fc1", "also_missing"]))
+    }
+    #expect(error?.description == "The following methods to preserve do not exist in script_module: nope, also_missing")
+  }
+
+  @Test func backendsOtherThanCPU() throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model("mlp"))
+    for backend in [MobileBackend.vulkan, .metal] {
+      let error = #expect(throws: OptimizeError.self) { try module.optimizedForMobile(MobileOptimizationOptions(backend: backend)) }
+      #expect(error?.description.contains("not yet supported") == true)
+    }
+    #expect(throws: OptimizeError.self) { try MobileBackend(name: "opencl") }
+    #expect((try? MobileBackend(name: "CPU")) == .cpu)
+    #expect(OptimizeError.unknownBackend.description == "Unknown backend, must be one of 'CPU', 'Vulkan' or 'Metal'")
+  }
+}
+
+/// Each blocklist entry switches exactly its pass off; the others still run.
+struct BlocklistTests {
+  func optimize(_ fixture: String, blocking blocked: Set<MobileOptimizerType>) throws -> [String: Int] {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model(fixture))
+    let (optimized, _) = try module.optimizedForMobile(MobileOptimizationOptions(blocklist: blocked))
+    try RuntimeFixtureTests.checkCalls(optimized, fixture: fixture)
+    return OptimizeTests.ops(optimized)
+  }
+
+  @Test func convBatchNormFusion() throws {
+    let on = try optimize("conv_bn_relu", blocking: [])
+    let off = try optimize("conv_bn_relu", blocking: [.convBatchNormFusion])
+    #expect(on["aten::batch_norm"] == nil)
+    #expect(off["aten::batch_norm"] == 2)
+    #expect(off["prepacked::conv2d_clamp_run"] == 4)
+  }
+
+  @Test func insertFoldPrepackOps() throws {
+    let off = try optimize("conv_bn_relu", blocking: [.insertFoldPrepackOps])
+    #expect(off["prepacked::conv2d_clamp_run"] == nil)
+    #expect(off["aten::conv2d"] == 4)
+    #expect(off["aten::batch_norm"] == nil)
+  }
+
+  @Test func removeDropout() throws {
+    let on = try optimize("dropout_net", blocking: [])
+    let off = try optimize("dropout_net", blocking: [.removeDropout])
+    #expect(on["aten::dropout", default: 0] + on["aten::feature_dropout", default: 0] == 0)
+    #expect(off["aten::dropout", default: 0] + off["aten::feature_dropout", default: 0] > 0)
+    #expect(off["prepacked::conv2d_clamp_run"] == 1)
+  }
+
+  @Test func fuseAddRelu() throws {
+    let on = try optimize("residual", blocking: [])
+    let off = try optimize("residual", blocking: [.fuseAddRelu])
+    #expect(on["aten::_add_relu", default: 0] + on["aten::_add_relu_", default: 0] == 3)
+    #expect(off["aten::_add_relu", default: 0] + off["aten::_add_relu_", default: 0] == 0)
+    #expect(off["prepacked::conv2d_clamp_run"] == 2)
+  }
+
+  @Test func hoistConvPackedParamsKeepsContextsAsAttributes() throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model("conv_bn_relu"))
+    let (optimized, _) = try module.optimizedForMobile(MobileOptimizationOptions(blocklist: [.hoistConvPackedParams]))
+    #expect(optimized.root.attribute("prepack_folding_forward._jit_pass_packed_weight_0") != nil)
+    try RuntimeFixtureTests.checkCalls(optimized, fixture: "conv_bn_relu")
+    let source = try optimized.describeMethods(asGraphs: false)
+    #expect(source.contains("getattr(self, \"prepack_folding_forward._jit_pass_packed_weight_0\")"))
+  }
+
+  @Test func conv1dToConv2d() throws {
+    let on = try optimize("conv1d_bn", blocking: [])
+    let off = try optimize("conv1d_bn", blocking: [.conv1dToConv2d])
+    #expect(on["prepacked::conv2d_clamp_run"] == 2)
+    #expect(off["aten::conv1d"] == 2)
+    #expect(off["prepacked::conv2d_clamp_run"] == nil)
+  }
+
+  @Test func namesAreCaseInsensitiveAndUnknownOnesAreErrors() {
+    #expect(MobileOptimizerType(name: "conv_bn_fusion") == .convBatchNormFusion)
+    #expect(MobileOptimizerType(name: "FUSE_ADD_RELU") == .fuseAddRelu)
+    #expect(MobileOptimizerType(name: "nope") == nil)
+  }
+}
+
+struct LintTests {
+  @Test(arguments: Fixtures.names)
+  func lintsEqualPyTorchs(_ name: String) throws {
+    let facts = try Fixtures.facts(name)
+    let expected = try #require(facts.observed["2"]?.lints)
+    let module = try ScriptModule.load(contentsOf: Fixtures.model(name))
+    #expect(module.mobileLints() == expected.map { MobileLint(name: $0.name, message: $0.message) })
+  }
+}
