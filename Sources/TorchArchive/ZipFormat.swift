@@ -47,16 +47,8 @@ enum ZipFormat {
 }
 
 extension ZipFormat {
-  /// CRC-32 of `data`, in chunks: ZIPFoundation's `crc32` takes a 32-bit length.
+  /// CRC-32 of `data`.
   static func crc32(of data: Data) -> UInt32 {
-    let chunk = 1 << 30
-    var checksum: UInt32 = 0
-    var start = data.startIndex
-    while start < data.endIndex {
-      let end = data.endIndex - start > chunk ? start + chunk : data.endIndex
-      checksum = data[start..<end].crc32(checksum: checksum)
-      start = end
-    }
-    return checksum
+    ZipChecksum.checksum(data)
   }
 }

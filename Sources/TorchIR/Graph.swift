@@ -35,8 +35,9 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
 
 /// One use of a value: the node that reads it and the input position.
 public struct Use {
-  /// The reading node.
-  public unowned let user: Node
+  /// The reading node. (`unowned(unsafe)`: uses are removed before their node is destroyed,
+  /// and the reference-counted `unowned` costs showed up in every pass.)
+  public unowned(unsafe) let user: Node
   /// The input index at which `user` reads the value.
   public let index: Int
 }
@@ -50,7 +51,7 @@ public final class Value: CustomStringConvertible {
   /// The name given in source (`x`), before uniquing; nil for temporaries.
   public var debugName: String?
   /// The defining node (a `prim::Param` for block inputs).
-  public internal(set) unowned var node: Node
+  public internal(set) unowned(unsafe) var node: Node
   /// Position among the defining node's outputs.
   public internal(set) var offset: Int
   /// Every (node, input index) that reads this value.
@@ -139,7 +140,7 @@ public final class Node {
   /// The block holding this node; nil once destroyed or before insertion.
   public internal(set) unowned(unsafe) var owningBlock: Block?
   /// The graph this node belongs to.
-  public unowned let graph: Graph
+  public unowned(unsafe) let graph: Graph
 
   var next: Node?
   unowned(unsafe) var previous: Node?
@@ -372,7 +373,7 @@ public final class Node {
 /// A list of nodes with inputs and outputs: a graph's body, a branch or a loop body.
 public final class Block {
   /// The graph owning this block.
-  public unowned let graph: Graph
+  public unowned(unsafe) let graph: Graph
   /// The node owning this block, nil for a graph's top block.
   public unowned(unsafe) let owningNode: Node?
   /// Defines the block inputs as its outputs.

@@ -5,13 +5,29 @@
 public struct OpName: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
   /// The full name, `namespace::name`.
   public let rawValue: String
+  /// A hash of `rawValue` computed once, so that comparing kinds (which passes do constantly)
+  /// usually settles on one integer compare.
+  private let fingerprint: UInt64
 
   public init(_ rawValue: String) {
     self.rawValue = rawValue
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in rawValue.utf8 {
+      hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+    }
+    self.fingerprint = hash
   }
 
   public init(stringLiteral value: String) {
-    self.rawValue = value
+    self.init(value)
+  }
+
+  public static func == (a: OpName, b: OpName) -> Bool {
+    a.fingerprint == b.fingerprint && a.rawValue == b.rawValue
+  }
+
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(fingerprint)
   }
 
   /// The namespace (`aten` in `aten::conv2d`).

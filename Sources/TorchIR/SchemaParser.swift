@@ -45,17 +45,17 @@ public struct SchemaParser {
     return position < text.count ? text[position] : nil
   }
 
-  private mutating func consume(_ literal: String) -> Bool {
+  private mutating func consume(_ literal: StaticString) -> Bool {
     skipSpaces()
-    let bytes = Array(literal.utf8)
-    guard position + bytes.count <= text.count, Array(text[position..<position + bytes.count]) == bytes else {
-      return false
-    }
-    position += bytes.count
+    let count = literal.utf8CodeUnitCount
+    guard position + count <= text.count else { return false }
+    let start = literal.utf8Start
+    for offset in 0..<count where text[position + offset] != start[offset] { return false }
+    position += count
     return true
   }
 
-  private mutating func expect(_ literal: String) throws {
+  private mutating func expect(_ literal: StaticString) throws {
     guard consume(literal) else { throw error("expected '\(literal)'") }
   }
 

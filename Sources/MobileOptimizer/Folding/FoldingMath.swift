@@ -32,11 +32,15 @@ public enum FoldingMath {
   }
 
   /// Values of `tensor` as Doubles in C order.
-  static func values(_ tensor: Tensor) -> [Double] { tensor.doubles() }
+  static func values(_ tensor: Tensor) -> [Double] {
+    if tensor.dtype == .float32 { return tensor.floats().map(Double.init) }
+    return tensor.doubles()
+  }
 
   /// A new contiguous tensor of `dtype` and `shape` holding `values`.
   static func make(_ values: [Double], shape: [Int], dtype: DType) -> Tensor {
-    Tensor(shape: shape, dtype: dtype, doubles: values)
+    if dtype == .float32 { return Tensor(shape: shape, floats: values.map { Float($0) }) }
+    return Tensor(shape: shape, dtype: dtype, doubles: values)
   }
 
   /// Rounds like the weight's dtype does at every step.
@@ -53,15 +57,7 @@ public enum FoldingMath {
     let dtype = weight.dtype
     guard dtype.isFloatingPoint else { throw FoldingError(message: "conv weight must be floating point, got \(dtype)") }
     let scale = try channelScale(bn, dtype: dtype)
-    let perChannel = weight.count / max(channels, 1)
-    let w = values(weight)
-    var folded = [Double](repeating: 0, count: w.count)
-    for channel in 0..<channels {
-      for index in 0..<perChannel {
-        let position = channel * perChannel + index
-        folded[position] = rounded(w[position] * scale.factor[channel], dtype)
-      }
-    }
+    let foldedWeight = scaleRows(weight, by: scale.factor)
     let mean = values(bn.runningMean)
     let b = bias.map(values) ?? [Double](repeating: 0, count: channels)
     let beta = bn.bias.map(values) ?? [Double](repeating: 0, count: channels)
@@ -74,7 +70,41 @@ public enum FoldingMath {
       newBias[channel] = rounded(value + beta[channel], dtype)
     }
     let biasType = bias?.dtype ?? dtype
-    return (make(folded, shape: weight.shape, dtype: dtype), make(newBias, shape: [channels], dtype: biasType))
+    return (foldedWeight, make(newBias, shape: [channels], dtype: biasType))
+  }
+
+  /// `weight` with each slice along dim 0 multiplied by its factor (divided, with `divide`),
+  /// rounded to the weight's dtype.
+  static func scaleRows(_ weight: Tensor, by factors: [Double], divide: Bool = false) -> Tensor {
+    let rows = weight.shape.first ?? 0
+    let perRow = weight.count / max(rows, 1)
+    if weight.dtype == .float32 {
+      // The common case, on raw floats: folding weights is most of `optimize`'s arithmetic.
+      var values = weight.floats()
+      values.withUnsafeMutableBufferPointer { buffer in
+        for row in 0..<rows {
+          let factor = factors.count == 1 ? factors[0] : factors[row]
+          let f = Float(factor)
+          let base = row * perRow
+          if divide {
+            for index in base..<(base + perRow) { buffer[index] = Float(Double(buffer[index]) / factor) }
+          } else {
+            for index in base..<(base + perRow) { buffer[index] *= f }
+          }
+        }
+      }
+      return Tensor(shape: weight.shape, floats: values)
+    }
+    let w = values(weight)
+    var folded = [Double](repeating: 0, count: w.count)
+    for row in 0..<rows {
+      let factor = factors.count == 1 ? factors[0] : factors[row]
+      for index in 0..<perRow {
+        let position = row * perRow + index
+        folded[position] = rounded(divide ? w[position] / factor : w[position] * factor, weight.dtype)
+      }
+    }
+    return make(folded, shape: weight.shape, dtype: weight.dtype)
   }
 
   /// Folds `bn(linear(x))`: `scale = γ * rsqrt(var + eps)`; `W' = W * scale` per output row;
@@ -91,19 +121,15 @@ public enum FoldingMath {
     let scale = try channelScale(bn, dtype: dtype)
     let mean = values(bn.runningMean)
     let beta = bn.bias.map(values) ?? [Double](repeating: 0, count: features)
-    let w = values(weight)
     let b = bias.map(values) ?? [Double](repeating: 0, count: outputs)
-    var folded = [Double](repeating: 0, count: w.count)
     var newBias = [Double](repeating: 0, count: outputs)
     for row in 0..<outputs {
       let channel = features == 1 ? 0 : row
-      for column in 0..<inputs {
-        folded[row * inputs + column] = rounded(w[row * inputs + column] * scale.factor[channel], dtype)
-      }
       let centered = rounded(b[row] - mean[channel], dtype)
       newBias[row] = rounded(rounded(centered * scale.factor[channel], dtype) + beta[channel], dtype)
     }
-    return (make(folded, shape: weight.shape, dtype: dtype), make(newBias, shape: [outputs], dtype: bias?.dtype ?? dtype))
+    _ = inputs
+    return (scaleRows(weight, by: scale.factor), make(newBias, shape: [outputs], dtype: bias?.dtype ?? dtype))
   }
 
   private static func checkChannels(_ bn: BatchNorm, _ channels: Int) throws {
@@ -139,17 +165,6 @@ public enum FoldingMath {
     guard other.count == channels || other.count == 1 else {
       throw FoldingError(message: "cannot scale \(channels) output channels by \(other.count) values")
     }
-    let dtype = weight.dtype
-    let perChannel = weight.count / max(channels, 1)
-    let w = values(weight)
-    var folded = [Double](repeating: 0, count: w.count)
-    for channel in 0..<channels {
-      let factor = other.count == 1 ? other[0] : other[channel]
-      for index in 0..<perChannel {
-        let position = channel * perChannel + index
-        folded[position] = rounded(divide ? w[position] / factor : w[position] * factor, dtype)
-      }
-    }
     var newBias: Tensor?
     if let bias {
       let b = values(bias)
@@ -159,7 +174,7 @@ public enum FoldingMath {
           return rounded(divide ? b[channel] / factor : b[channel] * factor, bias.dtype)
         }, shape: [channels], dtype: bias.dtype)
     }
-    return (make(folded, shape: weight.shape, dtype: dtype), newBias)
+    return (scaleRows(weight, by: other, divide: divide), newBias)
   }
 
   /// Adds (or subtracts) `alpha * other` to a conv bias (zeros when absent), per output channel.

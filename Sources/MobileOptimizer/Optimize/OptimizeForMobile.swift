@@ -61,10 +61,9 @@ public struct OptimizationReport: Codable {
     case milliseconds
   }
 
-  mutating func record(_ statistics: [PassStatistics], milliseconds: Double) {
-    let share = statistics.isEmpty ? 0 : milliseconds / Double(statistics.count)
+  mutating func record(_ statistics: [PassStatistics]) {
     for entry in statistics {
-      passes.append(PassEntry(pass: entry.pass, function: entry.function, counters: entry.counters, milliseconds: share))
+      passes.append(PassEntry(pass: entry.pass, function: entry.function, counters: entry.counters, milliseconds: entry.milliseconds))
     }
   }
 
@@ -89,7 +88,7 @@ public struct OptimizationReport: Codable {
   /// A few lines for people.
   public func summary() -> String {
     var lines: [String] = []
-    for (pass, counters, milliseconds) in totalsByPass where !counters.isEmpty {
+    for (pass, counters, milliseconds) in totalsByPass where !counters.isEmpty || milliseconds >= 1 {
       let detail = counters.map { "\($0.1) \($0.0)" }.joined(separator: ", ")
       lines.append("  \(pass): \(detail) (\(String(format: "%.1f", milliseconds)) ms)")
     }
@@ -172,18 +171,15 @@ extension ScriptModule {
       module.setAttribute("training", .bool(false))
     }
     eval.verifyAfterEachPass = verifyAfterEachPass
-    let freezeStart = Date()
     let (module, freezeReport) = try eval.frozen(preservedAttributes: preserved, optimizeNumerics: false)
     module.verifyAfterEachPass = verifyAfterEachPass
-    report.record(freezeReport.passes, milliseconds: Date().timeIntervalSince(freezeStart) * 1000)
+    report.record(freezeReport.passes)
 
     let blocked = options.blocklist
     for method in module.rootClass?.methods ?? [] {
       guard let graph = method.graph else { continue }
       func step(_ passes: [GraphPass], _ options: PassOptions = PassOptions()) throws {
-        let stepStart = Date()
-        let statistics = try module.runPasses(passes, on: graph, function: method.name, options: options)
-        report.record(statistics, milliseconds: Date().timeIntervalSince(stepStart) * 1000)
+        report.record(try module.runPasses(passes, on: graph, function: method.name, options: options))
       }
       if !blocked.contains(.convBatchNormFusion) {
         // Frozen-graph folding covers what PyTorch's module-level fusion does and more
@@ -230,11 +226,31 @@ extension ScriptModule {
     return counts
   }
 
-  /// The op histogram of `forward` with every call inlined, on a copy.
+  /// The op histogram of `forward` as if every call were inlined: each call counts its callee's
+  /// ops (computed once per callee) in place of the call node.
   func inlinedForwardOps() -> [String: Int] {
-    guard let graph = rootClass?.method("forward")?.graph?.clone() else { return [:] }
-    _ = try? inlineCalls.run(on: graph, unit: unit)
-    return ScriptModule.opHistogram(graph)
+    var memo: [ObjectIdentifier: [String: Int]] = [:]
+    func histogram(_ graph: Graph) -> [String: Int] {
+      if let cached = memo[ObjectIdentifier(graph)] { return cached }
+      var counts: [String: Int] = [:]
+      graph.forEachNode { node in
+        var callee: Graph?
+        if node.kind == .callMethod, case .class(let name) = node.inputs[0].type, let method = node.name {
+          callee = unit.classType(name)?.method(method)?.graph
+        } else if node.kind == .callFunction, case .function(let name) = node.inputs[0].type {
+          callee = unit.function(name)?.graph
+        }
+        if let callee {
+          for (kind, count) in histogram(callee) { counts[kind, default: 0] += count }
+        } else {
+          counts[node.kind.rawValue, default: 0] += 1
+        }
+      }
+      memo[ObjectIdentifier(graph)] = counts
+      return counts
+    }
+    guard let graph = rootClass?.method("forward")?.graph else { return [:] }
+    return histogram(graph)
   }
 
   /// Tensors held by graph constants, contexts and attributes: count and bytes, each storage once.

@@ -1,3 +1,4 @@
+import Dispatch
 import TensorCore
 import TorchIR
 import TorchRuntime
@@ -22,8 +23,11 @@ public struct GraphPass: Sendable {
     on graph: Graph, function: String = "", unit: CompilationUnit? = nil, options: PassOptions = PassOptions()
   ) throws -> PassStatistics {
     let context = PassContext(graph: graph, function: function, unit: unit, options: options)
+    let start = DispatchTime.now().uptimeNanoseconds
     try body(context)
-    return context.statistics(pass: name)
+    var statistics = context.statistics(pass: name)
+    statistics.milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+    return statistics
   }
 }
 
@@ -52,6 +56,8 @@ public struct PassStatistics: Sendable, Codable {
   public var counters: [String: Int]
   /// Counter names in the order they were first incremented.
   public var order: [String]
+  /// How long the pass took.
+  public var milliseconds: Double = 0
 
   /// True when the pass changed anything.
   public var changed: Bool { counters.values.contains { $0 > 0 } }
