@@ -11,11 +11,16 @@ public struct OpName: Hashable, Sendable, CustomStringConvertible, ExpressibleBy
 
   public init(_ rawValue: String) {
     self.rawValue = rawValue
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in rawValue.utf8 {
-      hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+    // Length and a few bytes from the end, where op names differ most: cheap to build (kinds
+    // compared against literals are built in every pass) and enough to tell most kinds apart.
+    let utf8 = rawValue.utf8
+    var fingerprint = UInt64(utf8.count)
+    var shift: UInt64 = 16
+    for byte in utf8.reversed().prefix(6) {
+      fingerprint |= UInt64(byte) << shift
+      shift += 8
     }
-    self.fingerprint = hash
+    self.fingerprint = fingerprint
   }
 
   public init(stringLiteral value: String) {

@@ -80,20 +80,25 @@ public enum FoldingMath {
     let perRow = weight.count / max(rows, 1)
     if weight.dtype == .float32 {
       // The common case, on raw floats: folding weights is most of `optimize`'s arithmetic.
-      var values = weight.floats()
-      values.withUnsafeMutableBufferPointer { buffer in
-        for row in 0..<rows {
-          let factor = factors.count == 1 ? factors[0] : factors[row]
-          let f = Float(factor)
-          let base = row * perRow
-          if divide {
-            for index in base..<(base + perRow) { buffer[index] = Float(Double(buffer[index]) / factor) }
-          } else {
-            for index in base..<(base + perRow) { buffer[index] *= f }
+      let source = weight.contiguous()
+      let result = Tensor(zeros: weight.shape)
+      source.storage.withUnsafeBytes { input in
+        result.storage.withUnsafeMutableBytes { output in
+          let x = input.bindMemory(to: Float.self).baseAddress! + source.storageOffset
+          let y = output.bindMemory(to: Float.self).baseAddress!
+          for row in 0..<rows {
+            let factor = factors.count == 1 ? factors[0] : factors[row]
+            let f = Float(factor)
+            let base = row * perRow
+            if divide {
+              for index in base..<(base + perRow) { y[index] = Float(Double(x[index]) / factor) }
+            } else {
+              for index in base..<(base + perRow) { y[index] = x[index] * f }
+            }
           }
         }
       }
-      return Tensor(shape: weight.shape, floats: values)
+      return result
     }
     let w = values(weight)
     var folded = [Double](repeating: 0, count: w.count)
