@@ -84,10 +84,15 @@ public final class ScriptModule {
   /// The root module's class.
   public var rootClass: ClassType? { unit.classType(root.typeName) }
 
+  /// Threads, buffer pool and profile used when running methods.
+  public var executionContext = ExecutionContext() {
+    didSet { cachedInterpreter = nil }
+  }
+
   /// The interpreter running this module's methods (created on first use).
   public var interpreter: Interpreter {
     if let cachedInterpreter { return cachedInterpreter }
-    let interpreter = Interpreter(unit: unit)
+    let interpreter = Interpreter(unit: unit, context: executionContext)
     cachedInterpreter = interpreter
     return interpreter
   }

@@ -18,14 +18,27 @@ public final class Storage: @unchecked Sendable {
   private var buffer: UnsafeMutableRawPointer?
   private var pending: Data?
   private let lock = NSLock()
+  /// Where the memory goes back to, for pooled storage.
+  private let pool: BufferPool?
 
   /// Allocates zeroed storage of `byteCount` bytes.
   public init(byteCount: Int) {
     precondition(byteCount >= 0, "negative storage size")
     self.byteCount = byteCount
     self.sourceKey = nil
+    self.pool = nil
     let pointer = Storage.allocate(byteCount)
     self.buffer = pointer
+  }
+
+  /// Storage of `byteCount` bytes from `pool`, not initialized (for outputs a kernel overwrites).
+  /// The memory returns to the pool when the storage goes away.
+  public init(uninitializedByteCount byteCount: Int, pool: BufferPool) {
+    precondition(byteCount >= 0, "negative storage size")
+    self.byteCount = byteCount
+    self.sourceKey = nil
+    self.pool = pool
+    self.buffer = pool.take(byteCount)
   }
 
   /// Storage whose contents are `bytes`, copied on first access.
@@ -37,10 +50,16 @@ public final class Storage: @unchecked Sendable {
     self.byteCount = bytes.count
     self.sourceKey = sourceKey
     self.pending = bytes
+    self.pool = nil
   }
 
   deinit {
-    buffer?.deallocate()
+    guard let buffer else { return }
+    if let pool {
+      pool.give(buffer, byteCount: byteCount)
+    } else {
+      buffer.deallocate()
+    }
   }
 
   private static func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
@@ -90,5 +109,67 @@ public final class Storage: @unchecked Sendable {
   /// Calls `body` with the storage bytes, writable.
   public func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
     try body(UnsafeMutableRawBufferPointer(start: baseAddress, count: byteCount))
+  }
+}
+
+/// Recycles tensor memory between runs of a model: the same layer sizes recur on every call,
+/// so after the first run outputs come from here instead of the system allocator (no page faults,
+/// no zero-filling).
+///
+/// Thread-safe. Blocks are kept per exact size; at most `capacity` bytes are held idle.
+public final class BufferPool: @unchecked Sendable {
+  private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+  private var idleBytes = 0
+  private let capacity: Int
+  private let lock = NSLock()
+
+  /// A pool holding at most `capacity` idle bytes.
+  public init(capacity: Int = 1 << 30) {
+    self.capacity = capacity
+  }
+
+  deinit {
+    for (_, blocks) in free {
+      for block in blocks { block.deallocate() }
+    }
+  }
+
+  private static func roundedSize(_ byteCount: Int) -> Int {
+    max(64, (byteCount + 63) & ~63)
+  }
+
+  /// A block of at least `byteCount` bytes, 64-byte aligned.
+  public func take(_ byteCount: Int) -> UnsafeMutableRawPointer {
+    let size = BufferPool.roundedSize(byteCount)
+    lock.lock()
+    if var blocks = free[size], let block = blocks.popLast() {
+      free[size] = blocks
+      idleBytes -= size
+      lock.unlock()
+      return block
+    }
+    lock.unlock()
+    return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+  }
+
+  /// Returns a block taken with `take(byteCount)`.
+  public func give(_ block: UnsafeMutableRawPointer, byteCount: Int) {
+    let size = BufferPool.roundedSize(byteCount)
+    lock.lock()
+    if idleBytes + size <= capacity {
+      free[size, default: []].append(block)
+      idleBytes += size
+      lock.unlock()
+      return
+    }
+    lock.unlock()
+    block.deallocate()
+  }
+
+  /// Bytes held idle now.
+  public var idleByteCount: Int {
+    lock.lock()
+    defer { lock.unlock() }
+    return idleBytes
   }
 }

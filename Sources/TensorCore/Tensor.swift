@@ -100,6 +100,16 @@ public struct Tensor: @unchecked Sendable {
       strides: Tensor.contiguousStrides(shape))
   }
 
+  /// A new contiguous tensor whose memory comes from `pool`, not initialized: for outputs a
+  /// kernel overwrites completely.
+  public init(uninitialized shape: [Int], dtype: DType = .float32, pool: BufferPool) {
+    let count = shape.reduce(1, *)
+    precondition(count >= 0, "negative tensor size")
+    self.init(
+      storage: Storage(uninitializedByteCount: count * dtype.itemSize, pool: pool), dtype: dtype, shape: shape,
+      strides: Tensor.contiguousStrides(shape))
+  }
+
   /// A new contiguous float32 tensor holding `values`.
   public init(shape: [Int], floats values: [Float]) {
     precondition(values.count == shape.reduce(1, *), "value count does not match shape")

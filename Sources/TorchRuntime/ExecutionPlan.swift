@@ -9,7 +9,7 @@ final class SlotCache {
 
 /// One step of an execution plan. Operands are register indices.
 indirect enum Instruction {
-  case op(executor: OpExecutor, inputs: [Int], outputs: [Int], node: Node)
+  case op(kernel: OpKernel, inputs: [Int], outputs: [Int], node: Node)
   case missing(node: Node)
   case constant(IValue, output: Int)
   case getAttr(object: Int, name: String, output: Int, cache: SlotCache, node: Node)
@@ -34,9 +34,67 @@ indirect enum Instruction {
 }
 
 /// A block's instructions and the registers holding its outputs.
+///
+/// `releases[i]` lists registers defined in this segment whose last use is instruction `i`: the
+/// interpreter drops them right after it, so tensor memory goes back to the pool while the run
+/// continues (Note [Register release]).
 struct Segment {
   var instructions: [Instruction]
   var outputs: [Int]
+  var releases: [[Int]] = []
+}
+
+// Note [Register release]
+// A register is released only by the segment that defines it (an instruction's outputs, or the
+// segment's own block inputs), after the last instruction of that segment that reads it; reads
+// inside nested segments count as reads by the instruction owning them. Segment outputs are never
+// released there. Values from enclosing segments stay alive until their own segment releases them,
+// so loop bodies never drop something a later iteration needs.
+
+extension Instruction {
+  /// Registers this instruction reads, including reads inside its nested segments.
+  var reads: [Int] {
+    switch self {
+    case .op(_, let inputs, _, _): return inputs
+    case .missing, .constant, .createObject, .uninitialized: return []
+    case .getAttr(let object, _, _, _, _): return [object]
+    case .setAttr(let object, _, let value, _, _): return [object, value]
+    case .callMethod(let receiver, _, let arguments, _, _): return [receiver] + arguments
+    case .callFunction(_, let arguments, _, _): return arguments
+    case .branch(let condition, let then, let otherwise, _):
+      return [condition] + Instruction.segmentReads(then) + Instruction.segmentReads(otherwise)
+    case .loop(let trip, let condition, let initial, let body, _, _, _):
+      return [trip, condition] + initial + Instruction.segmentReads(body)
+    case .listConstruct(let inputs, _, _), .tupleConstruct(let inputs, _), .dictConstruct(let inputs, _, _, _, _),
+      .print(let inputs):
+      return inputs
+    case .listUnpack(let input, _, _), .tupleUnpack(let input, _, _), .tupleSlice(let input, _, _, _),
+      .isInstance(let input, _, _), .move(let input, _):
+      return [input]
+    case .tupleIndex(let input, let index, _, _): return [input, index]
+    case .raise(let message, let exceptionClass, _): return [message] + (exceptionClass.map { [$0] } ?? [])
+    }
+  }
+
+  /// Registers this instruction defines in its own segment.
+  var writes: [Int] {
+    switch self {
+    case .op(_, _, let outputs, _): return outputs
+    case .constant(_, let output), .getAttr(_, _, let output, _, _), .listConstruct(_, _, let output),
+      .tupleConstruct(_, let output), .tupleIndex(_, _, let output, _), .tupleSlice(_, _, _, let output),
+      .dictConstruct(_, _, _, let output, _), .createObject(_, let output), .isInstance(_, _, let output),
+      .move(_, let output), .uninitialized(let output):
+      return [output]
+    case .callMethod(_, _, _, let output, _), .callFunction(_, _, let output, _): return output >= 0 ? [output] : []
+    case .branch(_, _, _, let outputs), .loop(_, _, _, _, _, _, let outputs): return outputs
+    case .listUnpack(_, let outputs, _), .tupleUnpack(_, let outputs, _): return outputs
+    default: return []
+    }
+  }
+
+  static func segmentReads(_ segment: Segment) -> [Int] {
+    segment.instructions.flatMap(\.reads) + segment.outputs
+  }
 }
 
 /// A graph compiled once into register-machine instructions and run many times.
@@ -81,7 +139,29 @@ private struct PlanBuilder {
     for node in block.nodes {
       instructions.append(translate(node))
     }
-    return Segment(instructions: instructions, outputs: block.outputs.map { register($0) })
+    var segment = Segment(instructions: instructions, outputs: block.outputs.map { register($0) })
+    segment.releases = PlanBuilder.releases(segment, blockInputs: block.inputs.map { register($0) })
+    return segment
+  }
+
+  /// See Note [Register release].
+  static func releases(_ segment: Segment, blockInputs: [Int]) -> [[Int]] {
+    var lastUse: [Int: Int] = [:]
+    var defined: [Int: Int] = [:]
+    for register in blockInputs { defined[register] = -1 }
+    for (index, instruction) in segment.instructions.enumerated() {
+      for register in instruction.reads { lastUse[register] = index }
+      for register in instruction.writes where defined[register] == nil { defined[register] = index }
+    }
+    let kept = Set(segment.outputs)
+    var result = Array(repeating: [Int](), count: segment.instructions.count)
+    for (register, definition) in defined where !kept.contains(register) {
+      let last = lastUse[register] ?? definition
+      guard last >= 0 else { continue }
+      result[last].append(register)
+    }
+    for index in result.indices { result[index].sort() }
+    return result
   }
 
   mutating func translate(_ node: Node) -> Instruction {
@@ -157,8 +237,8 @@ private struct PlanBuilder {
     case .print:
       return .print(inputs: inputs)
     default:
-      if let schema = node.schema, let executor = operators.executor(for: schema.fullName) {
-        return .op(executor: executor, inputs: inputs, outputs: outputs, node: node)
+      if let schema = node.schema, let kernel = operators.kernel(for: schema.fullName) {
+        return .op(kernel: kernel, inputs: inputs, outputs: outputs, node: node)
       }
       return .missing(node: node)
     }

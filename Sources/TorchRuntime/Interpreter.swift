@@ -14,13 +14,19 @@ public final class Interpreter {
   public let operators: OperatorTable
   /// Native methods of custom C++ classes (`unpack` on quantized packed params).
   public let nativeMethods: NativeMethodTable
+  /// Threads, buffer pool and profile of the runs.
+  public let context: ExecutionContext
   private var plans: [ObjectIdentifier: ExecutionPlan] = [:]
   private var depth = 0
 
-  public init(unit: CompilationUnit, operators: OperatorTable = .standard, nativeMethods: NativeMethodTable = .standard) {
+  public init(
+    unit: CompilationUnit, operators: OperatorTable = .standard, nativeMethods: NativeMethodTable = .standard,
+    context: ExecutionContext = ExecutionContext()
+  ) {
     self.unit = unit
     self.operators = operators
     self.nativeMethods = nativeMethods
+    self.context = context
   }
 
   /// Calls method `name` of `object` with `arguments` (not including `self`).
@@ -92,8 +98,9 @@ public final class Interpreter {
   }
 
   private func execute(_ segment: Segment, _ registers: inout [IValue], method: String) throws {
-    for instruction in segment.instructions {
+    for (index, instruction) in segment.instructions.enumerated() {
       try step(instruction, &registers, method: method)
+      for register in segment.releases[index] { registers[register] = .none }
     }
   }
 
@@ -103,11 +110,17 @@ public final class Interpreter {
 
   private func step(_ instruction: Instruction, _ registers: inout [IValue], method: String) throws {
     switch instruction {
-    case .op(let executor, let inputs, let outputs, let node):
+    case .op(let kernel, let inputs, let outputs, let node):
       let arguments = inputs.map { registers[$0] }
       let results: [IValue]
       do {
-        results = try executor(arguments)
+        if let profile = context.profile {
+          let start = DispatchTime.now().uptimeNanoseconds
+          results = try kernel(context, arguments)
+          profile.record(node, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        } else {
+          results = try kernel(context, arguments)
+        }
       } catch let error as OpError {
         throw fail(node, error.message, method: method)
       } catch let error as ShapeError {

@@ -4,26 +4,56 @@ import TorchIR
 /// Computes an op's outputs from its inputs, in schema order.
 public typealias OpExecutor = @Sendable ([IValue]) throws -> [IValue]
 
+/// An executor that also uses the run's context (threads, buffer pool).
+public typealias ContextualOpExecutor = @Sendable (ExecutionContext, [IValue]) throws -> [IValue]
+
+/// A kernel as the table holds it.
+public enum OpKernel: Sendable {
+  case plain(OpExecutor)
+  case contextual(ContextualOpExecutor)
+
+  /// Runs the kernel.
+  @inline(__always)
+  func callAsFunction(_ context: ExecutionContext, _ arguments: [IValue]) throws -> [IValue] {
+    switch self {
+    case .plain(let executor): try executor(arguments)
+    case .contextual(let executor): try executor(context, arguments)
+    }
+  }
+}
+
 /// The kernels the interpreter can run, keyed by schema full name (`aten::add.Tensor`).
 ///
 /// An immutable value built from one list per op family (`Executors/*.swift`).
 public struct OperatorTable: Sendable {
-  private let executors: [String: OpExecutor]
+  private let kernels: [String: OpKernel]
 
-  /// A table from (full name, executor) pairs; later pairs replace earlier ones.
-  public init(_ entries: [(String, OpExecutor)]) {
-    var table: [String: OpExecutor] = [:]
-    for (name, executor) in entries { table[name] = executor }
-    executors = table
+  /// A table from (full name, executor) pairs, then contextual ones; later pairs replace
+  /// earlier ones.
+  public init(_ entries: [(String, OpExecutor)], contextual: [(String, ContextualOpExecutor)] = []) {
+    var table: [String: OpKernel] = [:]
+    for (name, executor) in entries { table[name] = .plain(executor) }
+    for (name, executor) in contextual { table[name] = .contextual(executor) }
+    kernels = table
   }
 
-  /// The executor for `fullName`.
+  /// The kernel for `fullName`.
+  public func kernel(for fullName: String) -> OpKernel? {
+    kernels[fullName]
+  }
+
+  /// The kernel for `fullName` as a plain function of the inputs (contextual kernels get a
+  /// single-threaded context), for constant folding.
   public func executor(for fullName: String) -> OpExecutor? {
-    executors[fullName]
+    guard let kernel = kernels[fullName] else { return nil }
+    switch kernel {
+    case .plain(let executor): return executor
+    case .contextual(let executor): return { arguments in try executor(ExecutionContext(threads: 1), arguments) }
+    }
   }
 
   /// Every full name with an executor, sorted.
-  public var fullNames: [String] { executors.keys.sorted() }
+  public var fullNames: [String] { kernels.keys.sorted() }
 
   /// Every op family's executors.
   public static let standard = OperatorTable(

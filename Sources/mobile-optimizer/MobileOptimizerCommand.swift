@@ -7,7 +7,7 @@ struct MobileOptimizerCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mobile-optimizer",
     abstract: "Optimize PyTorch TorchScript models for mobile, without Python.",
-    subcommands: [Inspect.self, Show.self, Run.self, Freeze.self, Optimize.self, Lint.self, Roundtrip.self])
+    subcommands: [Inspect.self, Show.self, Run.self, Freeze.self, Optimize.self, Lint.self, Bench.self, Roundtrip.self])
 }
 
 /// Runs `body`, turning any thrown error into `error: …` on stderr and exit status 1.

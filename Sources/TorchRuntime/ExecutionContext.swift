@@ -1,0 +1,93 @@
+import Dispatch
+import Foundation
+import TensorCore
+import TorchIR
+
+/// What a run of a model shares: worker threads, the buffer pool outputs come from, and the
+/// optional profile.
+public final class ExecutionContext: @unchecked Sendable {
+  /// Threads kernels may split work across (1 runs everything on the calling thread).
+  public let threadCount: Int
+  /// Recycled tensor memory.
+  public let pool: BufferPool
+  /// Time per node, when profiling.
+  public var profile: Profile?
+
+  /// A context using `threads` threads (default: every core).
+  public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, pool: BufferPool = BufferPool()) {
+    self.threadCount = max(1, threads)
+    self.pool = pool
+  }
+
+  /// An output tensor from the pool, not initialized.
+  public func makeTensor(_ shape: [Int], dtype: DType = .float32) -> Tensor {
+    Tensor(uninitialized: shape, dtype: dtype, pool: pool)
+  }
+
+  /// Runs `body` over `0..<count` split into contiguous ranges, one per thread (never more
+  /// ranges than `count / minimumChunk`), and waits for all of them.
+  public func parallelFor(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    let chunks = min(threadCount, max(1, count / max(minimumChunk, 1)))
+    if chunks <= 1 || count <= 1 {
+      body(0..<count)
+      return
+    }
+    withoutActuallyEscaping(body) { escaping in
+      let box = UncheckedBox(escaping)
+      DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+        let start = count * chunk / chunks
+        let end = count * (chunk + 1) / chunks
+        if start < end { box.value(start..<end) }
+      }
+    }
+  }
+}
+
+/// Wraps a non-Sendable value for hand-off to threads that are joined before it goes away.
+struct UncheckedBox<T>: @unchecked Sendable {
+  let value: T
+  init(_ value: T) { self.value = value }
+}
+
+/// Time spent per node while profiling.
+public final class Profile {
+  /// One profiled node.
+  public struct Entry {
+    public var kind: String
+    public var location: String
+    public var calls = 0
+    public var seconds = 0.0
+  }
+
+  public private(set) var entries: [ObjectIdentifier: Entry] = [:]
+
+  public init() {}
+
+  func record(_ node: Node, seconds: Double) {
+    let key = ObjectIdentifier(node)
+    if entries[key] == nil {
+      entries[key] = Entry(
+        kind: node.schema?.fullName ?? node.kind.rawValue, location: node.sourceLocation?.description ?? "-")
+    }
+    entries[key]!.calls += 1
+    entries[key]!.seconds += seconds
+  }
+
+  /// Total seconds per op kind, largest first.
+  public func byKind() -> [(kind: String, seconds: Double, calls: Int)] {
+    var totals: [String: (Double, Int)] = [:]
+    for entry in entries.values {
+      totals[entry.kind, default: (0, 0)].0 += entry.seconds
+      totals[entry.kind, default: (0, 0)].1 += entry.calls
+    }
+    return totals.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+  }
+
+  /// The nodes that took longest.
+  public func topNodes(_ count: Int) -> [Entry] {
+    Array(entries.values.sorted { $0.seconds != $1.seconds ? $0.seconds > $1.seconds : $0.location < $1.location }.prefix(count))
+  }
+
+  /// Forgets everything recorded.
+  public func reset() { entries = [:] }
+}
