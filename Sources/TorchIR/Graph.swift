@@ -516,6 +516,9 @@ public final class Graph {
     return nextValueID
   }
 
+  /// One more than the largest value id handed out: value ids index arrays of this size.
+  public var valueIDBound: Int { nextValueID }
+
   /// The graph inputs.
   public var inputs: [Value] { block.inputs }
 

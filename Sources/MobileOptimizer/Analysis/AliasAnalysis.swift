@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 import TorchIR
 
@@ -13,16 +14,20 @@ import TorchIR
 
 /// Which values may share memory, and which of them something writes.
 public final class AliasAnalysis {
-  private var index: [ObjectIdentifier: Int] = [:]
-  private var parent: [Int] = []
-  private var writtenValues: [Int] = []
-  private var writtenRoots: Set<Int> = []
+  // Union-find over value ids (`Value.id` is dense per graph).
+  private var parent: [Int32]
+  private var writtenValues: [Int32] = []
+  private var writtenRoots: [Bool]
 
   /// Analyzes every node of `graph`.
   public init(_ graph: Graph) {
-    for input in graph.inputs { _ = slot(input) }
+    let bound = graph.valueIDBound
+    parent = (0..<Int32(bound)).map { $0 }
+    writtenRoots = []
     visit(graph.block)
-    writtenRoots = Set(writtenValues.map(find))
+    var roots = [Bool](repeating: false, count: bound)
+    for value in writtenValues { roots[Int(find(Int(value)))] = true }
+    writtenRoots = roots
   }
 
   /// True for types whose values can be changed in place.
@@ -37,33 +42,25 @@ public final class AliasAnalysis {
 
   /// True when something in the graph may write `value`'s memory.
   public func mayBeWritten(_ value: Value) -> Bool {
-    guard AliasAnalysis.isMutableType(value.type), let slot = index[ObjectIdentifier(value)] else { return false }
-    return writtenRoots.contains(find(slot))
+    guard value.id < writtenRoots.count, AliasAnalysis.isMutableType(value.type) else { return false }
+    return writtenRoots[Int(find(value.id))]
   }
 
   /// True when `a` and `b` may share memory.
   public func mayAlias(_ a: Value, _ b: Value) -> Bool {
-    guard let x = index[ObjectIdentifier(a)], let y = index[ObjectIdentifier(b)] else { return false }
-    return find(x) == find(y)
+    guard a.id < parent.count, b.id < parent.count else { return false }
+    return find(a.id) == find(b.id)
   }
 
   // MARK: - Union-find
 
-  private func slot(_ value: Value) -> Int {
-    if let existing = index[ObjectIdentifier(value)] { return existing }
-    let new = parent.count
-    parent.append(new)
-    index[ObjectIdentifier(value)] = new
-    return new
-  }
-
-  private func find(_ element: Int) -> Int {
-    var root = element
-    while parent[root] != root { root = parent[root] }
-    var current = element
-    while parent[current] != root {
-      let next = parent[current]
-      parent[current] = root
+  private func find(_ element: Int) -> Int32 {
+    var root = Int32(element)
+    while parent[Int(root)] != root { root = parent[Int(root)] }
+    var current = Int32(element)
+    while parent[Int(current)] != root {
+      let next = parent[Int(current)]
+      parent[Int(current)] = root
       current = next
     }
     return root
@@ -71,24 +68,25 @@ public final class AliasAnalysis {
 
   private func union(_ a: Value, _ b: Value) {
     guard AliasAnalysis.isMutableType(a.type) || AliasAnalysis.isMutableType(b.type) else { return }
-    let x = find(slot(a))
-    let y = find(slot(b))
-    if x != y { parent[x] = y }
+    let x = find(a.id)
+    let y = find(b.id)
+    if x != y { parent[Int(x)] = y }
   }
 
   private func markWritten(_ value: Value) {
     guard AliasAnalysis.isMutableType(value.type) else { return }
-    writtenValues.append(slot(value))
+    writtenValues.append(Int32(value.id))
   }
 
   // MARK: - Rules
 
   private func visit(_ block: Block) {
-    for value in block.inputs { _ = slot(value) }
-    for node in block.nodes {
+    var current = block.firstNode
+    while current !== block.returnNode {
+      let node = current
       for sub in node.blocks { visit(sub) }
-      for output in node.outputs { _ = slot(output) }
       apply(node)
+      current = node.nextNode!
     }
   }
 
@@ -124,7 +122,7 @@ public final class AliasAnalysis {
         markAllWrittenAndJoined(node)
         return
       }
-      applySchema(schema, node)
+      applySchema(AliasAnalysis.plan(for: schema), node)
     }
   }
 
@@ -135,23 +133,66 @@ public final class AliasAnalysis {
     }
   }
 
-  private func applySchema(_ schema: OpSchema, _ node: Node) {
+  /// What a schema's alias annotations mean, precomputed once per schema.
+  struct SchemaPlan {
+    /// Argument positions written in place.
+    var written: [Int] = []
+    /// (argument, argument) pairs joined: an element stored into a written container.
+    var joinedArguments: [(Int, Int)] = []
+    /// (argument, output) pairs sharing an alias set.
+    var joinedOutputs: [(Int, Int)] = []
+    /// True when nothing is annotated.
+    var isPure: Bool { written.isEmpty && joinedArguments.isEmpty && joinedOutputs.isEmpty }
+  }
+
+  private static let planCache = SchemaPlanCache()
+
+  static func plan(for schema: OpSchema) -> SchemaPlan {
+    planCache.plan(for: schema)
+  }
+
+  private func applySchema(_ plan: SchemaPlan, _ node: Node) {
+    guard !plan.isPure else { return }
+    let inputs = node.inputs
+    let outputs = node.outputs
+    for position in plan.written where position < inputs.count { markWritten(inputs[position]) }
+    for (a, b) in plan.joinedArguments where a < inputs.count && b < inputs.count { union(inputs[a], inputs[b]) }
+    for (a, b) in plan.joinedOutputs where a < inputs.count && b < outputs.count { union(inputs[a], outputs[b]) }
+  }
+}
+
+/// A thread-safe memo of schema alias plans (schemas are immutable, so plans never change).
+final class SchemaPlanCache: @unchecked Sendable {
+  private var plans: [ObjectIdentifier: AliasAnalysis.SchemaPlan] = [:]
+  private let lock = NSLock()
+
+  func plan(for schema: OpSchema) -> AliasAnalysis.SchemaPlan {
+    lock.lock()
+    if let plan = plans[ObjectIdentifier(schema)] {
+      lock.unlock()
+      return plan
+    }
+    lock.unlock()
+    var plan = AliasAnalysis.SchemaPlan()
     let arguments = schema.arguments
-    for (position, input) in node.inputs.enumerated() {
-      guard position < arguments.count, let alias = arguments[position].alias else { continue }
-      if alias.isWrite { markWritten(input) }
-      // An element stored into a container (`t(c -> *)`) joins every container argument.
+    for (position, argument) in arguments.enumerated() {
+      guard let alias = argument.alias else { continue }
+      if alias.isWrite { plan.written.append(position) }
       if alias.entersWildcard {
-        for (other, container) in node.inputs.enumerated() where other != position {
-          if other < arguments.count, arguments[other].alias?.isWrite == true { union(input, container) }
+        for (other, container) in arguments.enumerated() where other != position && container.alias?.isWrite == true {
+          plan.joinedArguments.append((position, other))
         }
       }
-      for (outputIndex, output) in node.outputs.enumerated() {
-        guard outputIndex < schema.returns.count, let outputAlias = schema.returns[outputIndex].alias else { continue }
+      for (outputIndex, output) in schema.returns.enumerated() {
+        guard let outputAlias = output.alias else { continue }
         if !Set(alias.sets).intersection(outputAlias.sets).subtracting(["*"]).isEmpty || outputAlias.sets == ["*"] {
-          union(input, output)
+          plan.joinedOutputs.append((position, outputIndex))
         }
       }
     }
+    lock.lock()
+    plans[ObjectIdentifier(schema)] = plan
+    lock.unlock()
+    return plan
   }
 }
