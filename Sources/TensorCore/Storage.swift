@@ -62,9 +62,9 @@ public final class Storage: @unchecked Sendable {
     }
   }
 
-  private static func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
+  private static func allocate(_ byteCount: Int, zeroed: Bool = true) -> UnsafeMutableRawPointer {
     let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
-    pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
+    if zeroed { pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1)) }
     return pointer
   }
 
@@ -83,7 +83,7 @@ public final class Storage: @unchecked Sendable {
     lock.lock()
     defer { lock.unlock() }
     if let buffer { return buffer }
-    let pointer = Storage.allocate(byteCount)
+    let pointer = Storage.allocate(byteCount, zeroed: pending == nil || pending!.count < byteCount)
     if let pending {
       pending.withUnsafeBytes { raw in
         if let source = raw.baseAddress, raw.count > 0 {
@@ -96,9 +96,16 @@ public final class Storage: @unchecked Sendable {
     return pointer
   }
 
-  /// The storage bytes as `Data` (a copy).
+  /// The storage bytes as `Data`, without copying: the record bytes while the storage is still
+  /// lazy, otherwise a view of the memory that keeps the storage alive. Later writes through the
+  /// storage show through a view, so take a copy to keep a snapshot.
   public var data: Data {
-    Data(bytes: baseAddress, count: byteCount)
+    lock.lock()
+    let pending = self.pending
+    lock.unlock()
+    if let pending { return pending }
+    guard byteCount > 0 else { return Data() }
+    return Data(bytesNoCopy: baseAddress, count: byteCount, deallocator: .custom { _, _ in withExtendedLifetime(self) {} })
   }
 
   /// Calls `body` with the storage bytes.

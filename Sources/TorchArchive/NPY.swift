@@ -155,7 +155,9 @@ public enum NPY {
     var data = out.data
     let contiguous = tensor.contiguous()
     let start = contiguous.storageOffset * tensor.dtype.itemSize
-    data.append(contiguous.storage.data[start..<(start + tensor.count * tensor.dtype.itemSize)])
+    contiguous.storage.withUnsafeBytes { raw in
+      data.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[start..<(start + tensor.count * tensor.dtype.itemSize)]))
+    }
     return data
   }
 

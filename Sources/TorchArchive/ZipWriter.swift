@@ -65,14 +65,16 @@ public struct ZipWriter {
   ///
   /// - Throws: `ArchiveError.invalidRecordName` for empty, absolute or dotted names and
   ///   `.duplicateRecord` for a name written before; errors of `output`.
-  public mutating func append(_ name: String, _ data: Data) throws(ArchiveError) {
+  ///
+  /// `crc32`, when given, is the data's checksum, computed by the caller.
+  public mutating func append(_ name: String, _ data: Data, crc32 knownChecksum: UInt32? = nil) throws(ArchiveError) {
     precondition(!finished, "ZipWriter used after finish()")
     guard ZipWriter.isValidName(name) else { throw .invalidRecordName(name) }
     guard names.insert(name).inserted else { throw .duplicateRecord(name) }
     let fullName = Array((rootFolder + "/" + name).utf8)
     guard fullName.count <= 0xFFFF else { throw .invalidRecordName(name) }
     let size = UInt64(data.count)
-    let crc32 = ZipFormat.crc32(of: data)
+    let crc32 = knownChecksum ?? ZipFormat.crc32(of: data)
     let zip64 = forceZip64 || size >= ZipFormat.max32
 
     var header = ByteWriter()

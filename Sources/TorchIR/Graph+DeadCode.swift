@@ -10,7 +10,14 @@ extension Node {
     case .setAttr, .callMethod, .callFunction, .raiseException, .print, .enter, .exit:
       return true
     case .if, .loop:
-      return blocks.contains { block in block.nodes.contains { $0.hasSideEffects } }
+      for block in blocks {
+        var current = block.paramNode.next
+        while let node = current, node !== block.returnNode {
+          if node.hasSideEffects { return true }
+          current = node.next
+        }
+      }
+      return false
     case .constant, .getAttr, .listConstruct, .listUnpack, .tupleConstruct, .tupleUnpack, .tupleIndex,
       .tupleSlice, .dictConstruct, .uncheckedCast, .uninitialized, .isInstance, .createObject, .param, .return:
       return false
@@ -43,7 +50,11 @@ extension Graph {
 
   private static func eliminateDeadCode(in block: Block) -> Int {
     var removed = 0
-    for node in block.nodes.reversed() {
+    // Walks back from the end; only the current node is ever destroyed, so its predecessor,
+    // read first, stays valid.
+    var current = block.returnNode.previous
+    while let node = current, node !== block.paramNode {
+      current = node.previous
       for sub in node.blocks { removed += eliminateDeadCode(in: sub) }
       if node.kind == .if { removed += removeUnusedIfOutputs(node) }
       if node.kind == .loop { removed += removeUnusedLoopOutputs(node) }

@@ -14,11 +14,27 @@ public struct OpName: Hashable, Sendable, CustomStringConvertible, ExpressibleBy
     // Length and a few bytes from the end, where op names differ most: cheap to build (kinds
     // compared against literals are built in every pass) and enough to tell most kinds apart.
     let utf8 = rawValue.utf8
-    var fingerprint = UInt64(utf8.count)
-    var shift: UInt64 = 16
-    for byte in utf8.reversed().prefix(6) {
-      fingerprint |= UInt64(byte) << shift
-      shift += 8
+    let fast = utf8.withContiguousStorageIfAvailable { bytes -> UInt64 in
+      var fingerprint = UInt64(bytes.count)
+      var shift: UInt64 = 16
+      var index = bytes.count - 1
+      while index >= 0 && shift < 64 {
+        fingerprint |= UInt64(bytes[index]) << shift
+        shift += 8
+        index -= 1
+      }
+      return fingerprint
+    }
+    var fingerprint: UInt64
+    if let fast {
+      fingerprint = fast
+    } else {
+      fingerprint = UInt64(utf8.count)
+      var shift: UInt64 = 16
+      for byte in utf8.reversed().prefix(6) {
+        fingerprint |= UInt64(byte) << shift
+        shift += 8
+      }
     }
     self.fingerprint = fingerprint
   }

@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// Namespace for the schema string lists (one file per op family under `Schemas/`).
@@ -13,56 +14,109 @@ enum OpSchemaList {
 
 /// The operators the IR knows: every schema, looked up by name or by full overload name.
 ///
-/// An immutable value. `OpRegistry.standard` holds PyTorch's schemas for every op the supported
-/// models use; ops outside it are still representable in the IR, just without a schema.
-public struct OpRegistry: Sendable {
-  private let byName: [OpName: [OpSchema]]
-  private let byFullName: [String: OpSchema]
+/// Immutable from the outside. `OpRegistry.standard` holds PyTorch's schemas for every op the
+/// supported models use; ops outside it are still representable in the IR, just without a
+/// schema. Schema text is parsed the first time its op is looked up: a model touches a few
+/// hundred of the thousands of overloads, and parsing them all cost more than loading the model.
+public struct OpRegistry: @unchecked Sendable {
+  /// Schema texts by op name and by full name, fixed at creation.
+  private let textsByName: [OpName: [String]]
+  private let textByFullName: [String: String]
+  private let cache: ParsedSchemas
 
   /// A registry of `schemas` (overloads keep their order: resolution takes the first match).
   public init(schemas: [OpSchema]) {
-    var byName: [OpName: [OpSchema]] = [:]
-    var byFullName: [String: OpSchema] = [:]
+    textsByName = [:]
+    textByFullName = [:]
+    cache = ParsedSchemas()
     for schema in schemas {
-      byName[schema.name, default: []].append(schema)
-      byFullName[schema.fullName] = schema
+      cache.byName[schema.name, default: []].append(schema)
+      cache.byFullName[schema.fullName] = schema
     }
-    self.byName = byName
-    self.byFullName = byFullName
+    cache.complete = true
+  }
+
+  /// A registry of schema texts, parsed on first use; the texts must parse.
+  init(texts: [String]) {
+    var textsByName: [OpName: [String]] = [:]
+    var textByFullName: [String: String] = [:]
+    for text in texts {
+      let fullName = OpRegistry.fullName(of: text)
+      textsByName[OpRegistry.opName(ofFullName: fullName), default: []].append(text)
+      textByFullName[String(fullName)] = text
+    }
+    self.textsByName = textsByName
+    self.textByFullName = textByFullName
+    cache = ParsedSchemas()
+  }
+
+  /// `aten::add.Tensor` in `aten::add.Tensor(Tensor self, ...) -> Tensor`.
+  private static func fullName(of text: String) -> Substring {
+    text[..<(text.firstIndex(of: "(") ?? text.endIndex)]
+  }
+
+  /// `aten::add` in `aten::add.Tensor`: the overload follows the first dot after `::`.
+  private static func opName(ofFullName fullName: Substring) -> OpName {
+    guard let separator = fullName.range(of: "::") else { return OpName(String(fullName)) }
+    let name = fullName[separator.upperBound...]
+    let end = name.firstIndex(of: ".") ?? name.endIndex
+    return OpName(String(fullName[..<end]))
+  }
+
+  private static func parse(_ text: String) -> OpSchema {
+    do {
+      return try SchemaParser.parse(text)
+    } catch {
+      preconditionFailure("built-in schema does not parse: \(error)")
+    }
   }
 
   /// The registry of PyTorch's schemas (Sources/TorchIR/Schemas).
-  public static let standard: OpRegistry = {
-    var schemas: [OpSchema] = []
-    for family in OpSchemaList.all {
-      for text in family {
-        do {
-          schemas.append(try SchemaParser.parse(text))
-        } catch {
-          preconditionFailure("built-in schema does not parse: \(error)")
-        }
-      }
-    }
-    return OpRegistry(schemas: schemas)
-  }()
+  public static let standard = OpRegistry(texts: OpSchemaList.all.flatMap { $0 })
 
   /// Every overload of `name`, in resolution order.
   public func schemas(for name: OpName) -> [OpSchema] {
-    byName[name] ?? []
+    cache.lock.lock()
+    defer { cache.lock.unlock() }
+    if let parsed = cache.byName[name] { return parsed }
+    guard !cache.complete, let texts = textsByName[name] else { return [] }
+    let parsed = texts.map { text in
+      let fullName = String(OpRegistry.fullName(of: text))
+      if let schema = cache.byFullName[fullName] { return schema }
+      let schema = OpRegistry.parse(text)
+      cache.byFullName[fullName] = schema
+      return schema
+    }
+    cache.byName[name] = parsed
+    return parsed
   }
 
   /// The overload with full name `fullName` (`aten::add.Tensor`).
   public func schema(fullName: String) -> OpSchema? {
-    byFullName[fullName]
+    cache.lock.lock()
+    defer { cache.lock.unlock() }
+    if let schema = cache.byFullName[fullName] { return schema }
+    guard !cache.complete, let text = textByFullName[fullName] else { return nil }
+    let schema = OpRegistry.parse(text)
+    cache.byFullName[fullName] = schema
+    return schema
   }
 
   /// True when `name` has at least one schema.
   public func knows(_ name: OpName) -> Bool {
-    byName[name] != nil
+    if textsByName[name] != nil { return true }
+    cache.lock.lock()
+    defer { cache.lock.unlock() }
+    return cache.byName[name] != nil
   }
 
   /// All full names, sorted.
-  public var allFullNames: [String] { byFullName.keys.sorted() }
+  public var allFullNames: [String] {
+    if !textByFullName.isEmpty { return textByFullName.keys.sorted() }
+    cache.lock.lock()
+    defer { cache.lock.unlock() }
+    return cache.byFullName.keys.sorted()
+  }
 
   /// The first overload of `name` whose arguments accept inputs of `types` exactly in order
   /// (no defaults, keywords or conversions): how a node in IR text finds its schema.
@@ -157,4 +211,13 @@ public struct TypeBindings {
     default: return type
     }
   }
+}
+
+/// Schemas parsed so far, behind a lock (registries are shared across threads).
+private final class ParsedSchemas: @unchecked Sendable {
+  let lock = NSLock()
+  var byName: [OpName: [OpSchema]] = [:]
+  var byFullName: [String: OpSchema] = [:]
+  /// True when every schema is here (a registry built from parsed schemas).
+  var complete = false
 }

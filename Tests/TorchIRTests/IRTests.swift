@@ -8,6 +8,15 @@ struct SchemaTests {
     // The registry is built from PyTorch's schema strings; a bad one would trap at first use.
     #expect(OpRegistry.standard.allFullNames.count > 800)
     #expect(OpRegistry.standard.schema(fullName: "aten::add.Tensor") != nil)
+    // Parsing is lazy: resolve every overload, by full name and by op name, so that a bad
+    // schema string fails here rather than in the middle of a user's job.
+    var overloads = 0
+    for fullName in OpRegistry.standard.allFullNames {
+      let schema = OpRegistry.standard.schema(fullName: fullName)
+      #expect(schema?.fullName == fullName)
+      if let schema { overloads += OpRegistry.standard.schemas(for: schema.name).contains { $0.fullName == fullName } ? 1 : 0 }
+    }
+    #expect(overloads == OpRegistry.standard.allFullNames.count)
   }
 
   @Test func parsesDefaultsKeywordsAndAliases() throws {

@@ -13,6 +13,8 @@ public enum FreezeError: Error, CustomStringConvertible {
   case unknownName(String)
   /// An interface attribute whose concrete module is unknown.
   case interfaceAttribute(String)
+  /// Inlining did not finish: the code calls itself.
+  case recursiveCalls(function: String)
 
   public var description: String {
     switch self {
@@ -21,6 +23,7 @@ public enum FreezeError: Error, CustomStringConvertible {
     case .returnsSelf: "attempted to freeze a module that return itself"
     case .unknownName(let name): "Unknown name: \(name)"
     case .interfaceAttribute(let name): "failed to freeze interface attribute '\(name)'"
+    case .recursiveCalls(let function): "cannot inline the calls in '\(function)': the code calls itself"
     }
   }
 }
