@@ -52,15 +52,25 @@ public struct OpRegistry: @unchecked Sendable {
 
   /// `aten::add.Tensor` in `aten::add.Tensor(Tensor self, ...) -> Tensor`.
   private static func fullName(of text: String) -> Substring {
-    text[..<(text.firstIndex(of: "(") ?? text.endIndex)]
+    let utf8 = text.utf8
+    let end = utf8.firstIndex(of: UInt8(ascii: "(")) ?? utf8.endIndex
+    return text[..<end]
   }
 
   /// `aten::add` in `aten::add.Tensor`: the overload follows the first dot after `::`.
   private static func opName(ofFullName fullName: Substring) -> OpName {
-    guard let separator = fullName.range(of: "::") else { return OpName(String(fullName)) }
-    let name = fullName[separator.upperBound...]
-    let end = name.firstIndex(of: ".") ?? name.endIndex
-    return OpName(String(fullName[..<end]))
+    let utf8 = fullName.utf8
+    var index = utf8.startIndex
+    var sawSeparator = false
+    var previous: UInt8 = 0
+    while index != utf8.endIndex {
+      let byte = utf8[index]
+      if sawSeparator && byte == UInt8(ascii: ".") { return OpName(String(fullName[..<index])) }
+      if byte == UInt8(ascii: ":") && previous == UInt8(ascii: ":") { sawSeparator = true }
+      previous = byte
+      index = utf8.index(after: index)
+    }
+    return OpName(String(fullName))
   }
 
   private static func parse(_ text: String) -> OpSchema {
