@@ -33,12 +33,13 @@ public final class Storage: @unchecked Sendable {
 
   /// Storage of `byteCount` bytes from `pool`, not initialized (for outputs a kernel overwrites).
   /// The memory returns to the pool when the storage goes away.
-  public init(uninitializedByteCount byteCount: Int, pool: BufferPool) {
+  /// Without a pool, the memory comes from the system allocator.
+  public init(uninitializedByteCount byteCount: Int, pool: BufferPool?) {
     precondition(byteCount >= 0, "negative storage size")
     self.byteCount = byteCount
     self.sourceKey = nil
     self.pool = pool
-    self.buffer = pool.take(byteCount)
+    self.buffer = pool?.take(byteCount) ?? Storage.allocate(byteCount, zeroed: false)
   }
 
   /// Storage whose contents are `bytes`, copied on first access.
@@ -108,9 +109,26 @@ public final class Storage: @unchecked Sendable {
     return Data(bytesNoCopy: baseAddress, count: byteCount, deallocator: .custom { _, _ in withExtendedLifetime(self) {} })
   }
 
-  /// Calls `body` with the storage bytes.
+  /// Calls `body` with the storage bytes. Reading lazy storage does not materialize it: the
+  /// record bytes are read where they are (they are 64-byte aligned in torch archives; other
+  /// alignments are copied first).
   public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-    try body(UnsafeRawBufferPointer(start: baseAddress, count: byteCount))
+    if buffer == nil {
+      lock.lock()
+      let pending = self.pending
+      lock.unlock()
+      if let pending {
+        let aligned = pending.withUnsafeBytes { raw in
+          raw.baseAddress.map { Int(bitPattern: $0) % 16 == 0 } ?? true
+        }
+        if aligned {
+          return try pending.withUnsafeBytes { raw in
+            try body(UnsafeRawBufferPointer(start: raw.baseAddress, count: byteCount))
+          }
+        }
+      }
+    }
+    return try body(UnsafeRawBufferPointer(start: baseAddress, count: byteCount))
   }
 
   /// Calls `body` with the storage bytes, writable.

@@ -100,9 +100,9 @@ public struct Tensor: @unchecked Sendable {
       strides: Tensor.contiguousStrides(shape))
   }
 
-  /// A new contiguous tensor whose memory comes from `pool`, not initialized: for outputs a
-  /// kernel overwrites completely.
-  public init(uninitialized shape: [Int], dtype: DType = .float32, pool: BufferPool) {
+  /// A new contiguous tensor whose memory comes from `pool` (or the system allocator), not
+  /// initialized: for outputs a kernel overwrites completely.
+  public init(uninitialized shape: [Int], dtype: DType = .float32, pool: BufferPool? = nil) {
     let count = shape.reduce(1, *)
     precondition(count >= 0, "negative tensor size")
     self.init(

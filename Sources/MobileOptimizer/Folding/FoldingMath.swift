@@ -81,7 +81,7 @@ public enum FoldingMath {
     if weight.dtype == .float32 {
       // The common case, on raw floats: folding weights is most of `optimize`'s arithmetic.
       let source = weight.contiguous()
-      let result = Tensor(zeros: weight.shape)
+      let result = Tensor(uninitialized: weight.shape)
       source.storage.withUnsafeBytes { input in
         result.storage.withUnsafeMutableBytes { output in
           let x = input.bindMemory(to: Float.self).baseAddress! + source.storageOffset

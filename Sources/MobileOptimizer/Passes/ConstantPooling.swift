@@ -39,22 +39,47 @@ let poolConstants = GraphPass(name: "constant-pooling") { context in
   }
 }
 
-/// A cheap hash of a constant (kind, type, scalar payload); equal keys are compared in full.
+/// A cheap hash of a constant (type and a digest of the value); equal keys are compared in full.
 struct ConstantKey: Hashable {
   let type: TorchType
-  let summary: String
+  let digest: Int
 
   init(_ node: Node) {
     type = node.output.type
+    var hasher = Hasher()
     if let name = node.stringAttribute("name"), node.attribute("value") == nil {
-      summary = "fn:" + name
-      return
+      hasher.combine(0)
+      hasher.combine(name)
+    } else {
+      ConstantKey.digest(node.constantValue, into: &hasher, depth: 0)
     }
-    switch node.constantValue {
-    case .tensor(let tensor): summary = "t:\(tensor.dtype)\(tensor.shape)"
-    case .object(let object): summary = "o:\(ObjectIdentifier(object).hashValue)"
-    case .list(let list): summary = "l:\(list.elements.count)"
-    case let value: summary = GraphPrinter.valueText(value)
+    digest = hasher.finalize()
+  }
+
+  /// Hashes what tells values apart cheaply: scalars in full, tensors by dtype and shape,
+  /// containers by size and their first elements.
+  private static func digest(_ value: IValue, into hasher: inout Hasher, depth: Int) {
+    switch value {
+    case .none: hasher.combine(1)
+    case .bool(let x): hasher.combine(2); hasher.combine(x)
+    case .int(let x): hasher.combine(3); hasher.combine(x)
+    case .double(let x): hasher.combine(4); hasher.combine(x.bitPattern)
+    case .string(let x): hasher.combine(5); hasher.combine(x)
+    case .tensor(let tensor):
+      hasher.combine(6)
+      hasher.combine(tensor.dtype)
+      hasher.combine(tensor.shape)
+    case .object(let object): hasher.combine(7); hasher.combine(ObjectIdentifier(object))
+    case .list(let list):
+      hasher.combine(8)
+      hasher.combine(list.elements.count)
+      if depth < 2 { for element in list.elements.prefix(4) { digest(element, into: &hasher, depth: depth + 1) } }
+    case .tuple(let elements):
+      hasher.combine(9)
+      hasher.combine(elements.count)
+      if depth < 2 { for element in elements.prefix(4) { digest(element, into: &hasher, depth: depth + 1) } }
+    case .function(let name): hasher.combine(10); hasher.combine(name)
+    default: hasher.combine(11)
     }
   }
 
