@@ -1,0 +1,380 @@
+/// The packed GEMM: `C = clamp(A · B + bias)` with A packed once (`PackedWeights`) and B an
+/// activation matrix read in place, register-blocked for AVX2 + FMA (see Note [SIMD8 on x86_64]).
+///
+///     C[m, n] = clamp( bias[m] + Σ_{k < K} A[m, k] · B[k, n] )        m ∈ rows, n ∈ columns
+///
+/// Contract (every entry point in this file):
+/// - A is one group of a `PackedWeights` (`rows × depth`); `bias` is its packed bias (zero when
+///   none was packed). The clamp is `OutputClamp`'s, applied once after the full sum.
+/// - B is `[K, N]`: element (k, n) at `b[k · bRowStride + n · bColumnStride]` (column stride 1
+///   unless stated). In NCHW a 1×1 convolution's input is exactly `[Cin, H·W]`.
+/// - C is `[M, N]`: element (m, n) at `c[m · cRowStride + n]`; it must not overlap A or B. Only
+///   the `rows × columns` sub-block is written, and nothing outside it is read or written, so
+///   callers split `rows` and/or `columns` across threads and the results compose exactly
+///   (each element's summation order does not depend on the split).
+/// - `scratch` holds `packedGEMMScratchCount(depth:)` floats owned by the calling thread; its
+///   contents are undefined before and after the call. Nothing is allocated.
+///
+/// Blocking (see Note [Packed GEMM loop nest]): columns in blocks of 256, depth in blocks of at
+/// most 256; each (column, depth) block of B is copied into NR-wide panels (`scratch`) that stay
+/// in L2, and the 6×16 micro-kernel runs over every MR-row panel of A against them.
+extension GEMMKernels {
+  /// Rows of C computed together by the micro-kernel (MR); also the panel height of
+  /// `PackedWeights`.
+  public static let panelRows = 6
+  /// Columns of C computed together by the micro-kernel (NR: two 8-float vectors).
+  public static let panelColumns = 16
+
+  /// Floats of scratch `packedGEMM` (and the convolutions built on it) need for a matrix of this
+  /// depth.
+  public static func packedGEMMScratchCount(depth: Int) -> Int {
+    GEMMTiling.standard.scratchCount(depth: depth)
+  }
+
+  /// `C = clamp(A · B + bias)` over a sub-block of C, with A packed.
+  ///
+  /// - Parameters:
+  ///   - weights, group: A and its bias.
+  ///   - b, bRowStride: B (`[weights.depth, n]`, unit column stride).
+  ///   - n: columns of B and C; `columns` must lie in `0..<n`.
+  ///   - c, cRowStride: C (`[weights.rows, n]`, unit column stride).
+  ///   - clamp: applied after the bias.
+  ///   - rows: the rows of C to compute, within `0..<weights.rows`; nil for all.
+  ///   - columns: the columns of C to compute; nil for all.
+  ///   - scratch: `packedGEMMScratchCount(depth: weights.depth)` floats.
+  public static func packedGEMM(
+    weights: PackedWeights, group: Int = 0, b: UnsafePointer<Float>, bRowStride: Int, n: Int,
+    c: UnsafeMutablePointer<Float>, cRowStride: Int, clamp: OutputClamp = .none,
+    rows: Range<Int>? = nil, columns: Range<Int>? = nil, scratch: UnsafeMutablePointer<Float>
+  ) {
+    packedGEMM(
+      weights: weights, group: group, b: b, bRowStride: bRowStride, n: n, c: c, cRowStride: cRowStride,
+      clamp: clamp, rows: rows, columns: columns, scratch: scratch, tiling: .standard)
+  }
+
+  /// `packedGEMM` with explicit blocking (tests shrink the blocks to reach every edge).
+  static func packedGEMM(
+    weights: PackedWeights, group: Int, b: UnsafePointer<Float>, bRowStride: Int, n: Int,
+    c: UnsafeMutablePointer<Float>, cRowStride: Int, clamp: OutputClamp,
+    rows: Range<Int>?, columns: Range<Int>?, scratch: UnsafeMutablePointer<Float>, tiling: GEMMTiling
+  ) {
+    let rows = rows ?? 0..<weights.rows
+    let columns = columns ?? 0..<n
+    precondition(rows.lowerBound >= 0 && rows.upperBound <= weights.rows, "packed GEMM rows out of range")
+    precondition(columns.lowerBound >= 0 && columns.upperBound <= n, "packed GEMM columns out of range")
+    precondition((0..<weights.groups).contains(group), "packed GEMM group out of range")
+    runPackedGEMM(
+      weights: weights, group: group, source: MatrixRows(b: b, rowStride: bRowStride, columnStride: 1),
+      c: c + rows.lowerBound * cRowStride + columns.lowerBound, cRowStride: cRowStride, cColumnStride: 1, clamp: clamp, rows: rows, columns: columns,
+      scratch: scratch, tiling: tiling)
+  }
+
+  // MARK: - Linear
+
+  /// Floats of scratch `linear` needs.
+  public static func linearScratchCount(weights: PackedWeights) -> Int {
+    packedGEMMScratchCount(depth: weights.depth)
+  }
+
+  /// `linear` with packed weights: `output[r, o] = clamp(bias[o] + Σ_i input[r, i] · W[o, i])`
+  /// for the output features in `outputFeatures` (XNNPACK's `linear_clamp_run`).
+  ///
+  /// One input row (batch 1) runs a vectorized matrix-vector product that reads each weight
+  /// once (it is memory bound); more rows run the packed GEMM with the input as Bᵀ.
+  ///
+  /// - Parameters:
+  ///   - weights: `PackedWeights(linearWeight:…)`, one group, `rows` = output features.
+  ///   - input: contiguous `[rowCount, weights.depth]`.
+  ///   - output: contiguous `[rowCount, weights.rows]`.
+  ///   - outputFeatures: the features to compute (a thread's share); nil for all.
+  ///   - scratch: `linearScratchCount(weights:)` floats (unused for one row).
+  public static func linear(
+    weights: PackedWeights, input: UnsafePointer<Float>, rowCount: Int, output: UnsafeMutablePointer<Float>,
+    clamp: OutputClamp = .none, outputFeatures: Range<Int>? = nil, scratch: UnsafeMutablePointer<Float>
+  ) {
+    linear(
+      weights: weights, input: input, rowCount: rowCount, output: output, clamp: clamp,
+      outputFeatures: outputFeatures, scratch: scratch, tiling: .standard)
+  }
+
+  static func linear(
+    weights: PackedWeights, input: UnsafePointer<Float>, rowCount: Int, output: UnsafeMutablePointer<Float>,
+    clamp: OutputClamp, outputFeatures: Range<Int>?, scratch: UnsafeMutablePointer<Float>, tiling: GEMMTiling
+  ) {
+    let features = outputFeatures ?? 0..<weights.rows
+    precondition(features.lowerBound >= 0 && features.upperBound <= weights.rows, "linear features out of range")
+    precondition(weights.groups == 1, "linear weights have one group")
+    if rowCount == 1 {
+      packedGEMV(weights: weights, x: input, y: output, clamp: clamp, rows: features)
+    } else if rowCount > 1 {
+      // output[r, o] = C[o, r] with B[k, r] = input[r, k]: a transposed read and write.
+      runPackedGEMM(
+        weights: weights, group: 0,
+        source: MatrixRows(b: input, rowStride: 1, columnStride: weights.depth),
+        c: output + features.lowerBound, cRowStride: 1, cColumnStride: weights.rows, clamp: clamp, rows: features,
+        columns: 0..<rowCount, scratch: scratch, tiling: tiling)
+    }
+  }
+
+  /// `y[m] = clamp(bias[m] + Σ_k A[m, k] · x[k])` for m in `rows`, reading the packed panels.
+  ///
+  /// A panel stores its MR rows' values for one k side by side, so an 8-float load at k covers
+  /// all MR rows (and two values of k + 1, whose lanes are ignored); it is multiplied by x[k]
+  /// broadcast. Four accumulators keep four loads in flight.
+  static func packedGEMV(
+    weights: PackedWeights, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, clamp: OutputClamp,
+    rows: Range<Int>
+  ) {
+    let mr = panelRows
+    let depth = weights.depth
+    let depth4 = depth & ~3
+    let bounds = VectorClamp(clamp)
+    var m0 = rows.lowerBound - rows.lowerBound % mr
+    while m0 < rows.upperBound {
+      var a = weights.panel(group: 0, row: m0, column: 0)
+      var (s0, s1, s2, s3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+      var k = 0
+      while k < depth4 {
+        s0.addProduct(load8(a), SIMD8(repeating: x[k]))
+        s1.addProduct(load8(a + mr), SIMD8(repeating: x[k + 1]))
+        s2.addProduct(load8(a + 2 * mr), SIMD8(repeating: x[k + 2]))
+        s3.addProduct(load8(a + 3 * mr), SIMD8(repeating: x[k + 3]))
+        a += 4 * mr
+        k += 4
+      }
+      while k < depth {
+        s0.addProduct(load8(a), SIMD8(repeating: x[k]))
+        a += mr
+        k += 1
+      }
+      let bias = weights.panelBias(group: 0, row: m0)
+      let sum = bounds((s0 + s1) + (s2 + s3) + loadPartial8(bias, count: mr))
+      for row in max(m0, rows.lowerBound)..<min(m0 + mr, rows.upperBound) { y[row] = sum[row - m0] }
+      m0 += mr
+    }
+  }
+}
+
+// MARK: - Tiling and the loop nest
+
+/// Block sizes of the packed GEMM loop nest (see Note [Packed GEMM loop nest]).
+struct GEMMTiling {
+  /// Most rows of B (depth) packed per block.
+  var depthBlock: Int
+  /// Columns of B packed per block; a multiple of `GEMMKernels.panelColumns`.
+  var columnBlock: Int
+
+  static let standard = GEMMTiling(depthBlock: 256, columnBlock: 256)
+
+  /// The depth blocks of a K-long reduction: as few as `depthBlock` allows, of equal size.
+  func blockDepth(_ depth: Int) -> (count: Int, depth: Int) {
+    let count = max(1, (depth + depthBlock - 1) / depthBlock)
+    return (count, (depth + count - 1) / count)
+  }
+
+  /// Packed B block, one row of source columns, one C tile.
+  func scratchCount(depth: Int) -> Int {
+    blockDepth(depth).depth * columnBlock + columnBlock + GEMMKernels.panelRows * GEMMKernels.panelColumns
+  }
+}
+
+/// A source of B rows for the packed GEMM: the columns of one row, contiguous.
+protocol PackedGEMMSource {
+  /// B[k, columns] as contiguous floats: a pointer into the source when its row is contiguous,
+  /// else `buffer` (`columns.count` floats) filled with the values.
+  func row(_ k: Int, columns: Range<Int>, buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float>
+}
+
+/// B stored as a strided matrix.
+struct MatrixRows: PackedGEMMSource {
+  let b: UnsafePointer<Float>
+  let rowStride: Int
+  let columnStride: Int
+
+  @inline(__always)
+  func row(_ k: Int, columns: Range<Int>, buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+    let start = b + k * rowStride + columns.lowerBound * columnStride
+    if columnStride == 1 { return start }
+    for index in 0..<columns.count { buffer[index] = start[index * columnStride] }
+    return UnsafePointer(buffer)
+  }
+}
+
+// Note [Packed GEMM loop nest]
+// For each block of 256 columns of C, and each depth block [k0, k0 + kc) (kc ≤ 256, blocks of
+// equal size):
+//   1. copy B[k0 ..< k0+kc, block] into NR-column panels: panel q holds element (k, j) at
+//      q·kc·NR + k·NR + j, zero past the last column. kc·256 floats (≤ 256 KB) stay in L2, and
+//      the micro-kernel then reads each panel as one sequential stream instead of kc rows a
+//      large power-of-two-ish stride apart (a 56×56 plane's rows alias to a few L1 sets).
+//   2. for each MR-row panel of A (kc·MR floats, stays in L1) and each NR panel of B: the 6×16
+//      micro-kernel. The first depth block starts from the bias, later ones from C; the last
+//      applies the clamp. Only then is an element final, so a clamp never sees a partial sum.
+// Edge tiles (rows of a partial panel or range, columns past the block, a transposed C) run the
+// same kernel on a 6×16 scratch tile and copy only their elements in and out, so no edge reads
+// or writes outside the caller's sub-block.
+
+extension GEMMKernels {
+  /// The loop nest of Note [Packed GEMM loop nest] over any B source. `c` points at C's element
+  /// (rows.lowerBound, columns.lowerBound); (m, n) is at
+  /// `c[(m − rows.lowerBound) · cRowStride + (n − columns.lowerBound) · cColumnStride]`.
+  static func runPackedGEMM<Source: PackedGEMMSource>(
+    weights: PackedWeights, group: Int, source: Source, c: UnsafeMutablePointer<Float>, cRowStride: Int,
+    cColumnStride: Int, clamp: OutputClamp, rows: Range<Int>, columns: Range<Int>,
+    scratch: UnsafeMutablePointer<Float>, tiling: GEMMTiling
+  ) {
+    if rows.isEmpty || columns.isEmpty { return }
+    let (mr, nr) = (panelRows, panelColumns)
+    let (blockCount, blockDepth) = tiling.blockDepth(weights.depth)
+    let packed = scratch
+    let rowBuffer = scratch + blockDepth * tiling.columnBlock
+    let tile = rowBuffer + tiling.columnBlock
+    let bounds = VectorClamp(clamp)
+    let clamps = !clamp.isNone
+    let firstPanelRow = rows.lowerBound - rows.lowerBound % mr
+    for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: tiling.columnBlock) {
+      let width = min(tiling.columnBlock, columns.upperBound - j0)
+      let panelCount = (width + nr - 1) / nr
+      for block in 0..<blockCount {
+        let k0 = block * blockDepth
+        let kc = min(blockDepth, weights.depth - k0)
+        packPanels(source: source, depth: k0..<k0 + kc, columns: j0..<j0 + width, into: packed, rowBuffer: rowBuffer)
+        let accumulate = block > 0
+        let finish = clamps && block == blockCount - 1
+        for m0 in stride(from: firstPanelRow, to: rows.upperBound, by: mr) {
+          let a = weights.panel(group: group, row: m0, column: k0)
+          let bias = weights.panelBias(group: group, row: m0)
+          let rowRange = max(m0, rows.lowerBound)..<min(m0 + mr, rows.upperBound)
+          let fullRows = rowRange.count == mr
+          for q in 0..<panelCount {
+            let column = j0 + q * nr
+            let columnCount = min(nr, j0 + width - column)
+            let b = UnsafePointer(packed + q * kc * nr)
+            if fullRows && columnCount == nr && cColumnStride == 1 {
+              microKernel6x16(
+                depth: kc, a: a, b: b, c: c + (m0 - rows.lowerBound) * cRowStride + (column - columns.lowerBound),
+                cRowStride: cRowStride,
+                accumulate: accumulate, bias: bias, finish: finish, bounds: bounds)
+              continue
+            }
+            // Edge tile: the kernel runs on `tile` (row stride NR); only the block's elements
+            // are copied in (for accumulation) and out.
+            let origin = c + (column - columns.lowerBound) * cColumnStride
+            if accumulate {
+              for row in rowRange {
+                let cRow = origin + (row - rows.lowerBound) * cRowStride
+                for j in 0..<columnCount { tile[(row - m0) * nr + j] = cRow[j * cColumnStride] }
+              }
+            }
+            microKernel6x16(
+              depth: kc, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
+              bounds: bounds)
+            for row in rowRange {
+              let cRow = origin + (row - rows.lowerBound) * cRowStride
+              for j in 0..<columnCount { cRow[j * cColumnStride] = tile[(row - m0) * nr + j] }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// Copies B[depth, columns] into NR-column panels at `packed` (see Note [Packed GEMM loop
+  /// nest]), zero-filling the last panel past `columns`.
+  @inline(__always)
+  static func packPanels<Source: PackedGEMMSource>(
+    source: Source, depth: Range<Int>, columns: Range<Int>, into packed: UnsafeMutablePointer<Float>,
+    rowBuffer: UnsafeMutablePointer<Float>
+  ) {
+    let nr = panelColumns
+    let kc = depth.count
+    let width = columns.count
+    let fullPanels = width / nr
+    let remainder = width - fullPanels * nr
+    for k in 0..<kc {
+      let row = source.row(depth.lowerBound + k, columns: columns, buffer: rowBuffer)
+      var target = packed + k * nr
+      var from = row
+      for _ in 0..<fullPanels {
+        store8(load8(from), target)
+        store8(load8(from + 8), target + 8)
+        target += kc * nr
+        from += nr
+      }
+      if remainder > 0 {
+        for j in 0..<remainder { target[j] = from[j] }
+        for j in remainder..<nr { target[j] = 0 }
+      }
+    }
+  }
+
+  /// The 6×16 register tile: C[0..<6, 0..<16] = (accumulate ? C : bias) + Σ_k a[k]ᵀ · b[k],
+  /// clamped when `finish`. `a` holds 6 floats per k, `b` 16 floats per k.
+  @inline(never)
+  static func microKernel6x16(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+  ) {
+    let (c0, c1, c2, c3, c4, c5) = (c, c + cRowStride, c + 2 * cRowStride, c + 3 * cRowStride, c + 4 * cRowStride, c + 5 * cRowStride)
+    var (r00, r01, r10, r11, r20, r21): (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+    var (r30, r31, r40, r41, r50, r51): (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+    if accumulate {
+      (r00, r01) = (load8(c0), load8(c0 + 8))
+      (r10, r11) = (load8(c1), load8(c1 + 8))
+      (r20, r21) = (load8(c2), load8(c2 + 8))
+      (r30, r31) = (load8(c3), load8(c3 + 8))
+      (r40, r41) = (load8(c4), load8(c4 + 8))
+      (r50, r51) = (load8(c5), load8(c5 + 8))
+    } else {
+      r00 = SIMD8(repeating: bias[0])
+      r10 = SIMD8(repeating: bias[1])
+      r20 = SIMD8(repeating: bias[2])
+      r30 = SIMD8(repeating: bias[3])
+      r40 = SIMD8(repeating: bias[4])
+      r50 = SIMD8(repeating: bias[5])
+      (r01, r11, r21, r31, r41, r51) = (r00, r10, r20, r30, r40, r50)
+    }
+    var a = a
+    var b = b
+    for _ in 0..<depth {
+      let b0 = load8(b)
+      let b1 = load8(b + 8)
+      var s = SIMD8<Float>(repeating: a[0])
+      r00.addProduct(s, b0)
+      r01.addProduct(s, b1)
+      s = SIMD8(repeating: a[1])
+      r10.addProduct(s, b0)
+      r11.addProduct(s, b1)
+      s = SIMD8(repeating: a[2])
+      r20.addProduct(s, b0)
+      r21.addProduct(s, b1)
+      s = SIMD8(repeating: a[3])
+      r30.addProduct(s, b0)
+      r31.addProduct(s, b1)
+      s = SIMD8(repeating: a[4])
+      r40.addProduct(s, b0)
+      r41.addProduct(s, b1)
+      s = SIMD8(repeating: a[5])
+      r50.addProduct(s, b0)
+      r51.addProduct(s, b1)
+      a += 6
+      b += 16
+    }
+    if finish {
+      (r00, r01, r10, r11, r20, r21) = (bounds(r00), bounds(r01), bounds(r10), bounds(r11), bounds(r20), bounds(r21))
+      (r30, r31, r40, r41, r50, r51) = (bounds(r30), bounds(r31), bounds(r40), bounds(r41), bounds(r50), bounds(r51))
+    }
+    store8(r00, c0)
+    store8(r01, c0 + 8)
+    store8(r10, c1)
+    store8(r11, c1 + 8)
+    store8(r20, c2)
+    store8(r21, c2 + 8)
+    store8(r30, c3)
+    store8(r31, c3 + 8)
+    store8(r40, c4)
+    store8(r41, c4 + 8)
+    store8(r50, c5)
+    store8(r51, c5 + 8)
+  }
+}

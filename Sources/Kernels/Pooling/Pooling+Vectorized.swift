@@ -1,0 +1,129 @@
+/// Vectorized pooling over a range of planes (the math and `[planes, H, W]` layout are
+/// `PoolingKernels`'s): global average pooling, and 3×3 stride-2 max pooling; other max-pool
+/// shapes run the reference on the range. Plane ranges compose exactly, so callers split planes
+/// across threads. No indices are produced (the runtime asks for the reference when it needs
+/// them).
+extension PoolingKernels {
+  /// Global average pooling: `output[p] = mean(input[p·planeSize ..< (p+1)·planeSize])` for p in
+  /// `planes` (`adaptive_avg_pool2d` to 1×1, `mean` over dims [2, 3]).
+  ///
+  /// Sums in four vector accumulators, so the result differs from a sequential sum by rounding.
+  public static func globalAveragePool(
+    input: UnsafePointer<Float>, planeSize: Int, output: UnsafeMutablePointer<Float>, planes: Range<Int>
+  ) {
+    precondition(planeSize > 0, "global average pooling of an empty plane")
+    let scale = 1 / Float(planeSize)
+    for plane in planes {
+      let source = input + plane * planeSize
+      var (s0, s1, s2, s3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+      var index = 0
+      while index + 32 <= planeSize {
+        s0 += load8(source + index)
+        s1 += load8(source + index + 8)
+        s2 += load8(source + index + 16)
+        s3 += load8(source + index + 24)
+        index += 32
+      }
+      while index + 8 <= planeSize {
+        s0 += load8(source + index)
+        index += 8
+      }
+      if index < planeSize { s1 += loadPartial8(source + index, count: planeSize - index) }
+      output[plane] = ((s0 + s1) + (s2 + s3)).sum() * scale
+    }
+  }
+
+  /// True when `maxPool2d` has a vector loop for the shape: 3×3 window, stride 2, no dilation,
+  /// padding 0 or 1 (either ceil mode).
+  public static func vectorizesMaxPool(_ shape: Pool2DShape) -> Bool {
+    shape.kernelHeight == 3 && shape.kernelWidth == 3 && shape.strideHeight == 2 && shape.strideWidth == 2
+      && shape.dilationHeight == 1 && shape.dilationWidth == 1 && shape.paddingHeight <= 1 && shape.paddingWidth <= 1
+  }
+
+  /// `max_pool2d` (values only) for the planes in `planes`.
+  ///
+  /// Same results as `maxPool2dReference`, NaN included (a window holding a NaN gives NaN).
+  ///
+  /// - Parameters:
+  ///   - shape: a validated shape.
+  ///   - input: `[shape.planes, H, W]` floats.
+  ///   - output: `[shape.planes, OH, OW]` floats; the planes in `planes` are written.
+  public static func maxPool2d(
+    _ shape: Pool2DShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, planes: Range<Int>
+  ) {
+    precondition(planes.lowerBound >= 0 && planes.upperBound <= shape.planes, "pooling planes out of range")
+    let inputPlane = shape.inputHeight * shape.inputWidth
+    let outputPlane = shape.outputHeight * shape.outputWidth
+    guard vectorizesMaxPool(shape) else {
+      var part = shape
+      part.planes = planes.count
+      if !planes.isEmpty {
+        maxPool2dReference(
+          part, input: input + planes.lowerBound * inputPlane, output: output + planes.lowerBound * outputPlane)
+      }
+      return
+    }
+    for plane in planes {
+      maxPool3x3Stride2(shape, input: input + plane * inputPlane, output: output + plane * outputPlane)
+    }
+  }
+
+  /// One plane of a 3×3 stride-2 max pooling. Output column ox covers input columns
+  /// c = 2·ox − pW ..< c + 3: a run of eight outputs reads 17 consecutive columns, loaded as two
+  /// overlapping 16-column vectors whose even and odd halves give the three taps. Rows are
+  /// reduced first (the window rows inside the image), columns then; outputs whose window
+  /// leaves the image horizontally take the scalar path.
+  private static func maxPool3x3Stride2(_ shape: Pool2DShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+    let (height, width) = (shape.inputHeight, shape.inputWidth)
+    let (outputHeight, outputWidth) = (shape.outputHeight, shape.outputWidth)
+    let (padTop, padLeft) = (shape.paddingHeight, shape.paddingWidth)
+    // Vector runs start at ox with 2·ox − padLeft ≥ 0 and read columns up to 2·ox − padLeft + 17.
+    let firstVector = padLeft > 0 ? 1 : 0
+    for outputRow in 0..<outputHeight {
+      let top = outputRow * 2 - padTop
+      let rowRange = max(top, 0)..<min(top + 3, height)
+      let target = output + outputRow * outputWidth
+      var column = 0
+      while column < firstVector && column < outputWidth {
+        target[column] = windowMax(input, width: width, rows: rowRange, start: column * 2 - padLeft)
+        column += 1
+      }
+      while column + 8 <= outputWidth && column * 2 - padLeft + 18 <= width {
+        let start = column * 2 - padLeft
+        var lower = SIMD16<Float>(repeating: -.infinity)
+        var upper = lower
+        for row in rowRange {
+          let line = input + row * width + start
+          lower = nanMax(lower, SIMD16(lowHalf: load8(line), highHalf: load8(line + 8)))
+          upper = nanMax(upper, SIMD16(lowHalf: load8(line + 2), highHalf: load8(line + 10)))
+        }
+        store8(nanMax(nanMax(lower.evenHalf, lower.oddHalf), upper.evenHalf), target + column)
+        column += 8
+      }
+      while column < outputWidth {
+        target[column] = windowMax(input, width: width, rows: rowRange, start: column * 2 - padLeft)
+        column += 1
+      }
+    }
+  }
+
+  /// The largest of the window's elements (columns `start ..< start + 3` inside the image), NaN
+  /// if one is NaN, −∞ if none is inside.
+  @inline(__always)
+  private static func windowMax(_ input: UnsafePointer<Float>, width: Int, rows: Range<Int>, start: Int) -> Float {
+    var best = -Float.infinity
+    for row in rows {
+      for column in max(start, 0)..<min(start + 3, width) {
+        let value = input[row * width + column]
+        if value > best || value.isNaN { best = value }
+      }
+    }
+    return best
+  }
+}
+
+/// `a` where it is larger or NaN, else `b`: a maximum through which NaN always propagates.
+@inline(__always)
+func nanMax<V: SIMD>(_ a: V, _ b: V) -> V where V.Scalar == Float {
+  b.replacing(with: a, where: (a .> b) .| (a .!= a))
+}

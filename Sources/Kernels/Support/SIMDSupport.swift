@@ -1,0 +1,61 @@
+// SIMD helpers shared by the vectorized float32 kernels.
+//
+// Note [SIMD8 on x86_64]
+// The fast kernels compute on `SIMD8<Float>`: one AVX register. Swift lowers its arithmetic
+// to vector instructions only when the target has the features: build release with
+// `-Xswiftc -target-cpu -Xswiftc haswell` (AVX2 + FMA). Without it the same code is correct
+// but `addProduct` becomes a libm `fma` call per lane. arm64 needs no flag (two NEON registers
+// per vector). Loads and stores go through `loadUnaligned` / `storeBytes`, which accept any
+// float-aligned address, so no kernel depends on a caller's alignment; packed buffers are still
+// 64-byte aligned so that their loads never split a cache line.
+
+/// Eight floats starting at `pointer` (any float alignment).
+@inline(__always)
+func load8(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
+  UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+/// Eight floats starting at `pointer` (any float alignment).
+@inline(__always)
+func load8(_ pointer: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+  UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+/// Writes eight floats starting at `pointer` (any float alignment).
+@inline(__always)
+func store8(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+  UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Float>.self)
+}
+
+/// The first `count` (< 8) floats at `pointer`, the other lanes zero; never reads past them.
+@inline(__always)
+func loadPartial8(_ pointer: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
+  var value = SIMD8<Float>()
+  for lane in 0..<count { value[lane] = pointer[lane] }
+  return value
+}
+
+/// Writes the first `count` (< 8) lanes of `value` to `pointer`; never writes past them.
+@inline(__always)
+func storePartial8(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>, count: Int) {
+  for lane in 0..<count { pointer[lane] = value[lane] }
+}
+
+/// `OutputClamp` in vector form: the same `v < lower ? lower : v`, then `> upper ? upper : ·`,
+/// so NaN passes through as in the scalar clamp.
+struct VectorClamp {
+  let lower: SIMD8<Float>
+  let upper: SIMD8<Float>
+
+  @inline(__always)
+  init(_ clamp: OutputClamp) {
+    lower = SIMD8(repeating: clamp.lower)
+    upper = SIMD8(repeating: clamp.upper)
+  }
+
+  @inline(__always)
+  func callAsFunction(_ value: SIMD8<Float>) -> SIMD8<Float> {
+    let raised = value.replacing(with: lower, where: value .< lower)
+    return raised.replacing(with: upper, where: raised .> upper)
+  }
+}

@@ -1,0 +1,105 @@
+import Kernels
+import Testing
+
+/// Checks `depthwiseConv2d` against `conv2dReference` for one depthwise shape, splitting the
+/// channels into parts that must compose.
+struct DepthwiseTester {
+  var shape: Conv2DShape
+  var hasBias = true
+  var clamp = OutputClamp.none
+  var channelSplits: [Int] = []
+  var seed: UInt64 = 1
+
+  func test(sourceLocation: SourceLocation = #_sourceLocation) {
+    var generator = SeededGenerator(seed: seed)
+    let input = generator.floats(shape.inputShape.elementCount)
+    let weight = generator.floats(shape.weightShape.elementCount)
+    let bias = generator.floats(shape.outputChannels)
+    let expected = conv2d(shape, input, weight, bias: hasBias ? bias : nil, clamp: clamp)
+    let packed = weight.withUnsafeBufferPointer { weight in
+      bias.withUnsafeBufferPointer {
+        DepthwiseWeights(shape, weight: weight.baseAddress!, bias: hasBias ? $0.baseAddress! : nil)
+      }
+    }
+    let scratch = AlignedBuffer(count: ConvolutionKernels.depthwiseScratchCount(shape))
+    let bounds = [0] + channelSplits + [shape.outputChannels]
+    var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
+    input.withUnsafeBufferPointer { input in
+      output.withUnsafeMutableBufferPointer { output in
+        for part in 0..<bounds.count - 1 {
+          ConvolutionKernels.depthwiseConv2d(
+            shape, input: input.baseAddress!, weights: packed, output: output.baseAddress!, clamp: clamp,
+            channels: bounds[part]..<bounds[part + 1], scratch: scratch.pointer)
+        }
+      }
+    }
+    expectClose(output, expected, tolerance: 1e-5, "\(shape)", sourceLocation: sourceLocation)
+  }
+}
+
+@Suite struct DepthwiseTests {
+  /// MobileNet's 3×3 layers (stride 1 and 2, padding 1) and unpadded ones, at every width up to
+  /// 19 (one, two and a partial vector of outputs) and a few heights.
+  @Test(arguments: Array(1...19))
+  func threeByThree(width: Int) {
+    for (stride, padding) in [(1, 1), (2, 1), (1, 0), (2, 0)] where width + 2 * padding >= 3 {
+      for height in [3, 4, 7] {
+        DepthwiseTester(
+          shape: convShape(3, 3, height: height, width: width, kernel: 3, stride: stride, padding: padding, groups: 3),
+          clamp: clamps[(width + height) % 4], channelSplits: [1], seed: UInt64(width * 100 + height * 10 + stride)
+        ).test()
+      }
+    }
+  }
+
+  /// 5×5 (MobileNetV3), dilation, asymmetric strides and other kernels run the general loop.
+  @Test(arguments: Array(1...19))
+  func general(width: Int) {
+    let shapes = [
+      convShape(2, 2, height: 6, width: width, kernel: 5, stride: 1, padding: 2, groups: 2),
+      convShape(2, 2, height: 7, width: width, kernel: 5, stride: 2, padding: 2, groups: 2),
+      convShape(2, 2, height: 6, width: width, kernel: 3, padding: 2, dilation: 2, groups: 2),
+      convShape(2, 2, height: 5, width: width, kernel: 1, stride: 2, groups: 2),
+      convShape(2, 2, height: 8, width: width, kernel: 7, stride: 3, padding: 3, groups: 2),
+      Conv2DShape(
+        batch: 1, inputChannels: 2, outputChannels: 2, inputHeight: 5, inputWidth: width, kernelHeight: 3,
+        kernelWidth: 3, stride: (1, 2), padding: (1, 1), dilation: (2, 1), groups: 2),
+      Conv2DShape(
+        batch: 1, inputChannels: 2, outputChannels: 2, inputHeight: 6, inputWidth: width, kernelHeight: 2,
+        kernelWidth: 4, stride: (2, 1), padding: (0, 2), groups: 2),
+    ]
+    for (index, shape) in shapes.enumerated() where shape.outputHeight > 0 && shape.outputWidth > 0 {
+      DepthwiseTester(shape: shape, hasBias: index % 2 == 0, clamp: clamps[index % 4], seed: UInt64(width * 10 + index))
+        .test()
+    }
+  }
+
+  @Test func batchesAndChannelRanges() {
+    let shape = convShape(batch: 3, 11, 11, height: 9, width: 23, kernel: 3, stride: 2, padding: 1, groups: 11)
+    DepthwiseTester(shape: shape, clamp: .relu6, channelSplits: [0, 1, 5, 10]).test()
+    var same = try! Conv2DShape.conv2d(
+      input: [2, 4, 9, 10], weight: [4, 1, 4, 4], stride: [1], padding: .same, dilation: [1], groups: 4)
+    DepthwiseTester(shape: same, channelSplits: [2]).test()
+    same.batch = 1
+    DepthwiseTester(shape: same, hasBias: false, clamp: .relu).test()
+  }
+
+  @Test func threeByThreeEntryAcceptsMobileNetShapes() {
+    let shape = convShape(4, 4, height: 12, width: 12, kernel: 3, stride: 2, padding: 1, groups: 4)
+    var generator = SeededGenerator(seed: 3)
+    let input = generator.floats(shape.inputShape.elementCount)
+    let weight = generator.floats(shape.weightShape.elementCount)
+    let expected = conv2d(shape, input, weight, clamp: .relu6)
+    let packed = weight.withUnsafeBufferPointer { DepthwiseWeights(shape, weight: $0.baseAddress!, bias: nil) }
+    let scratch = AlignedBuffer(count: ConvolutionKernels.depthwiseScratchCount(shape))
+    var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
+    input.withUnsafeBufferPointer { input in
+      output.withUnsafeMutableBufferPointer { output in
+        ConvolutionKernels.depthwiseConv3x3(
+          shape, input: input.baseAddress!, weights: packed, output: output.baseAddress!, clamp: .relu6,
+          scratch: scratch.pointer)
+      }
+    }
+    expectClose(output, expected, tolerance: 1e-5)
+  }
+}

@@ -1,0 +1,61 @@
+import Kernels
+import Testing
+
+@Suite struct FastPoolingTests {
+  /// Global average pooling against `adaptiveAvgPool2dReference` to 1×1, every plane size up to
+  /// 70 (vector and partial tails) and MobileNet's 7×7, with the planes split in two calls.
+  @Test func globalAverageMatchesAdaptiveReference() {
+    for planeSize in Array(1...70) + [196, 3136] {
+      let planes = 3
+      var generator = SeededGenerator(seed: UInt64(planeSize))
+      let input = generator.floats(planes * planeSize)
+      var expected = [Float](repeating: 0, count: planes)
+      var output = [Float](repeating: .nan, count: planes)
+      input.withUnsafeBufferPointer { input in
+        expected.withUnsafeMutableBufferPointer {
+          PoolingKernels.adaptiveAvgPool2dReference(
+            AdaptivePool2DShape(planes: planes, inputHeight: 1, inputWidth: planeSize, outputHeight: 1, outputWidth: 1),
+            input: input.baseAddress!, output: $0.baseAddress!)
+        }
+        output.withUnsafeMutableBufferPointer {
+          PoolingKernels.globalAveragePool(input: input.baseAddress!, planeSize: planeSize, output: $0.baseAddress!, planes: 0..<1)
+          PoolingKernels.globalAveragePool(input: input.baseAddress!, planeSize: planeSize, output: $0.baseAddress!, planes: 1..<3)
+        }
+      }
+      expectClose(output, expected, tolerance: 1e-5, "plane \(planeSize)")
+    }
+  }
+
+  /// 3×3 stride-2 max pooling (vector path) and other shapes (reference path) against
+  /// `maxPool2dReference`, widths 1 to 40, padding 0 and 1, both ceil modes, NaN inputs.
+  @Test(arguments: Array(1...40))
+  func maxPoolMatchesReference(width: Int) {
+    let settings: [(kernel: Int, stride: Int, padding: Int)] = [(3, 2, 1), (3, 2, 0), (2, 2, 0), (3, 1, 1)]
+    for (kernel, stride, padding) in settings {
+      for ceilMode in [false, true] {
+        for height in [3, 6, 9] {
+          let shape = Pool2DShape(
+            planes: 3, inputHeight: height, inputWidth: width, kernel: (kernel, kernel), stride: (stride, stride),
+            padding: (padding, padding), ceilMode: ceilMode)
+          guard (try? shape.validate()) != nil else { continue }
+          var generator = SeededGenerator(seed: UInt64(width * 100 + height))
+          var input = generator.floats(shape.planes * height * width)
+          if width % 5 == 0 { input[(width * height) / 2] = .nan }
+          let plane = shape.outputHeight * shape.outputWidth
+          var expected = [Float](repeating: 0, count: shape.planes * plane)
+          var output = [Float](repeating: .nan, count: shape.planes * plane)
+          input.withUnsafeBufferPointer { input in
+            expected.withUnsafeMutableBufferPointer {
+              PoolingKernels.maxPool2dReference(shape, input: input.baseAddress!, output: $0.baseAddress!)
+            }
+            output.withUnsafeMutableBufferPointer {
+              PoolingKernels.maxPool2d(shape, input: input.baseAddress!, output: $0.baseAddress!, planes: 0..<2)
+              PoolingKernels.maxPool2d(shape, input: input.baseAddress!, output: $0.baseAddress!, planes: 2..<3)
+            }
+          }
+          expectClose(output, expected, tolerance: 0, "\(shape)")
+        }
+      }
+    }
+  }
+}

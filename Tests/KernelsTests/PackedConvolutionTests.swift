@@ -1,0 +1,229 @@
+@testable import Kernels
+import Testing
+
+/// Checks `conv2d` (packed weights, implicit im2col) against `conv2dReference` for one shape,
+/// splitting output channels and pixels into parts that must compose.
+struct PackedConvolutionTester {
+  var shape: Conv2DShape
+  var hasBias = true
+  var clamp = OutputClamp.none
+  /// Boundaries splitting output channels (each part is one call); empty for one call.
+  var channelSplits: [Int] = []
+  /// Boundaries splitting output pixels.
+  var pixelSplits: [Int] = []
+  var tiling = GEMMTiling.standard
+  var seed: UInt64 = 1
+
+  func test(sourceLocation: SourceLocation = #_sourceLocation) {
+    var generator = SeededGenerator(seed: seed)
+    let input = generator.floats(shape.inputShape.elementCount)
+    let weight = generator.floats(shape.weightShape.elementCount)
+    let bias = generator.floats(shape.outputChannels)
+    let expected = conv2d(shape, input, weight, bias: hasBias ? bias : nil, clamp: clamp)
+    let packed = weight.withUnsafeBufferPointer { weight in
+      bias.withUnsafeBufferPointer {
+        PackedWeights(convolution: shape, weight: weight.baseAddress!, bias: hasBias ? $0.baseAddress! : nil)
+      }
+    }
+    let scratch = AlignedBuffer(count: tiling.scratchCount(depth: packed.depth))
+    let channelBounds = [0] + channelSplits + [shape.outputChannels]
+    let pixelBounds = [0] + pixelSplits + [shape.outputHeight * shape.outputWidth]
+    var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
+    input.withUnsafeBufferPointer { input in
+      output.withUnsafeMutableBufferPointer { output in
+        for c in 0..<channelBounds.count - 1 {
+          for p in 0..<pixelBounds.count - 1 {
+            ConvolutionKernels.conv2d(
+              shape, input: input.baseAddress!, weights: packed, output: output.baseAddress!, clamp: clamp,
+              outputChannels: channelBounds[c]..<channelBounds[c + 1], pixels: pixelBounds[p]..<pixelBounds[p + 1],
+              scratch: scratch.pointer, tiling: tiling)
+          }
+        }
+      }
+    }
+    expectClose(output, expected, tolerance: 1e-5, "\(shape)", sourceLocation: sourceLocation)
+  }
+}
+
+/// A square-kernel shape with symmetric settings.
+func convShape(
+  batch: Int = 1, _ inputChannels: Int, _ outputChannels: Int, height: Int, width: Int, kernel: Int,
+  stride: Int = 1, padding: Int = 0, dilation: Int = 1, groups: Int = 1
+) -> Conv2DShape {
+  Conv2DShape(
+    batch: batch, inputChannels: inputChannels, outputChannels: outputChannels, inputHeight: height,
+    inputWidth: width, kernelHeight: kernel, kernelWidth: kernel, stride: (stride, stride),
+    padding: (padding, padding), dilation: (dilation, dilation), groups: groups)
+}
+
+@Suite struct PackedConvolutionTests {
+  /// 1×1 convolutions (the direct matrix path) over odd plane sizes and channel counts.
+  @Test(arguments: edgeSizes)
+  func pointwise(width: Int) {
+    PackedConvolutionTester(shape: convShape(5, 7, height: 3, width: width, kernel: 1), seed: UInt64(width)).test()
+    PackedConvolutionTester(
+      shape: convShape(batch: 2, 13, 17, height: 1, width: width, kernel: 1), clamp: .relu6, channelSplits: [5],
+      pixelSplits: [width / 2], seed: UInt64(width) + 50
+    ).test()
+  }
+
+  /// 3×3 convolutions through implicit im2col, strides 1 and 2, paddings 0 to 2, odd widths.
+  @Test(arguments: Array(1...19))
+  func threeByThree(width: Int) {
+    for (stride, padding) in [(1, 1), (2, 1), (1, 0), (2, 2)] where width + 2 * padding >= 3 {
+      PackedConvolutionTester(
+        shape: convShape(3, 8, height: 5, width: width, kernel: 3, stride: stride, padding: padding),
+        clamp: stride == 2 ? .relu : .none, seed: UInt64(width * 10 + stride + padding)
+      ).test()
+    }
+  }
+
+  @Test func stridedDilatedGroupedAndAsymmetric() {
+    let shapes: [Conv2DShape] = [
+      convShape(4, 6, height: 9, width: 11, kernel: 1, stride: 2),  // 1×1 strided: im2col subsamples
+      convShape(4, 6, height: 8, width: 8, kernel: 1, padding: 1),  // 1×1 padded
+      convShape(3, 5, height: 11, width: 10, kernel: 3, padding: 2, dilation: 2),
+      convShape(6, 9, height: 7, width: 9, kernel: 3, padding: 1, groups: 3),
+      convShape(8, 8, height: 6, width: 7, kernel: 3, stride: 2, padding: 1, groups: 4),
+      convShape(4, 4, height: 6, width: 6, kernel: 3, padding: 1, groups: 4),  // depthwise through the GEMM
+      convShape(2, 3, height: 12, width: 13, kernel: 5, stride: 3, padding: 2),
+      convShape(3, 16, height: 16, width: 16, kernel: 3, stride: 2, padding: 1),  // a stem
+      Conv2DShape(
+        batch: 2, inputChannels: 3, outputChannels: 4, inputHeight: 7, inputWidth: 9, kernelHeight: 2, kernelWidth: 4,
+        stride: (1, 2), padding: (1, 0), dilation: (2, 1)),
+    ]
+    for (index, shape) in shapes.enumerated() {
+      PackedConvolutionTester(shape: shape, clamp: clamps[index % 4], seed: UInt64(index)).test()
+      PackedConvolutionTester(
+        shape: shape, hasBias: false, channelSplits: [shape.outputChannels / 2 + 1].filter { $0 < shape.outputChannels },
+        pixelSplits: [3], tiling: smallTiling, seed: UInt64(index) + 20
+      ).test()
+    }
+    // padding='same' with an even kernel: more padding after than before.
+    var same = try! Conv2DShape.conv2d(
+      input: [1, 3, 6, 7], weight: [4, 3, 4, 2], stride: [1], padding: .same, dilation: [1], groups: 1)
+    #expect(same.paddingBottom != same.paddingTop)
+    PackedConvolutionTester(shape: same, clamp: .relu).test()
+    same.batch = 2
+    PackedConvolutionTester(shape: same, pixelSplits: [10, 11], tiling: smallTiling).test()
+  }
+
+  /// Channel and pixel splits (including splits inside a group and inside a 6-row panel) give
+  /// bit-identical outputs.
+  @Test func splitsComposeExactly() {
+    let shape = convShape(batch: 2, 6, 14, height: 9, width: 9, kernel: 3, padding: 1, groups: 2)
+    var generator = SeededGenerator(seed: 5)
+    let input = generator.floats(shape.inputShape.elementCount)
+    let weight = generator.floats(shape.weightShape.elementCount)
+    let packed = weight.withUnsafeBufferPointer {
+      PackedWeights(convolution: shape, weight: $0.baseAddress!, bias: nil)
+    }
+    let scratch = AlignedBuffer(count: ConvolutionKernels.conv2dScratchCount(shape))
+    func run(_ channels: [Range<Int>], _ pixels: [Range<Int>]) -> [Float] {
+      var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
+      input.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { output in
+          for channelRange in channels {
+            for pixelRange in pixels {
+              ConvolutionKernels.conv2d(
+                shape, input: input.baseAddress!, weights: packed, output: output.baseAddress!, clamp: .relu,
+                outputChannels: channelRange, pixels: pixelRange, scratch: scratch.pointer)
+            }
+          }
+        }
+      }
+      return output
+    }
+    let whole = run([0..<14], [0..<81])
+    #expect(run([0..<3, 3..<9, 9..<14], [0..<81]) == whole)
+    #expect(run([0..<14], [0..<17, 17..<50, 50..<81]) == whole)
+    #expect(run([0..<7, 7..<14], [0..<40, 40..<81]) == whole)
+  }
+
+  /// `im2col` + `packedGEMM` per image and group is `conv2d`.
+  @Test func explicitIm2colMatchesReference() {
+    let shapes = [
+      convShape(batch: 2, 4, 6, height: 7, width: 9, kernel: 3, stride: 2, padding: 1, groups: 2),
+      convShape(3, 5, height: 5, width: 5, kernel: 3, padding: 2, dilation: 2),
+      convShape(2, 3, height: 4, width: 6, kernel: 1, stride: 2),
+    ]
+    for (index, shape) in shapes.enumerated() {
+      var generator = SeededGenerator(seed: UInt64(index) + 300)
+      let input = generator.floats(shape.inputShape.elementCount)
+      let weight = generator.floats(shape.weightShape.elementCount)
+      let bias = generator.floats(shape.outputChannels)
+      let expected = conv2d(shape, input, weight, bias: bias, clamp: .relu6)
+      let packed = weight.withUnsafeBufferPointer { weight in
+        bias.withUnsafeBufferPointer { PackedWeights(convolution: shape, weight: weight.baseAddress!, bias: $0.baseAddress!) }
+      }
+      let plane = shape.outputHeight * shape.outputWidth
+      var columns = [Float](repeating: .nan, count: ConvolutionKernels.im2colCount(shape))
+      var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
+      let scratch = AlignedBuffer(count: GEMMKernels.packedGEMMScratchCount(depth: packed.depth))
+      input.withUnsafeBufferPointer { input in
+        columns.withUnsafeMutableBufferPointer { columns in
+          output.withUnsafeMutableBufferPointer { output in
+            for image in 0..<shape.batch {
+              for group in 0..<shape.groups {
+                ConvolutionKernels.im2col(
+                  shape, input: input.baseAddress! + image * shape.inputChannels * shape.inputHeight * shape.inputWidth,
+                  columns: columns.baseAddress!, group: group)
+                GEMMKernels.packedGEMM(
+                  weights: packed, group: group, b: columns.baseAddress!, bRowStride: plane, n: plane,
+                  c: output.baseAddress! + (image * shape.outputChannels + group * shape.outputChannelsPerGroup) * plane,
+                  cRowStride: plane, clamp: .relu6, scratch: scratch.pointer)
+              }
+            }
+          }
+        }
+      }
+      expectClose(output, expected, tolerance: 1e-5, "\(shape)")
+    }
+  }
+
+  // MARK: - Transposed convolution
+
+  @Test func transposedMatchesReference() throws {
+    let shapes: [ConvTranspose2DShape] = [
+      ConvTranspose2DShape(batch: 1, inputChannels: 3, outputChannels: 4, inputHeight: 5, inputWidth: 6, kernelHeight: 3, kernelWidth: 3),
+      ConvTranspose2DShape(
+        batch: 2, inputChannels: 4, outputChannels: 6, inputHeight: 4, inputWidth: 7, kernelHeight: 3, kernelWidth: 3,
+        stride: (2, 2), padding: (1, 1), outputPadding: (1, 1), groups: 2),
+      ConvTranspose2DShape(
+        batch: 1, inputChannels: 2, outputChannels: 3, inputHeight: 6, inputWidth: 5, kernelHeight: 4, kernelWidth: 4,
+        stride: (2, 2), padding: (1, 1)),
+      ConvTranspose2DShape(
+        batch: 1, inputChannels: 3, outputChannels: 2, inputHeight: 5, inputWidth: 5, kernelHeight: 3, kernelWidth: 2,
+        stride: (1, 3), padding: (2, 0), outputPadding: (0, 1), dilation: (2, 1)),
+      // Enough channels and pixels for several channel chunks and pixel blocks.
+      ConvTranspose2DShape(
+        batch: 1, inputChannels: 5, outputChannels: 40, inputHeight: 17, inputWidth: 19, kernelHeight: 3, kernelWidth: 3,
+        stride: (2, 2), padding: (1, 1), outputPadding: (1, 1)),
+    ]
+    for (index, shape) in shapes.enumerated() {
+      try shape.validate()
+      var generator = SeededGenerator(seed: UInt64(index) + 400)
+      let input = generator.floats(shape.inputShape.elementCount)
+      let weight = generator.floats(shape.weightShape.elementCount)
+      let bias = generator.floats(shape.outputChannels)
+      let clamp = clamps[index % 4]
+      let expected = convTranspose2d(shape, input, weight, bias: index % 2 == 0 ? bias : nil, clamp: clamp)
+      let packed = weight.withUnsafeBufferPointer { PackedWeights(transposedConvolution: shape, weight: $0.baseAddress!) }
+      let scratch = AlignedBuffer(count: ConvolutionKernels.convTranspose2dScratchCount(shape))
+      var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
+      let middle = shape.outputChannels / 2 + 1
+      input.withUnsafeBufferPointer { input in
+        bias.withUnsafeBufferPointer { bias in
+          output.withUnsafeMutableBufferPointer { output in
+            for channels in [0..<middle, middle..<shape.outputChannels] {
+              ConvolutionKernels.convTranspose2d(
+                shape, input: input.baseAddress!, weights: packed, bias: index % 2 == 0 ? bias.baseAddress! : nil,
+                output: output.baseAddress!, clamp: clamp, outputChannels: channels, scratch: scratch.pointer)
+            }
+          }
+        }
+      }
+      expectClose(output, expected, tolerance: 1e-5, "\(shape)")
+    }
+  }
+}

@@ -1,0 +1,280 @@
+@testable import Kernels
+import Testing
+
+/// Checks `packedGEMM` against its reference twin (`gemmReference` + bias + clamp) for one
+/// problem, XNNPACK-tester style: set the sizes, call `test()`.
+struct PackedGEMMTester {
+  var m = 1
+  var n = 1
+  var k = 1
+  var groups = 1
+  /// Padding added to B's and C's row strides.
+  var bPadding = 0
+  var cPadding = 0
+  var hasBias = true
+  var clamp = OutputClamp.none
+  /// Sub-block to compute; nil for all of C.
+  var rows: Range<Int>?
+  var columns: Range<Int>?
+  var tiling = GEMMTiling.standard
+  var seed: UInt64 = 1
+
+  /// Runs the kernel on every group and checks the computed sub-block against the reference and
+  /// everything outside it against the sentinel it started with.
+  func test(sourceLocation: SourceLocation = #_sourceLocation) {
+    var generator = SeededGenerator(seed: seed)
+    let a = generator.floats(groups * m * k)
+    let bias = generator.floats(groups * m)
+    let (bRowStride, cRowStride) = (n + bPadding, n + cPadding)
+    let b = generator.floats(groups * k * bRowStride)
+    let sentinel: Float = -1234.5
+    var c = [Float](repeating: sentinel, count: groups * m * cRowStride)
+    let weights = a.withUnsafeBufferPointer { a in
+      bias.withUnsafeBufferPointer { bias in
+        PackedWeights(
+          rows: m, depth: k, groups: groups, weights: a.baseAddress!, rowStride: k,
+          bias: hasBias ? bias.baseAddress! : nil)
+      }
+    }
+    let scratch = AlignedBuffer(count: tiling.scratchCount(depth: k))
+    b.withUnsafeBufferPointer { b in
+      c.withUnsafeMutableBufferPointer { c in
+        for group in 0..<groups {
+          GEMMKernels.packedGEMM(
+            weights: weights, group: group, b: b.baseAddress! + group * k * bRowStride, bRowStride: bRowStride, n: n,
+            c: c.baseAddress! + group * m * cRowStride, cRowStride: cRowStride, clamp: clamp, rows: rows,
+            columns: columns, scratch: scratch.pointer, tiling: tiling)
+        }
+      }
+    }
+    let expected = Self.reference(
+      m: m, n: n, k: k, groups: groups, a: a, b: b, bRowStride: bRowStride, bias: hasBias ? bias : nil, clamp: clamp)
+    let (rowRange, columnRange) = (rows ?? 0..<m, columns ?? 0..<n)
+    var actual: [Float] = []
+    var wanted: [Float] = []
+    for group in 0..<groups {
+      for i in 0..<m {
+        for j in 0..<cRowStride {
+          let value = c[(group * m + i) * cRowStride + j]
+          let inside = rowRange.contains(i) && columnRange.contains(j)
+          actual.append(value)
+          wanted.append(inside ? expected[(group * m + i) * n + j] : sentinel)
+        }
+      }
+    }
+    expectClose(actual, wanted, tolerance: 1e-5, "\(self)", sourceLocation: sourceLocation)
+  }
+
+  /// C = clamp(bias + A·B) per group by the reference kernels, `[groups · m, n]`.
+  static func reference(
+    m: Int, n: Int, k: Int, groups: Int, a: [Float], b: [Float], bRowStride: Int, bias: [Float]?, clamp: OutputClamp
+  ) -> [Float] {
+    var c = [Float](repeating: 0, count: groups * m * n)
+    for group in 0..<groups {
+      for i in 0..<m { for j in 0..<n { c[(group * m + i) * n + j] = bias?[group * m + i] ?? 0 } }
+    }
+    a.withUnsafeBufferPointer { a in
+      b.withUnsafeBufferPointer { b in
+        c.withUnsafeMutableBufferPointer { c in
+          for group in 0..<groups {
+            GEMMKernels.gemmReference(
+              m: m, n: n, k: k, a: a.baseAddress! + group * m * k, aRowStride: k, aColumnStride: 1,
+              b: b.baseAddress! + group * k * bRowStride, bRowStride: bRowStride, bColumnStride: 1, beta: 1,
+              c: c.baseAddress! + group * m * n, cRowStride: n)
+          }
+          clamp.apply(c.baseAddress!, count: c.count)
+        }
+      }
+    }
+    return c
+  }
+}
+
+/// Block sizes small enough that a test-sized problem has several depth and column blocks.
+let smallTiling = GEMMTiling(depthBlock: 8, columnBlock: 32)
+
+/// Sizes across and past the 6×16 tile: every value up to 17, then 31, 64, 67.
+let edgeSizes = Array(1...17) + [31, 64, 67]
+
+let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
+
+@Suite struct PackedGEMMTests {
+  @Test(arguments: edgeSizes)
+  func sweepM(m: Int) {
+    PackedGEMMTester(m: m, n: 19, k: 9, seed: UInt64(m)).test()
+    PackedGEMMTester(m: m, n: 16, k: 3, hasBias: false, seed: UInt64(m) + 100).test()
+  }
+
+  @Test(arguments: edgeSizes)
+  func sweepN(n: Int) {
+    PackedGEMMTester(m: 7, n: n, k: 5, seed: UInt64(n)).test()
+    PackedGEMMTester(m: 12, n: n, k: 11, bPadding: 3, cPadding: 5, seed: UInt64(n) + 100).test()
+  }
+
+  @Test(arguments: edgeSizes + [257, 300])
+  func sweepK(k: Int) {
+    // 257 and 300 pass the standard 256 depth block: two accumulating blocks.
+    PackedGEMMTester(m: 6, n: 16, k: k, seed: UInt64(k)).test()
+    PackedGEMMTester(m: 13, n: 21, k: k, clamp: .relu, seed: UInt64(k) + 100).test()
+  }
+
+  /// Several depth and column blocks (tiny blocks) at once, with every clamp.
+  @Test(arguments: clamps.indices)
+  func smallBlocks(clampIndex: Int) {
+    for (m, n, k) in [(1, 1, 1), (5, 33, 9), (6, 32, 8), (7, 65, 17), (13, 40, 24), (19, 97, 31)] {
+      PackedGEMMTester(
+        m: m, n: n, k: k, cPadding: 1, clamp: clamps[clampIndex], tiling: smallTiling, seed: UInt64(m * n * k)
+      ).test()
+      PackedGEMMTester(
+        m: m, n: n, k: k, hasBias: false, clamp: clamps[clampIndex], tiling: smallTiling, seed: UInt64(m + n + k)
+      ).test()
+    }
+  }
+
+  @Test func groupsUseTheirOwnPanelsAndBias() {
+    PackedGEMMTester(m: 5, n: 18, k: 7, groups: 3, clamp: .relu).test()
+    PackedGEMMTester(m: 8, n: 9, k: 20, groups: 2, tiling: smallTiling).test()
+  }
+
+  @Test func subBlocksTouchOnlyTheirElements() {
+    for (rows, columns) in [(3..<4, 5..<6), (1..<11, 0..<17), (0..<13, 15..<38), (7..<12, 1..<40), (5..<13, 31..<33)] {
+      PackedGEMMTester(m: 13, n: 40, k: 10, clamp: .relu6, rows: rows, columns: columns).test()
+      PackedGEMMTester(m: 13, n: 40, k: 10, rows: rows, columns: columns, tiling: smallTiling).test()
+    }
+  }
+
+  /// Splitting rows and columns at arbitrary points gives bit-identical results to one call:
+  /// the split changes which tiles run, never an element's summation order.
+  @Test(arguments: [GEMMTiling.standard, smallTiling].indices)
+  func rangeSplitsCompose(tilingIndex: Int) {
+    let tiling = [GEMMTiling.standard, smallTiling][tilingIndex]
+    let (m, n, k) = (17, 45, 19)
+    var generator = SeededGenerator(seed: 77)
+    let a = generator.floats(m * k)
+    let bias = generator.floats(m)
+    let b = generator.floats(k * n)
+    let weights = a.withUnsafeBufferPointer { a in
+      bias.withUnsafeBufferPointer {
+        PackedWeights(rows: m, depth: k, weights: a.baseAddress!, rowStride: k, bias: $0.baseAddress!)
+      }
+    }
+    let scratch = AlignedBuffer(count: tiling.scratchCount(depth: k))
+    func run(_ parts: [(Range<Int>, Range<Int>)]) -> [Float] {
+      var c = [Float](repeating: .nan, count: m * n)
+      b.withUnsafeBufferPointer { b in
+        c.withUnsafeMutableBufferPointer { c in
+          for (rows, columns) in parts {
+            GEMMKernels.packedGEMM(
+              weights: weights, group: 0, b: b.baseAddress!, bRowStride: n, n: n, c: c.baseAddress!, cRowStride: n,
+              clamp: .hardtanh(-1, 1), rows: rows, columns: columns, scratch: scratch.pointer, tiling: tiling)
+          }
+        }
+      }
+      return c
+    }
+    let whole = run([(0..<m, 0..<n)])
+    let byRows = run([(0..<4, 0..<n), (4..<11, 0..<n), (11..<m, 0..<n)])
+    let byColumns = run([(0..<m, 0..<7), (0..<m, 7..<16), (0..<m, 16..<n)])
+    let byTiles = run([(0..<9, 0..<20), (9..<m, 0..<20), (0..<9, 20..<n), (9..<m, 20..<n)])
+    #expect(byRows == whole)
+    #expect(byColumns == whole)
+    #expect(byTiles == whole)
+  }
+
+  /// NaN and infinity in B reach C (the kernel neither skips nor masks them).
+  @Test func nonFiniteValuesPropagate() {
+    let weights = [Float](repeating: 1, count: 2 * 3).withUnsafeBufferPointer {
+      PackedWeights(rows: 2, depth: 3, weights: $0.baseAddress!, rowStride: 3, bias: nil)
+    }
+    let b: [Float] = [1, .nan, 1, .infinity, 1, 1, 1, 1, 1]
+    var c = [Float](repeating: 0, count: 6)
+    let scratch = AlignedBuffer(count: GEMMKernels.packedGEMMScratchCount(depth: 3))
+    b.withUnsafeBufferPointer { b in
+      c.withUnsafeMutableBufferPointer { c in
+        GEMMKernels.packedGEMM(
+          weights: weights, b: b.baseAddress!, bRowStride: 3, n: 3, c: c.baseAddress!, cRowStride: 3,
+          scratch: scratch.pointer)
+      }
+    }
+    #expect(c[0] == .infinity && c[1].isNaN && c[2] == 3)
+    #expect(c[3] == .infinity && c[4].isNaN && c[5] == 3)
+  }
+
+  // MARK: - Linear
+
+  /// `linear` (packed) against `linearReference` for one row (the GEMV path) and several rows
+  /// (the transposed GEMM), with feature sub-ranges.
+  @Test(arguments: edgeSizes)
+  func linearMatchesReference(outputFeatures: Int) {
+    for (rowCount, inputFeatures) in [(1, 1), (1, 7), (1, 67), (2, 5), (5, 33), (17, 9)] {
+      for (clamp, hasBias) in [(OutputClamp.none, true), (.relu, false), (.hardtanh(-0.5, 0.5), true)] {
+        var generator = SeededGenerator(seed: UInt64(outputFeatures * 1000 + rowCount * 100 + inputFeatures))
+        let input = generator.floats(rowCount * inputFeatures)
+        let weight = generator.floats(outputFeatures * inputFeatures)
+        let bias = generator.floats(outputFeatures)
+        var expected = [Float](repeating: 0, count: rowCount * outputFeatures)
+        input.withUnsafeBufferPointer { input in
+          weight.withUnsafeBufferPointer { weight in
+            bias.withUnsafeBufferPointer { bias in
+              expected.withUnsafeMutableBufferPointer {
+                GEMMKernels.linearReference(
+                  rows: rowCount, inputFeatures: inputFeatures, outputFeatures: outputFeatures,
+                  input: input.baseAddress!, weight: weight.baseAddress!, bias: hasBias ? bias.baseAddress! : nil,
+                  output: $0.baseAddress!, clamp: clamp)
+              }
+            }
+          }
+        }
+        let packed = weight.withUnsafeBufferPointer { weight in
+          bias.withUnsafeBufferPointer { bias in
+            PackedWeights(
+              linearWeight: weight.baseAddress!, outputFeatures: outputFeatures, inputFeatures: inputFeatures,
+              bias: hasBias ? bias.baseAddress! : nil)
+          }
+        }
+        let scratch = AlignedBuffer(count: smallTiling.scratchCount(depth: inputFeatures))
+        let splits = [0, outputFeatures / 3, outputFeatures / 3 + (outputFeatures + 1) / 2, outputFeatures]
+        var output = [Float](repeating: .nan, count: rowCount * outputFeatures)
+        input.withUnsafeBufferPointer { input in
+          output.withUnsafeMutableBufferPointer { output in
+            for part in 0..<3 where splits[part] < splits[part + 1] {
+              GEMMKernels.linear(
+                weights: packed, input: input.baseAddress!, rowCount: rowCount, output: output.baseAddress!,
+                clamp: clamp, outputFeatures: splits[part]..<splits[part + 1], scratch: scratch.pointer,
+                tiling: smallTiling)
+            }
+          }
+        }
+        expectClose(output, expected, tolerance: 1e-5, "rows \(rowCount) in \(inputFeatures) out \(outputFeatures)")
+      }
+    }
+  }
+
+  @Test func linearPublicEntryUsesStandardBlocks() {
+    var generator = SeededGenerator(seed: 9)
+    let (rowCount, inputFeatures, outputFeatures) = (3, 300, 10)
+    let input = generator.floats(rowCount * inputFeatures)
+    let weight = generator.floats(outputFeatures * inputFeatures)
+    var expected = [Float](repeating: 0, count: rowCount * outputFeatures)
+    var output = expected
+    let packed = weight.withUnsafeBufferPointer {
+      PackedWeights(linearWeight: $0.baseAddress!, outputFeatures: outputFeatures, inputFeatures: inputFeatures, bias: nil)
+    }
+    let scratch = AlignedBuffer(count: GEMMKernels.linearScratchCount(weights: packed))
+    input.withUnsafeBufferPointer { input in
+      weight.withUnsafeBufferPointer { weight in
+        expected.withUnsafeMutableBufferPointer {
+          GEMMKernels.linearReference(
+            rows: rowCount, inputFeatures: inputFeatures, outputFeatures: outputFeatures, input: input.baseAddress!,
+            weight: weight.baseAddress!, bias: nil, output: $0.baseAddress!)
+        }
+      }
+      output.withUnsafeMutableBufferPointer {
+        GEMMKernels.linear(
+          weights: packed, input: input.baseAddress!, rowCount: rowCount, output: $0.baseAddress!,
+          scratch: scratch.pointer)
+      }
+    }
+    expectClose(output, expected, tolerance: 1e-5)
+  }
+}
