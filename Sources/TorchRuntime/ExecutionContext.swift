@@ -12,6 +12,8 @@ public final class ExecutionContext: @unchecked Sendable {
   public let pool: BufferPool
   /// Time per node, when profiling.
   public var profile: Profile?
+  /// Weights packed for the fast kernels (see Note [Fast paths]).
+  let weights = WeightCache()
 
   /// A context using `threads` threads (default: every core).
   public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, pool: BufferPool = BufferPool()) {

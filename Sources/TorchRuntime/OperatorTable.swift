@@ -55,12 +55,18 @@ public struct OperatorTable: Sendable {
   /// Every full name with an executor, sorted.
   public var fullNames: [String] { kernels.keys.sorted() }
 
-  /// Every op family's executors.
-  public static let standard = OperatorTable(
+  /// Every op family's reference executors: any dtype and layout, one thread.
+  public static let reference = OperatorTable(referenceEntries)
+
+  /// The reference executors with the fast paths on top (see Note [Fast paths]).
+  public static let standard = OperatorTable(referenceEntries, contextual: FastExecutors.entries)
+
+  private static var referenceEntries: [(String, OpExecutor)] {
     PrimExecutors.entries + BuiltinExecutors.entries + ShapeExecutors.entries + ElementwiseExecutors.entries
       + LinearExecutors.entries + ConvolutionExecutors.entries + NormalizationExecutors.entries
       + PoolingExecutors.entries + ReductionExecutors.entries + CreationExecutors.entries
-      + DataMovementExecutors.entries)
+      + DataMovementExecutors.entries
+  }
 }
 
 // MARK: - Argument helpers

@@ -1,0 +1,484 @@
+import Foundation
+import Kernels
+import TensorCore
+import TorchIR
+
+// Note [Fast paths]
+// The executors in the other files are the reference: any dtype, layout and broadcast. The
+// contextual executors here take over the ops that dominate inference time when their operands
+// are float32 and contiguous (what a model's hot path almost always feeds them): convolutions
+// and linear layers on weights packed once per weight and cached in the execution context,
+// vectorized activations, arithmetic and pooling, split across the context's threads, with
+// outputs from its buffer pool. Anything else falls through to the reference executor, so the
+// results never depend on which path ran beyond the rounding the kernels document.
+
+/// Packed weights the fast kernels reuse across runs, keyed by the storage they were read from.
+///
+/// Entries pin their source storages, so an identifier is never reused for different memory
+/// while its entry lives. Weights are assumed not to change in place between runs (true of
+/// parameters and constants in inference). The cache empties itself when it grows past
+/// `capacity` entries, which bounds what models computing weights at run time can accumulate.
+final class WeightCache: @unchecked Sendable {
+  struct Key: Hashable {
+    var kind: Int
+    var weight: ObjectIdentifier
+    var weightOffset: Int
+    var weightLayout: [Int]
+    var bias: ObjectIdentifier?
+    var biasOffset: Int
+  }
+
+  private var entries: [Key: (value: AnyObject, pins: [Storage])] = [:]
+  private let lock = NSLock()
+  private let capacity = 4096
+
+  /// The cached value for `key`, made (under the lock) when missing.
+  func value<T: AnyObject>(_ key: Key, pins: [Storage], make: () -> T) -> T {
+    lock.lock()
+    defer { lock.unlock() }
+    if let entry = entries[key], let value = entry.value as? T { return value }
+    if entries.count >= capacity { entries.removeAll() }
+    let value = make()
+    entries[key] = (value, pins)
+    return value
+  }
+
+  static func key(kind: Int, weight: Tensor, bias: Tensor?) -> Key {
+    Key(
+      kind: kind, weight: ObjectIdentifier(weight.storage), weightOffset: weight.storageOffset,
+      weightLayout: weight.shape + weight.strides, bias: bias.map { ObjectIdentifier($0.storage) },
+      biasOffset: bias?.storageOffset ?? 0)
+  }
+}
+
+/// A convolution's weights in the layout its kernel reads.
+final class ConvolutionWeights: @unchecked Sendable {
+  enum Layout {
+    case gemm(PackedWeights)
+    case depthwise(DepthwiseWeights)
+  }
+
+  let layout: Layout
+
+  init(_ shape: Conv2DShape, weight: Tensor, bias: Tensor?) {
+    layout = withExtendedLifetime((weight, bias)) {
+      let w = weight.floatPointer()
+      let b = bias.map { UnsafePointer($0.floatPointer()) }
+      if ConvolutionKernels.isDepthwise(shape) {
+        return .depthwise(DepthwiseWeights(shape, weight: w, bias: b))
+      }
+      return .gemm(PackedWeights(convolution: shape, weight: w, bias: b))
+    }
+  }
+}
+
+extension ExecutionContext {
+  /// Runs `body` with `count` floats of scratch from the pool.
+  func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+    let bytes = max(count, 1) * MemoryLayout<Float>.stride
+    let raw = pool.take(bytes)
+    defer { pool.give(raw, byteCount: bytes) }
+    return body(raw.bindMemory(to: Float.self, capacity: max(count, 1)))
+  }
+
+  /// Splits `0..<count` into ranges of whole `block`s, one per thread, when there is enough
+  /// work (`work` multiply-adds or element operations in all) to pay for waking threads.
+  func parallelBlocks(_ count: Int, block: Int, work: Int, _ body: (Range<Int>) -> Void) {
+    let blocks = (count + block - 1) / block
+    guard threadCount > 1, blocks > 1, work >= FastExecutors.parallelWork else {
+      body(0..<count)
+      return
+    }
+    parallelFor(blocks) { range in
+      body(range.lowerBound * block..<min(range.upperBound * block, count))
+    }
+  }
+}
+
+enum FastExecutors {
+  /// Below about this many operations, a second thread costs more than it saves.
+  static let parallelWork = 1 << 16
+
+  static var entries: [(String, ContextualOpExecutor)] {
+    convolutionEntries + linearEntries + unaryEntries + binaryEntries + poolingEntries
+  }
+
+  // MARK: - Convolution
+
+  private static var convolutionEntries: [(String, ContextualOpExecutor)] {
+    [
+      ("prepacked::conv2d_clamp_run", { context, a in
+        let state = try ConvolutionExecutors.contextState(a[1], count: 8)
+        return [.tensor(try conv2d(
+          context, try a.tensor(0), try state.tensor(0), try state.optionalTensor(1), stride: try state.intList(2),
+          padding: .explicit(try state.intList(3)), dilation: try state.intList(4), groups: try state.int(5),
+          clamp: try ConvolutionExecutors.clamp(state[6], state[7])))]
+      }),
+      ("aten::conv2d", { context, a in
+        [.tensor(try conv2d(
+          context, try a.tensor(0), try a.tensor(1), try a.optionalTensor(2), stride: try a.intList(3),
+          padding: .explicit(try a.intList(4)), dilation: try a.intList(5), groups: try a.int(6), clamp: .none))]
+      }),
+      ("aten::conv2d.padding", { context, a in
+        [.tensor(try conv2d(
+          context, try a.tensor(0), try a.tensor(1), try a.optionalTensor(2), stride: try a.intList(3),
+          padding: try ConvolutionExecutors.stringPadding(try a.string(4)), dilation: try a.intList(5),
+          groups: try a.int(6), clamp: .none))]
+      }),
+      ("prepacked::conv2d_transpose_clamp_run", { context, a in
+        let state = try ConvolutionExecutors.contextState(a[1], count: 9)
+        return [.tensor(try convTranspose2d(
+          context, try a.tensor(0), try state.tensor(0), try state.optionalTensor(1), stride: try state.intList(2),
+          padding: try state.intList(3), outputPadding: try state.intList(4), groups: try state.int(6),
+          dilation: try state.intList(5), clamp: try ConvolutionExecutors.clamp(state[7], state[8])))]
+      }),
+      ("aten::conv_transpose2d.input", { context, a in
+        [.tensor(try convTranspose2d(
+          context, try a.tensor(0), try a.tensor(1), try a.optionalTensor(2), stride: try a.intList(3),
+          padding: try a.intList(4), outputPadding: try a.intList(5), groups: try a.int(6), dilation: try a.intList(7),
+          clamp: .none))]
+      }),
+    ]
+  }
+
+  static func conv2d(
+    _ context: ExecutionContext, _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: [Int],
+    padding: ConvolutionPadding, dilation: [Int], groups: Int, clamp: OutputClamp
+  ) throws -> Tensor {
+    guard input.dtype == .float32, weight.dtype == .float32, bias.map({ $0.dtype == .float32 }) ?? true,
+      input.rank == 4 || input.rank == 3, weight.rank == 4
+    else {
+      return try ConvolutionExecutors.conv2d(
+        input, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups, clamp: clamp)
+    }
+    let shape: Conv2DShape
+    do {
+      shape = try Conv2DShape.conv2d(
+        input: input.shape, weight: weight.shape, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    } catch {
+      throw error.opError
+    }
+    if let bias, bias.count != shape.outputChannels {
+      throw OpError("conv2d bias has \(bias.count) elements, expected \(shape.outputChannels)")
+    }
+    let weights = context.weights.value(
+      WeightCache.key(kind: 1, weight: weight, bias: bias), pins: [weight.storage] + (bias.map { [$0.storage] } ?? [])
+    ) {
+      ConvolutionWeights(shape, weight: weight.contiguous(), bias: bias?.contiguous())
+    }
+    let x = input.contiguous()
+    let outputShape = input.rank == 3 ? Array(shape.outputShape.dropFirst()) : shape.outputShape
+    let output = context.makeTensor(outputShape)
+    let pixels = shape.outputHeight * shape.outputWidth
+    let taps = shape.kernelHeight * shape.kernelWidth
+    withExtendedLifetime((x, output, weights)) {
+      let (source, target) = (UnsafePointer(x.floatPointer()), output.floatPointer())
+      switch weights.layout {
+      case .depthwise(let packed):
+        let work = shape.batch * shape.outputChannels * pixels * taps
+        context.parallelBlocks(shape.outputChannels, block: 1, work: work) { channels in
+          context.withScratch(ConvolutionKernels.depthwiseScratchCount(shape)) { scratch in
+            ConvolutionKernels.depthwiseConv2d(
+              shape, input: source, weights: packed, output: target, clamp: clamp, channels: channels, scratch: scratch)
+          }
+        }
+      case .gemm(let packed):
+        let work = shape.batch * shape.outputChannels * pixels * shape.inputChannelsPerGroup * taps
+        let scratchCount = ConvolutionKernels.conv2dScratchCount(shape)
+        let splitPixels = pixels >= context.threadCount * 4 * GEMMKernels.panelColumns
+        if splitPixels {
+          context.parallelBlocks(pixels, block: GEMMKernels.panelColumns, work: work) { range in
+            context.withScratch(scratchCount) { scratch in
+              ConvolutionKernels.conv2d(
+                shape, input: source, weights: packed, output: target, clamp: clamp, pixels: range, scratch: scratch)
+            }
+          }
+        } else {
+          context.parallelBlocks(shape.outputChannels, block: GEMMKernels.panelRows, work: work) { range in
+            context.withScratch(scratchCount) { scratch in
+              ConvolutionKernels.conv2d(
+                shape, input: source, weights: packed, output: target, clamp: clamp, outputChannels: range,
+                scratch: scratch)
+            }
+          }
+        }
+      }
+    }
+    return output
+  }
+
+  static func convTranspose2d(
+    _ context: ExecutionContext, _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: [Int], padding: [Int],
+    outputPadding: [Int], groups: Int, dilation: [Int], clamp: OutputClamp
+  ) throws -> Tensor {
+    guard input.dtype == .float32, weight.dtype == .float32, bias.map({ $0.dtype == .float32 }) ?? true,
+      input.rank == 4 || input.rank == 3, weight.rank == 4
+    else {
+      return try ConvolutionExecutors.convTranspose2d(
+        input, weight, bias, stride: stride, padding: padding, outputPadding: outputPadding, groups: groups,
+        dilation: dilation, clamp: clamp)
+    }
+    let shape: ConvTranspose2DShape
+    do {
+      shape = try ConvTranspose2DShape.convTranspose2d(
+        input: input.shape, weight: weight.shape, stride: stride, padding: padding, outputPadding: outputPadding,
+        dilation: dilation, groups: groups)
+    } catch {
+      throw error.opError
+    }
+    if let bias, bias.count != shape.outputChannels {
+      throw OpError("conv_transpose2d bias has \(bias.count) elements, expected \(shape.outputChannels)")
+    }
+    let packed = context.weights.value(WeightCache.key(kind: 2, weight: weight, bias: nil), pins: [weight.storage]) {
+      let w = weight.contiguous()
+      return withExtendedLifetime(w) { PackedWeights(transposedConvolution: shape, weight: w.floatPointer()) }
+    }
+    let x = input.contiguous()
+    let b = bias?.contiguous()
+    let outputShape = [shape.batch, shape.outputChannels, shape.outputHeight, shape.outputWidth]
+    let output = context.makeTensor(input.rank == 3 ? Array(outputShape.dropFirst()) : outputShape)
+    let work =
+      shape.batch * shape.inputHeight * shape.inputWidth * shape.outputChannels * shape.inputChannelsPerGroup
+      * shape.kernelHeight * shape.kernelWidth
+    withExtendedLifetime((x, b, output, packed)) {
+      let (source, target) = (UnsafePointer(x.floatPointer()), output.floatPointer())
+      let biasPointer = b.map { UnsafePointer($0.floatPointer()) }
+      context.parallelBlocks(shape.outputChannels, block: 1, work: work) { channels in
+        context.withScratch(ConvolutionKernels.convTranspose2dScratchCount(shape)) { scratch in
+          ConvolutionKernels.convTranspose2d(
+            shape, input: source, weights: packed, bias: biasPointer, output: target, clamp: clamp,
+            outputChannels: channels, scratch: scratch)
+        }
+      }
+    }
+    return output
+  }
+
+  // MARK: - Linear
+
+  private static var linearEntries: [(String, ContextualOpExecutor)] {
+    [
+      ("prepacked::linear_clamp_run", { context, a in
+        let state = try ConvolutionExecutors.contextState(a[1], count: 4)
+        return [.tensor(try linear(
+          context, try a.tensor(0), try state.tensor(0), try state.optionalTensor(1),
+          clamp: try ConvolutionExecutors.clamp(state[2], state[3])))]
+      }),
+      ("aten::linear", { context, a in
+        [.tensor(try linear(context, try a.tensor(0), try a.tensor(1), try a.optionalTensor(2), clamp: .none))]
+      }),
+    ]
+  }
+
+  static func linear(_ context: ExecutionContext, _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, clamp: OutputClamp)
+    throws -> Tensor
+  {
+    guard input.dtype == .float32, weight.dtype == .float32, bias.map({ $0.dtype == .float32 }) ?? true,
+      weight.rank == 2, input.rank >= 1, weight.shape[0] > 0, weight.shape[1] > 0
+    else {
+      return try LinearExecutors.linear(input, weight, bias, clamp: clamp)
+    }
+    let (outputFeatures, inputFeatures) = (weight.shape[0], weight.shape[1])
+    guard let last = input.shape.last, last == inputFeatures else {
+      throw OpError("mat1 and mat2 shapes cannot be multiplied (input \(input.shape), weight \(weight.shape))")
+    }
+    if let bias, bias.count != outputFeatures {
+      throw OpError("linear bias has \(bias.count) elements, expected \(outputFeatures)")
+    }
+    let packed = context.weights.value(
+      WeightCache.key(kind: 3, weight: weight, bias: bias), pins: [weight.storage] + (bias.map { [$0.storage] } ?? [])
+    ) {
+      let (w, b) = (weight.contiguous(), bias?.contiguous())
+      return withExtendedLifetime((w, b)) {
+        PackedWeights(
+          linearWeight: w.floatPointer(), outputFeatures: outputFeatures, inputFeatures: inputFeatures,
+          bias: b.map { UnsafePointer($0.floatPointer()) })
+      }
+    }
+    let x = input.contiguous()
+    let rows = x.count / inputFeatures
+    let output = context.makeTensor(Array(input.shape.dropLast()) + [outputFeatures])
+    if rows == 0 { return output }
+    withExtendedLifetime((x, output, packed)) {
+      let (source, target) = (UnsafePointer(x.floatPointer()), output.floatPointer())
+      context.parallelBlocks(outputFeatures, block: GEMMKernels.panelRows, work: rows * outputFeatures * inputFeatures) {
+        features in
+        context.withScratch(GEMMKernels.linearScratchCount(weights: packed)) { scratch in
+          GEMMKernels.linear(
+            weights: packed, input: source, rowCount: rows, output: target, clamp: clamp, outputFeatures: features,
+            scratch: scratch)
+        }
+      }
+    }
+    return output
+  }
+
+  // MARK: - Elementwise
+
+  private static var unaryEntries: [(String, ContextualOpExecutor)] {
+    var result: [(String, ContextualOpExecutor)] = []
+    func pair(_ name: String, _ make: @escaping @Sendable ([IValue]) throws -> UnaryOperation) {
+      result.append(("aten::\(name)", { context, a in [.tensor(try unary(context, try make(a), try a.tensor(0), inPlace: false))] }))
+      result.append(("aten::\(name)_", { context, a in [.tensor(try unary(context, try make(a), try a.tensor(0), inPlace: true))] }))
+    }
+    pair("relu") { _ in .relu }
+    pair("relu6") { _ in .relu6 }
+    pair("hardswish") { _ in .hardswish }
+    pair("hardsigmoid") { _ in .hardsigmoid }
+    pair("sigmoid") { _ in .sigmoid }
+    pair("silu") { _ in .silu }
+    pair("hardtanh") { a in .hardtanh(min: try a.double(1), max: try a.double(2)) }
+    return result
+  }
+
+  static func unary(_ context: ExecutionContext, _ op: UnaryOperation, _ input: Tensor, inPlace: Bool) throws -> Tensor {
+    guard input.dtype == .float32, input.isContiguous, ElementwiseKernels.vectorizes(op) else {
+      return try ElementwiseExecutors.unary(op, input, inPlace: inPlace)
+    }
+    let output = inPlace ? input : context.makeTensor(input.shape)
+    let count = input.count
+    withExtendedLifetime((input, output)) {
+      let (source, target) = (UnsafePointer(input.floatPointer()), output.floatPointer())
+      context.parallelBlocks(count, block: 4096, work: count * 4) { range in
+        ElementwiseKernels.unaryFloat32(op, input: source, output: target, elements: range)
+      }
+    }
+    return output
+  }
+
+  private static var binaryEntries: [(String, ContextualOpExecutor)] {
+    var result: [(String, ContextualOpExecutor)] = []
+    func family(
+      _ name: String, trueDivision: Bool = false, _ make: @escaping @Sendable ([IValue]) throws -> BinaryOperation
+    ) {
+      result.append(("aten::\(name).Tensor", { context, a in
+        [.tensor(try binary(context, try make(a), try a.tensor(0), a[1], inPlace: false, trueDivision: trueDivision))]
+      }))
+      result.append(("aten::\(name)_.Tensor", { context, a in
+        [.tensor(try binary(context, try make(a), try a.tensor(0), a[1], inPlace: true, trueDivision: trueDivision))]
+      }))
+    }
+    family("add") { a in .add(alpha: try alpha(a)) }
+    family("sub") { a in .sub(alpha: try alpha(a)) }
+    family("mul") { _ in .mul }
+    family("div", trueDivision: true) { _ in .div }
+    family("_add_relu") { a in .addRelu(alpha: try alpha(a)) }
+    return result
+  }
+
+  private static func alpha(_ a: [IValue]) throws -> Scalar {
+    guard a.count > 2 else { return .int(1) }
+    guard let scalar = a[2].kernelScalar else { throw OpError("alpha must be a number") }
+    return scalar
+  }
+
+  static func binary(
+    _ context: ExecutionContext, _ op: BinaryOperation, _ a: Tensor, _ other: IValue, inPlace: Bool,
+    trueDivision: Bool = false
+  ) throws -> Tensor {
+    let reference = { () throws -> Tensor in
+      try ElementwiseExecutors.binary(
+        op, .tensor(a), try Operand(other), inPlaceTarget: inPlace ? a : nil, trueDivision: trueDivision)
+    }
+    guard case .tensor(let b) = other, a.dtype == .float32, b.dtype == .float32, a.isContiguous, b.isContiguous,
+      ElementwiseKernels.vectorizes(op)
+    else { return try reference() }
+    if a.shape == b.shape {
+      // In place, `a` is the output; a `b` sharing its memory at another offset would be read
+      // after being written.
+      if inPlace, a.storage === b.storage, a.storageOffset != b.storageOffset { return try reference() }
+      let output = inPlace ? a : context.makeTensor(a.shape)
+      let count = a.count
+      withExtendedLifetime((a, b, output)) {
+        let (x, y, target) = (UnsafePointer(a.floatPointer()), UnsafePointer(b.floatPointer()), output.floatPointer())
+        context.parallelBlocks(count, block: 4096, work: count * 2) { range in
+          ElementwiseKernels.binaryFloat32(op, a: x, b: y, output: target, elements: range)
+        }
+      }
+      return output
+    }
+    // x ∘ s with s one value per channel of an NCHW x (squeeze-and-excitation's `x * s`).
+    if a.rank == 4, b.rank == 4, b.shape == [a.shape[0], a.shape[1], 1, 1], a.storage !== b.storage {
+      let output = inPlace ? a : context.makeTensor(a.shape)
+      let planes = a.shape[0] * a.shape[1]
+      let planeSize = a.shape[2] * a.shape[3]
+      withExtendedLifetime((a, b, output)) {
+        let (x, s, target) = (UnsafePointer(a.floatPointer()), UnsafePointer(b.floatPointer()), output.floatPointer())
+        context.parallelBlocks(planes, block: 1, work: planes * planeSize * 2) { range in
+          ElementwiseKernels.channelBroadcastFloat32(
+            op, input: x, scalars: s, planeSize: planeSize, output: target, planes: range)
+        }
+      }
+      return output
+    }
+    return try reference()
+  }
+
+  // MARK: - Pooling
+
+  private static var poolingEntries: [(String, ContextualOpExecutor)] {
+    [
+      ("aten::max_pool2d", { context, a in
+        let input = try a.tensor(0)
+        let kernel = try a.intList(1)
+        let stride = try a.intList(2)
+        let (padding, dilation, ceilMode) = (try a.intList(3), try a.intList(4), try a.bool(5))
+        let shape: Pool2DShape
+        do throws(KernelError) {
+          shape = try Pool2DShape.maxPool2d(
+            input: input.shape, kernel: kernel, stride: stride.isEmpty ? kernel : stride, padding: padding,
+            dilation: dilation, ceilMode: ceilMode)
+        } catch {
+          throw error.opError
+        }
+        let x = try input.contiguousFloat32()
+        let output = context.makeTensor(Array(input.shape.dropLast(2)) + [shape.outputHeight, shape.outputWidth])
+        let work = shape.planes * shape.outputHeight * shape.outputWidth * shape.kernelHeight * shape.kernelWidth
+        withExtendedLifetime((x, output)) {
+          let (source, target) = (UnsafePointer(x.floatPointer()), output.floatPointer())
+          context.parallelBlocks(shape.planes, block: 1, work: work) { planes in
+            PoolingKernels.maxPool2d(shape, input: source, output: target, planes: planes)
+          }
+        }
+        return [.tensor(output)]
+      }),
+      ("aten::adaptive_avg_pool2d", { context, a in
+        let input = try a.tensor(0)
+        let size = try a.intList(1)
+        guard size == [1, 1], input.dtype == .float32, input.rank >= 3, input.shape.suffix(2).reduce(1, *) > 0 else {
+          return try OperatorTable.reference.executor(for: "aten::adaptive_avg_pool2d")!(a)
+        }
+        return [.tensor(globalAverage(context, input, keepShape: Array(input.shape.dropLast(2)) + [1, 1]))]
+      }),
+      ("aten::mean.dim", { context, a in
+        let input = try a.tensor(0)
+        let dims = try a.optionalIntList(1) ?? []
+        let keepdim = try a.bool(2)
+        let spatial = Set(dims.map { $0 < 0 ? $0 + input.rank : $0 })
+        guard input.dtype == .float32, input.rank == 4, spatial == [2, 3], dims.count == 2, a[3].isNone,
+          input.shape[2] * input.shape[3] > 0
+        else {
+          return try OperatorTable.reference.executor(for: "aten::mean.dim")!(a)
+        }
+        let shape = keepdim ? [input.shape[0], input.shape[1], 1, 1] : [input.shape[0], input.shape[1]]
+        return [.tensor(globalAverage(context, input, keepShape: shape))]
+      }),
+    ]
+  }
+
+  /// The mean of each `[H, W]` plane of `input`, shaped `shape`.
+  private static func globalAverage(_ context: ExecutionContext, _ input: Tensor, keepShape shape: [Int]) -> Tensor {
+    let x = input.contiguous()
+    let planeSize = input.shape.suffix(2).reduce(1, *)
+    let planes = input.count / max(planeSize, 1)
+    let output = context.makeTensor(shape)
+    guard planeSize > 0 else { return output }
+    withExtendedLifetime((x, output)) {
+      let (source, target) = (UnsafePointer(x.floatPointer()), output.floatPointer())
+      context.parallelBlocks(planes, block: 1, work: planes * planeSize) { range in
+        PoolingKernels.globalAveragePool(input: source, planeSize: planeSize, output: target, planes: range)
+      }
+    }
+    return output
+  }
+}
