@@ -44,7 +44,7 @@ let package = Package(
     .testTarget(name: "TorchArchiveTests", dependencies: ["TorchArchive"]),
     .testTarget(name: "TorchIRTests", dependencies: ["TorchIR"]),
     .testTarget(name: "TorchScriptFrontendTests", dependencies: ["TorchScriptFrontend", "TorchArchive", "_TestSupport"]),
-    .testTarget(name: "TorchRuntimeTests", dependencies: ["TorchRuntime", "TorchScriptFrontend"]),
+    .testTarget(name: "TorchRuntimeTests", dependencies: ["TorchRuntime", "TorchScriptFrontend", "_TestSupport"]),
     .testTarget(name: "MobileOptimizerTests", dependencies: ["MobileOptimizer", "_TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["mobile-optimizer", "_TestSupport"]),
   ],

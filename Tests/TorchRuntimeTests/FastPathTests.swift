@@ -1,0 +1,176 @@
+import TensorCore
+import Testing
+import TorchIR
+import _TestSupport
+
+@testable import TorchRuntime
+
+/// The fast executors (Note [Fast paths]) against the reference executors of the same ops, on
+/// odd sizes, every convolution kind, in-place forms, broadcasts and fallbacks, with one and two
+/// threads. A wrong packing, split, clamp or aliasing rule shows up as a mismatch here.
+struct FastPathTests {
+  /// Deterministic values in [-1, 1).
+  static func tensor(_ shape: [Int], seed: UInt64) -> Tensor {
+    var state = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    let count = shape.reduce(1, *)
+    var values: [Float] = []
+    values.reserveCapacity(count)
+    for _ in 0..<count {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      values.append(Float(state >> 40) / Float(1 << 23) - 1)
+    }
+    return Tensor(shape: shape, floats: values)
+  }
+
+  static func ints(_ values: [Int]) -> IValue {
+    .list(ListValue(values.map { .int($0) }, elementType: .int))
+  }
+
+  /// Copies tensors so in-place ops on one run cannot leak into the other.
+  static func copies(_ arguments: [IValue]) -> [IValue] {
+    arguments.map { value in
+      if case .tensor(let tensor) = value { return .tensor(Tensor(shape: tensor.shape, floats: tensor.floats())) }
+      return value
+    }
+  }
+
+  /// Runs `op` through the reference table and the standard (fast) table with 1 and 2 threads.
+  static func check(_ op: String, _ arguments: [IValue], tolerance: Double = 2e-6, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    let expected = try OperatorTable.reference.executor(for: op)!(copies(arguments))
+    guard case .contextual(let fast)? = OperatorTable.standard.kernel(for: op) else {
+      Issue.record("\(op) has no fast executor", sourceLocation: sourceLocation)
+      return
+    }
+    for threads in [1, 2] {
+      let context = ExecutionContext(threads: threads)
+      // Twice: the second run reads weights from the cache.
+      for _ in 0..<2 {
+        let actual = try fast(context, copies(arguments))
+        guard case .tensor(let a) = actual[0], case .tensor(let e) = expected[0] else {
+          Issue.record("\(op) did not return a tensor", sourceLocation: sourceLocation)
+          return
+        }
+        #expect(a.shape == e.shape, "\(op) shape", sourceLocation: sourceLocation)
+        guard a.shape == e.shape else { return }
+        let error = maxRelativeError(a.floats().map(Double.init), e.floats().map(Double.init))
+        #expect(error <= tolerance, "\(op) with \(threads) threads: relative error \(error)", sourceLocation: sourceLocation)
+      }
+    }
+  }
+
+  static func conv(_ input: [Int], _ weight: [Int], bias: Bool, stride: [Int], padding: [Int], dilation: [Int] = [1, 1], groups: Int = 1)
+    throws
+  {
+    let x = tensor(input, seed: 1)
+    let w = tensor(weight, seed: 2)
+    let b: IValue = bias ? .tensor(tensor([weight[0]], seed: 3)) : .none
+    try check(
+      "aten::conv2d", [.tensor(x), .tensor(w), b, ints(stride), ints(padding), ints(dilation), .int(groups)], tolerance: 1e-5)
+  }
+
+  @Test func convolutionsOfEveryKind() throws {
+    try Self.conv([1, 16, 9, 11], [24, 16, 1, 1], bias: true, stride: [1, 1], padding: [0, 0])  // pointwise
+    try Self.conv([2, 8, 13, 17], [12, 8, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])  // batch 2, im2col
+    try Self.conv([1, 8, 13, 17], [12, 4, 3, 3], bias: false, stride: [2, 2], padding: [1, 1], groups: 2)
+    try Self.conv([1, 3, 32, 30], [8, 3, 7, 7], bias: true, stride: [2, 2], padding: [3, 3])  // a ResNet stem
+    try Self.conv([1, 6, 20, 20], [6, 6, 3, 3], bias: true, stride: [1, 1], padding: [2, 2], dilation: [2, 2])
+    try Self.conv([1, 16, 15, 15], [16, 1, 3, 3], bias: true, stride: [1, 1], padding: [1, 1], groups: 16)  // depthwise
+    try Self.conv([2, 16, 15, 14], [16, 1, 3, 3], bias: false, stride: [2, 2], padding: [1, 1], groups: 16)
+    try Self.conv([1, 10, 17, 19], [10, 1, 5, 5], bias: true, stride: [2, 2], padding: [2, 2], groups: 10)
+    try Self.conv([1, 40, 64, 64], [64, 40, 1, 1], bias: true, stride: [1, 1], padding: [0, 0])  // splits pixels
+    try Self.conv([1, 64, 3, 3], [96, 64, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])  // splits channels
+  }
+
+  @Test func prepackedRunsClampAndReadTheirContext() throws {
+    let weight = Self.tensor([12, 8, 3, 3], seed: 4)
+    let bias = Self.tensor([12], seed: 5)
+    let state: [IValue] = [
+      .tensor(weight), .tensor(bias), Self.ints([1, 1]), Self.ints([1, 1]), Self.ints([1, 1]), .int(1), .double(0),
+      .double(0.5),
+    ]
+    let context = ConvolutionExecutors.context("Conv2dOpContext", state)
+    try Self.check("prepacked::conv2d_clamp_run", [.tensor(Self.tensor([1, 8, 10, 9], seed: 6)), .object(context)], tolerance: 1e-5)
+
+    let linear = ConvolutionExecutors.context(
+      "LinearOpContext", [.tensor(Self.tensor([37, 64], seed: 7)), .tensor(Self.tensor([37], seed: 8)), .double(-0.25), .none])
+    try Self.check("prepacked::linear_clamp_run", [.tensor(Self.tensor([1, 64], seed: 9)), .object(linear)], tolerance: 1e-5)
+    try Self.check("prepacked::linear_clamp_run", [.tensor(Self.tensor([5, 64], seed: 10)), .object(linear)], tolerance: 1e-5)
+  }
+
+  @Test func transposedConvolution() throws {
+    let x = Self.tensor([1, 8, 7, 6], seed: 11)
+    let w = Self.tensor([8, 3, 3, 3], seed: 12)
+    try Self.check(
+      "aten::conv_transpose2d.input",
+      [.tensor(x), .tensor(w), .tensor(Self.tensor([6], seed: 13)), Self.ints([2, 2]), Self.ints([1, 1]), Self.ints([1, 1]), .int(2),
+       Self.ints([1, 1])], tolerance: 1e-5)
+  }
+
+  @Test func linearWithoutBiasAndWithRows() throws {
+    try Self.check("aten::linear", [.tensor(Self.tensor([3, 4, 50], seed: 14)), .tensor(Self.tensor([19, 50], seed: 15)), .none], tolerance: 1e-5)
+    try Self.check("aten::linear", [.tensor(Self.tensor([1, 1280], seed: 16)), .tensor(Self.tensor([100, 1280], seed: 17)), .none], tolerance: 1e-5)
+  }
+
+  @Test func weightsAreCachedPerStorage() throws {
+    // Two weights of one shape in one context: the second must not reuse the first's packing.
+    let context = ExecutionContext(threads: 1)
+    let x = Self.tensor([1, 4, 6, 6], seed: 18)
+    for seed in [19, 20] as [UInt64] {
+      let w = Self.tensor([5, 4, 3, 3], seed: seed)
+      let arguments: [IValue] = [.tensor(x), .tensor(w), .none, Self.ints([1, 1]), Self.ints([1, 1]), Self.ints([1, 1]), .int(1)]
+      let fast = try FastExecutors.conv2d(
+        context, x, w, nil, stride: [1, 1], padding: .explicit([1, 1]), dilation: [1, 1], groups: 1, clamp: .none)
+      guard case .tensor(let expected)? = try OperatorTable.reference.executor(for: "aten::conv2d")!(arguments).first else {
+        Issue.record("no reference result")
+        return
+      }
+      #expect(maxRelativeError(fast.floats().map(Double.init), expected.floats().map(Double.init)) <= 1e-5)
+    }
+  }
+
+  @Test func activationsInAndOutOfPlace() throws {
+    for count in [1037, 70_001] {
+      let x = Self.tensor([count], seed: 21)
+      for op in ["relu", "relu6", "hardswish", "hardsigmoid", "sigmoid", "silu"] {
+        try Self.check("aten::\(op)", [.tensor(x)])
+        try Self.check("aten::\(op)_", [.tensor(x)])
+      }
+      try Self.check("aten::hardtanh_", [.tensor(x), .double(-0.5), .double(0.25)])
+    }
+  }
+
+  @Test func arithmeticSameShapeBroadcastAndFallbacks() throws {
+    let a = Self.tensor([2, 5, 7, 9], seed: 22)
+    let b = Self.tensor([2, 5, 7, 9], seed: 23)
+    let s = Self.tensor([2, 5, 1, 1], seed: 24)
+    for op in ["add", "sub", "_add_relu"] {
+      try Self.check("aten::\(op).Tensor", [.tensor(a), .tensor(b), .double(0.5)])
+      try Self.check("aten::\(op)_.Tensor", [.tensor(a), .tensor(b), .int(1)])
+      try Self.check("aten::\(op).Tensor", [.tensor(a), .tensor(s), .int(1)])
+    }
+    for op in ["mul", "div"] {
+      try Self.check("aten::\(op).Tensor", [.tensor(a), .tensor(b)])
+      try Self.check("aten::\(op)_.Tensor", [.tensor(a), .tensor(s)])
+      try Self.check("aten::\(op).Tensor", [.tensor(a), .tensor(s)])
+    }
+    // Broadcasts the fast path does not take: row vectors, a [1, C, 1, 1] against batch 2, a
+    // transposed (non-contiguous) operand.
+    try Self.check("aten::add.Tensor", [.tensor(a), .tensor(Self.tensor([9], seed: 25)), .int(1)])
+    try Self.check("aten::mul.Tensor", [.tensor(a), .tensor(Self.tensor([1, 5, 1, 1], seed: 26))])
+    let transposed = try Self.tensor([9, 7], seed: 27).transposed(0, 1)
+    try Self.check("aten::add.Tensor", [.tensor(Self.tensor([7, 9], seed: 28)), .tensor(transposed), .int(1)])
+  }
+
+  @Test func pooling() throws {
+    let x = Self.tensor([2, 3, 17, 16], seed: 29)
+    for (padding, ceil) in [([1, 1], false), ([0, 0], true), ([0, 0], false)] {
+      try Self.check("aten::max_pool2d", [.tensor(x), Self.ints([3, 3]), Self.ints([2, 2]), Self.ints(padding), Self.ints([1, 1]), .bool(ceil)])
+    }
+    try Self.check("aten::max_pool2d", [.tensor(x), Self.ints([2, 2]), Self.ints([]), Self.ints([0, 0]), Self.ints([1, 1]), .bool(false)])
+    try Self.check("aten::adaptive_avg_pool2d", [.tensor(x), Self.ints([1, 1])], tolerance: 1e-6)
+    try Self.check("aten::adaptive_avg_pool2d", [.tensor(x), Self.ints([2, 3])])
+    try Self.check("aten::mean.dim", [.tensor(x), Self.ints([2, 3]), .bool(true), .none], tolerance: 1e-6)
+    try Self.check("aten::mean.dim", [.tensor(x), Self.ints([-1, -2]), .bool(false), .none], tolerance: 1e-6)
+    try Self.check("aten::mean.dim", [.tensor(x), Self.ints([1]), .bool(false), .none])
+  }
+}
