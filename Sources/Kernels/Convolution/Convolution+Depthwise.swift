@@ -44,8 +44,10 @@ extension ConvolutionKernels {
     let layout = DepthwiseRowLayout(shape)
     let specialized =
       shape.kernelHeight == 3 && shape.kernelWidth == 3 && shape.dilationWidth == 1 && shape.strideWidth <= 2
+    // Padding positions are the same in every padded row and rows only ever write the positions
+    // inside the image, so zeroing the whole ring once makes every row's padding zero.
+    scratch.update(repeating: 0, count: (layout.ringRows + 1) * layout.rowFloats)
     let zeroRow = scratch + layout.ringRows * layout.rowFloats
-    zeroRow.update(repeating: 0, count: layout.rowFloats)
     let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
     for image in 0..<shape.batch {
       for channel in channels {
@@ -92,6 +94,7 @@ extension ConvolutionKernels {
     let (w10, w11, w12) = (SIMD8(repeating: taps[3]), SIMD8(repeating: taps[4]), SIMD8(repeating: taps[5]))
     let (w20, w21, w22) = (SIMD8(repeating: taps[6]), SIMD8(repeating: taps[7]), SIMD8(repeating: taps[8]))
     let bias = SIMD8<Float>(repeating: taps[9])
+    let bounds = VectorClamp(clamp)
     let width = rows.layout.outputWidth
     var x = 0
     while x < width {
@@ -106,10 +109,9 @@ extension ConvolutionKernels {
       var bottom = w20 * load8(r2 + (x + o0))
       bottom.addProduct(w21, load8(r2 + (x + o1)))
       bottom.addProduct(w22, load8(r2 + (x + o2)))
-      store(top + middle + bottom, to: output, at: x, width: width)
+      store(bounds(top + middle + bottom), to: output, at: x, width: width)
       x += 8
     }
-    clampRow(output, width: width, clamp: clamp)
   }
 
   /// One output row, any kernel: sixteen outputs at a time in two accumulators, the taps read
@@ -121,6 +123,7 @@ extension ConvolutionKernels {
   ) {
     let layout = rows.layout
     let bias = SIMD8<Float>(repeating: taps[layout.kernelHeight * layout.kernelWidth])
+    let bounds = VectorClamp(clamp)
     let width = layout.outputWidth
     var x = 0
     while x < width {
@@ -142,26 +145,10 @@ extension ConvolutionKernels {
           }
         }
       }
-      store(left, to: output, at: x, width: width)
-      store(right, to: output, at: x + 8, width: width)
+      store(bounds(left), to: output, at: x, width: width)
+      store(bounds(right), to: output, at: x + 8, width: width)
       x += 16
     }
-    clampRow(output, width: width, clamp: clamp)
-  }
-
-  /// Clamps one finished output row in place. A separate pass while the row is in L1: a
-  /// compare-and-blend clamp inside the FMA loop lengthens each vector's dependency chain and
-  /// measured twice as slow on Zen 1.
-  @inline(__always)
-  private static func clampRow(_ row: UnsafeMutablePointer<Float>, width: Int, clamp: OutputClamp) {
-    if clamp.isNone { return }
-    let bounds = VectorClamp(clamp)
-    var x = 0
-    while x + 8 <= width {
-      store8(bounds(load8(row + x)), row + x)
-      x += 8
-    }
-    if x < width { storePartial8(bounds(loadPartial8(row + x, count: width - x)), row + x, count: width - x) }
   }
 
   /// Writes the lanes of `value` (outputs x ..< x + 8) that lie before `width`.
@@ -223,9 +210,10 @@ public final class DepthwiseWeights: @unchecked Sendable {
 // and padding becomes zeros already in the row, for every tap and every column, borders
 // included. Rows above or below the image read a shared zero row. The kernel rows of one output
 // row span (kH − 1)·dH + 1 input rows; a ring of that many padded rows (rounded up to a power
-// of two) holds them, and each input row is copied once per channel. Each phase is long enough
-// (output width rounded up to 16, plus the largest tap offset) that the last, partial vectors
-// read only initialized floats.
+// of two) holds them, and each input row is copied once per channel. The padding positions are
+// the same in every row, so the ring is zeroed once per call and rows write only the image
+// part. Each phase is long enough (output width rounded up to 16, plus the largest tap offset)
+// that the last, partial vectors read only initialized floats.
 
 /// Sizes of the padded rows of one depthwise shape.
 struct DepthwiseRowLayout {
@@ -325,7 +313,8 @@ struct DepthwiseRowRing {
     return UnsafePointer(row < 0 || row >= layout.height ? zero : ring + (row & layout.ringMask) * layout.rowFloats)
   }
 
-  /// Copies input row `row` into its ring slot, split into phases and zero-padded.
+  /// Copies input row `row` into its ring slot, split into phases. Only the positions inside
+  /// the image are written; the padding stays zero from the ring's initialization.
   private func build(_ row: Int) {
     let source = input + row * layout.width
     let slot = ring + (row & layout.ringMask) * layout.rowFloats
@@ -334,16 +323,6 @@ struct DepthwiseRowRing {
     func copy(_ phase: Int, _ range: Range<Int>) {
       let (target, offset) = (slot + phase * count, phase - layout.paddingLeft)
       for t in range { target[t] = source[t * stride + offset] }
-    }
-    for phase in 0..<stride {
-      let target = slot + phase * count
-      let range = layout.inside(phase)
-      if range.isEmpty {
-        fill(target, 0..<count)
-      } else {
-        fill(target, 0..<range.lowerBound)
-        fill(target, range.upperBound..<count)
-      }
     }
     if stride == 1 {
       let range = layout.evenInside
@@ -378,11 +357,5 @@ struct DepthwiseRowRing {
     } else {
       for phase in 0..<stride { copy(phase, layout.inside(phase)) }
     }
-  }
-
-  /// Zeros `target[range]`.
-  @inline(__always)
-  private func fill(_ target: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
-    for index in range { target[index] = 0 }
   }
 }

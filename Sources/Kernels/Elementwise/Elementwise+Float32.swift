@@ -1,13 +1,13 @@
 /// Vectorized elementwise kernels on contiguous float32 buffers, over an element range so that
 /// callers split work across threads.
 ///
-/// Each computes exactly what `ElementwiseKernels.unary` / `.binary` compute for the same op on
-/// float32, eight elements at a time (see Note [SIMD8 on x86_64]); ops without a vector form
-/// run that reference loop on the range. Results differ from the reference only where noted:
-/// `sigmoid` and `silu` use a polynomial e^x (Note [Vector exponential], relative error below
-/// 2e-7 ≈ 2 ulp; results below the smallest normal float flush to zero), and `hardswish` /
-/// `hardsigmoid` multiply by 1/6 instead of dividing by 6 (≤ 1 ulp). NaN propagates as in the
-/// reference.
+/// Each computes what `ElementwiseKernels.unary` / `.binary` compute for the same op on
+/// float32: the same per-element expression in a plain loop that LLVM vectorizes (eight lanes
+/// with AVX2, see Note [SIMD8 on x86_64]), so results are identical, except `sigmoid` and `silu`,
+/// which use a polynomial e^x on `SIMD8` (Note [Vector exponential]: relative error below 2e-7,
+/// about 2 ulp; results below the smallest normal float flush to zero) instead of a libm call
+/// per element. Ops without a vector form run the reference loop on the range. NaN propagates
+/// as in the reference.
 ///
 /// Buffer contract: element i of every operand is at `pointer[i]`; only indices in `elements`
 /// are read or written. The output may be the same buffer as an input (in-place), but must not
@@ -37,35 +37,34 @@ extension ElementwiseKernels {
   ) {
     precondition(elements.lowerBound >= 0, "negative element index")
     let (x, y, range) = (input, output, elements)
+    // Plain per-element loops: LLVM vectorizes them (to vmaxps/vminps for the clamps, which the
+    // same code written with SIMD masks does not get); sigmoid and silu need the vector e^x.
     switch op {
     case .relu:
-      mapVectors(x, y, range) { $0.replacing(with: 0, where: $0 .< 0) }
+      mapElements(x, y, range) { $0 < 0 ? 0 : $0 }
     case .relu6:
-      let bounds = VectorClamp(.relu6)
-      mapVectors(x, y, range) { bounds($0) }
+      mapElements(x, y, range) { clampValue($0, 0, 6) }
     case .hardtanh(let lower, let upper):
-      let bounds = VectorClamp(OutputClamp(lower: Float(lower), upper: Float(upper)))
-      mapVectors(x, y, range) { bounds($0) }
+      let (lower, upper) = (Float(lower), Float(upper))
+      mapElements(x, y, range) { clampValue($0, lower, upper) }
     case .clamp(let lower, let upper):
-      let bounds = VectorClamp(
-        OutputClamp(lower: lower.map { Float(scalar: $0) } ?? -.infinity, upper: upper.map { Float(scalar: $0) } ?? .infinity))
-      mapVectors(x, y, range) { bounds($0) }
+      let lower = lower.map { Float(scalar: $0) } ?? -.infinity
+      let upper = upper.map { Float(scalar: $0) } ?? .infinity
+      mapElements(x, y, range) { clampValue($0, lower, upper) }
     case .hardswish:
-      let bounds = VectorClamp(.relu6)
-      mapVectors(x, y, range) { $0 * bounds($0 + 3) * (1 / 6) }
+      mapElements(x, y, range) { $0 * clampValue($0 + 3, 0, 6) / 6 }
     case .hardsigmoid:
-      let bounds = VectorClamp(.relu6)
-      mapVectors(x, y, range) { bounds($0 + 3) * (1 / 6) }
+      mapElements(x, y, range) { clampValue($0 + 3, 0, 6) / 6 }
     case .sigmoid:
       mapVectors(x, y, range) { sigmoid8($0) }
     case .silu:
       mapVectors(x, y, range) { $0 * sigmoid8($0) }
     case .neg:
-      mapVectors(x, y, range) { -$0 }
+      mapElements(x, y, range) { -$0 }
     case .abs:
-      mapVectors(x, y, range) { $0.replacing(with: -$0, where: $0 .< 0) }
+      mapElements(x, y, range) { Swift.abs($0) }
     case .square:
-      mapVectors(x, y, range) { $0 * $0 }
+      mapElements(x, y, range) { $0 * $0 }
     default:
       unary(
         op, dtype: .float32, input: input + elements.lowerBound, inputStrides: [1],
@@ -112,7 +111,8 @@ extension ElementwiseKernels {
     }
   }
 
-  /// The vector binary ops, for a contiguous or broadcast second operand.
+  /// The binary ops as per-element loops (LLVM vectorizes them), for a contiguous or broadcast
+  /// second operand.
   @inline(__always)
   private static func applyBinary<B: BinaryOperand>(
     _ op: BinaryOperation, _ a: UnsafePointer<Float>, _ b: B, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>
@@ -120,25 +120,24 @@ extension ElementwiseKernels {
     switch op {
     case .add(let alpha):
       let alpha = Float(scalar: alpha)
-      if alpha == 1 { mapVectors(a, b, y, range) { $0 + $1 } } else { mapVectors(a, b, y, range) { $0 + alpha * $1 } }
+      if alpha == 1 { mapElements(a, b, y, range) { $0 + $1 } } else { mapElements(a, b, y, range) { $0 + alpha * $1 } }
     case .sub(let alpha):
       let alpha = Float(scalar: alpha)
-      if alpha == 1 { mapVectors(a, b, y, range) { $0 - $1 } } else { mapVectors(a, b, y, range) { $0 - alpha * $1 } }
+      if alpha == 1 { mapElements(a, b, y, range) { $0 - $1 } } else { mapElements(a, b, y, range) { $0 - alpha * $1 } }
     case .mul:
-      mapVectors(a, b, y, range) { $0 * $1 }
+      mapElements(a, b, y, range) { $0 * $1 }
     case .div:
-      mapVectors(a, b, y, range) { $0 / $1 }
+      mapElements(a, b, y, range) { $0 / $1 }
     case .addRelu(let alpha):
       let alpha = Float(scalar: alpha)
-      mapVectors(a, b, y, range) { left, right in
+      mapElements(a, b, y, range) { left, right in
         let sum = alpha == 1 ? left + right : left + alpha * right
-        return sum.replacing(with: 0, where: sum .< 0)
+        return sum < 0 ? 0 : sum
       }
     case .maximum:
-      // NaN in either operand wins, as in the reference.
-      mapVectors(a, b, y, range) { left, right in right.replacing(with: left, where: (left .> right) .| (left .!= left)) }
+      mapElements(a, b, y, range) { $0.isNaN || $0 > $1 ? $0 : $1 }
     case .minimum:
-      mapVectors(a, b, y, range) { left, right in right.replacing(with: left, where: (left .< right) .| (left .!= left)) }
+      mapElements(a, b, y, range) { $0.isNaN || $0 < $1 ? $0 : $1 }
     default:
       preconditionFailure("\(op.name) has no vector loop")
     }
@@ -147,28 +146,41 @@ extension ElementwiseKernels {
 
 // MARK: - Loops
 
-/// The second operand of a binary vector loop.
+/// The second operand of a binary loop.
 protocol BinaryOperand {
-  /// Elements i ..< i + 8.
-  func vector(_ index: Int) -> SIMD8<Float>
-  /// Elements i ..< i + count (count < 8), other lanes zero.
-  func partial(_ index: Int, count: Int) -> SIMD8<Float>
+  /// Element i.
+  subscript(_ index: Int) -> Float { get }
 }
 
 /// A contiguous operand.
 struct VectorOperand: BinaryOperand {
   let base: UnsafePointer<Float>
   init(_ base: UnsafePointer<Float>) { self.base = base }
-  @inline(__always) func vector(_ index: Int) -> SIMD8<Float> { load8(base + index) }
-  @inline(__always) func partial(_ index: Int, count: Int) -> SIMD8<Float> { loadPartial8(base + index, count: count) }
+  @inline(__always) subscript(_ index: Int) -> Float { base[index] }
 }
 
 /// One value broadcast to every element.
 struct ScalarOperand: BinaryOperand {
-  let value: SIMD8<Float>
-  init(_ value: Float) { self.value = SIMD8(repeating: value) }
-  @inline(__always) func vector(_ index: Int) -> SIMD8<Float> { value }
-  @inline(__always) func partial(_ index: Int, count: Int) -> SIMD8<Float> { value }
+  let value: Float
+  init(_ value: Float) { self.value = value }
+  @inline(__always) subscript(_ index: Int) -> Float { value }
+}
+
+/// `y[i] = body(x[i])` over `range`.
+@inline(__always)
+func mapElements(
+  _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>, _ body: (Float) -> Float
+) {
+  for index in range { y[index] = body(x[index]) }
+}
+
+/// `y[i] = body(a[i], b[i])` over `range`.
+@inline(__always)
+func mapElements<B: BinaryOperand>(
+  _ a: UnsafePointer<Float>, _ b: B, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>,
+  _ body: (Float, Float) -> Float
+) {
+  for index in range { y[index] = body(a[index], b[index]) }
 }
 
 /// `y[i] = body(x[i…])` over `range`, four vectors per step, then single vectors, then a
@@ -197,31 +209,6 @@ func mapVectors(
   }
 }
 
-/// The binary form of `mapVectors`.
-@inline(__always)
-func mapVectors<B: BinaryOperand>(
-  _ a: UnsafePointer<Float>, _ b: B, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>,
-  _ body: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>
-) {
-  var index = range.lowerBound
-  let end = range.upperBound
-  while index + 16 <= end {
-    let (a0, a1) = (load8(a + index), load8(a + index + 8))
-    let (b0, b1) = (b.vector(index), b.vector(index + 8))
-    store8(body(a0, b0), y + index)
-    store8(body(a1, b1), y + index + 8)
-    index += 16
-  }
-  while index + 8 <= end {
-    store8(body(load8(a + index), b.vector(index)), y + index)
-    index += 8
-  }
-  if index < end {
-    let count = end - index
-    storePartial8(body(loadPartial8(a + index, count: count), b.partial(index, count: count)), y + index, count: count)
-  }
-}
-
 // MARK: - Exponential
 
 // Note [Vector exponential]
@@ -238,17 +225,17 @@ func mapVectors<B: BinaryOperand>(
 func expNonPositive8(_ x: SIMD8<Float>) -> SIMD8<Float> {
   let x = x.replacing(with: -87.33654, where: x .< -87.33654)
   let magic: Float = 12_582_912  // 1.5 · 2^23
-  let shifted = x * 1.442_695_04 + magic
+  let shifted = SIMD8(repeating: magic).addingProduct(x, SIMD8(repeating: 1.442_695_04))
   let n = shifted - magic
-  var r = x - n * 0.693_359_375
-  r = r - n * -2.121_944_4e-4
+  var r = x.addingProduct(n, SIMD8(repeating: -0.693_359_375))
+  r = r.addingProduct(n, SIMD8(repeating: 2.121_944_4e-4))
   var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
-  p = p * r + 1.398_199_95e-3
-  p = p * r + 8.333_451_9e-3
-  p = p * r + 4.166_579_59e-2
-  p = p * r + 1.666_666_55e-1
-  p = p * r + 5.000_000_12e-1
-  let value = p * (r * r) + r + 1
+  p = SIMD8(repeating: 1.398_199_95e-3).addingProduct(p, r)
+  p = SIMD8(repeating: 8.333_451_9e-3).addingProduct(p, r)
+  p = SIMD8(repeating: 4.166_579_59e-2).addingProduct(p, r)
+  p = SIMD8(repeating: 1.666_666_55e-1).addingProduct(p, r)
+  p = SIMD8(repeating: 5.000_000_12e-1).addingProduct(p, r)
+  let value = (r + 1).addingProduct(p, r * r)
   let exponent = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &<< 23) &+ (127 << 23)
   return value * unsafeBitCast(exponent, to: SIMD8<Float>.self)
 }
@@ -257,7 +244,7 @@ func expNonPositive8(_ x: SIMD8<Float>) -> SIMD8<Float> {
 /// neither branch overflows; z is 0 where e^−|x| is below the smallest normal float.
 @inline(__always)
 func sigmoid8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-  let magnitude = x.replacing(with: -x, where: x .< 0)
+  let magnitude = unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
   let z = expNonPositive8(-magnitude).replacing(with: 0, where: magnitude .> 87.33654)
   let positive = 1 / (1 + z)
   return positive.replacing(with: z * positive, where: x .< 0)

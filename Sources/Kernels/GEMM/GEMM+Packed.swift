@@ -212,7 +212,8 @@ struct MatrixRows: PackedGEMMSource {
 //      applies the clamp. Only then is an element final, so a clamp never sees a partial sum.
 // Edge tiles (rows of a partial panel or range, columns past the block, a transposed C) run the
 // same kernel on a 6×16 scratch tile and copy only their elements in and out, so no edge reads
-// or writes outside the caller's sub-block.
+// or writes outside the caller's sub-block. A tile of at most 8 columns runs the 6×8 kernel,
+// half the work (a 7×7 plane's 49 columns are three full tiles and one of a single column).
 
 extension GEMMKernels {
   /// The loop nest of Note [Packed GEMM loop nest] over any B source. `c` points at C's element
@@ -266,9 +267,15 @@ extension GEMMKernels {
                 for j in 0..<columnCount { tile[(row - m0) * nr + j] = cRow[j * cColumnStride] }
               }
             }
-            microKernel6x16(
-              depth: kc, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
-              bounds: bounds)
+            if columnCount <= 8 {
+              microKernel6x8(
+                depth: kc, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
+                bounds: bounds)
+            } else {
+              microKernel6x16(
+                depth: kc, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
+                bounds: bounds)
+            }
             for row in rowRange {
               let cRow = origin + (row - rows.lowerBound) * cRowStride
               for j in 0..<columnCount { cRow[j * cColumnStride] = tile[(row - m0) * nr + j] }
@@ -376,5 +383,47 @@ extension GEMMKernels {
     store8(r41, c4 + 8)
     store8(r50, c5)
     store8(r51, c5 + 8)
+  }
+
+  /// `microKernel6x16` for the first 8 columns only (`b` still holds 16 floats per k).
+  @inline(never)
+  static func microKernel6x8(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+  ) {
+    let (c0, c1, c2, c3, c4, c5) = (c, c + cRowStride, c + 2 * cRowStride, c + 3 * cRowStride, c + 4 * cRowStride, c + 5 * cRowStride)
+    var (r0, r1, r2, r3, r4, r5): (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+    if accumulate {
+      (r0, r1, r2, r3, r4, r5) = (load8(c0), load8(c1), load8(c2), load8(c3), load8(c4), load8(c5))
+    } else {
+      r0 = SIMD8(repeating: bias[0])
+      r1 = SIMD8(repeating: bias[1])
+      r2 = SIMD8(repeating: bias[2])
+      r3 = SIMD8(repeating: bias[3])
+      r4 = SIMD8(repeating: bias[4])
+      r5 = SIMD8(repeating: bias[5])
+    }
+    var a = a
+    var b = b
+    for _ in 0..<depth {
+      let b0 = load8(b)
+      r0.addProduct(SIMD8(repeating: a[0]), b0)
+      r1.addProduct(SIMD8(repeating: a[1]), b0)
+      r2.addProduct(SIMD8(repeating: a[2]), b0)
+      r3.addProduct(SIMD8(repeating: a[3]), b0)
+      r4.addProduct(SIMD8(repeating: a[4]), b0)
+      r5.addProduct(SIMD8(repeating: a[5]), b0)
+      a += 6
+      b += 16
+    }
+    if finish {
+      (r0, r1, r2, r3, r4, r5) = (bounds(r0), bounds(r1), bounds(r2), bounds(r3), bounds(r4), bounds(r5))
+    }
+    store8(r0, c0)
+    store8(r1, c1)
+    store8(r2, c2)
+    store8(r3, c3)
+    store8(r4, c4)
+    store8(r5, c5)
   }
 }

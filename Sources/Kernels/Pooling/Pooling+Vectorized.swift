@@ -90,14 +90,14 @@ extension PoolingKernels {
       }
       while column + 8 <= outputWidth && column * 2 - padLeft + 18 <= width {
         let start = column * 2 - padLeft
-        var lower = SIMD16<Float>(repeating: -.infinity)
-        var upper = lower
+        var best = SIMD8<Float>(repeating: -.infinity)
         for row in rowRange {
           let line = input + row * width + start
-          lower = nanMax(lower, SIMD16(lowHalf: load8(line), highHalf: load8(line + 8)))
-          upper = nanMax(upper, SIMD16(lowHalf: load8(line + 2), highHalf: load8(line + 10)))
+          let lower = SIMD16(lowHalf: load8(line), highHalf: load8(line + 8))
+          let upper = SIMD16(lowHalf: load8(line + 2), highHalf: load8(line + 10))
+          best = nanMax(best, nanMax(nanMax(lower.evenHalf, lower.oddHalf), upper.evenHalf))
         }
-        store8(nanMax(nanMax(lower.evenHalf, lower.oddHalf), upper.evenHalf), target + column)
+        store8(best, target + column)
         column += 8
       }
       while column < outputWidth {
@@ -122,8 +122,8 @@ extension PoolingKernels {
   }
 }
 
-/// `a` where it is larger or NaN, else `b`: a maximum through which NaN always propagates.
+/// `a` where it is larger or NaN, else `b`: a maximum that is NaN when either operand is.
 @inline(__always)
-func nanMax<V: SIMD>(_ a: V, _ b: V) -> V where V.Scalar == Float {
+func nanMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
   b.replacing(with: a, where: (a .> b) .| (a .!= a))
 }
