@@ -284,24 +284,39 @@ public struct Tensor: @unchecked Sendable {
 
   /// A contiguous copy with its own storage.
   public func copy() -> Tensor {
-    var result = Tensor(zeros: shape, dtype: dtype)
+    var result = Tensor(uninitialized: shape, dtype: dtype)
     result.quantization = quantization
     let total = count
-    if isContiguous {
-      let bytes = total * dtype.itemSize
-      if bytes > 0 {
-        result.storage.baseAddress.copyMemory(
-          from: storage.baseAddress + storageOffset * dtype.itemSize, byteCount: bytes)
-      }
-      return result
-    }
     let itemSize = dtype.itemSize
+    guard total > 0 else { return result }
+    // The trailing dims laid out contiguously form one run copied at once; an odometer walks
+    // the dims outside it (a channel shuffle's transposed copy moves whole planes).
+    var run = 1
+    var innerDims = 0
+    for dim in stride(from: rank - 1, through: 0, by: -1) {
+      guard shape[dim] == 1 || strides[dim] == run else { break }
+      run *= shape[dim]
+      innerDims += 1
+    }
+    let outerShape = Array(shape.prefix(rank - innerDims))
+    let outerStrides = Array(strides.prefix(rank - innerDims))
+    let runBytes = run * itemSize
     let source = storage.baseAddress
-    let target = result.storage.baseAddress
-    for index in 0..<total {
-      let offset = elementOffset(index)
-      target.advanced(by: index * itemSize).copyMemory(
-        from: source.advanced(by: offset * itemSize), byteCount: itemSize)
+    var target = result.storage.baseAddress
+    var index = [Int](repeating: 0, count: outerShape.count)
+    var offset = storageOffset
+    for _ in 0..<(total / run) {
+      target.copyMemory(from: source + offset * itemSize, byteCount: runBytes)
+      target += runBytes
+      var dim = outerShape.count - 1
+      while dim >= 0 {
+        index[dim] += 1
+        offset += outerStrides[dim]
+        if index[dim] < outerShape[dim] { break }
+        offset -= outerStrides[dim] * outerShape[dim]
+        index[dim] = 0
+        dim -= 1
+      }
     }
     return result
   }
