@@ -26,7 +26,8 @@ struct DepthwiseTester {
     var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
     input.withUnsafeBufferPointer { input in
       output.withUnsafeMutableBufferPointer { output in
-        for part in 0..<bounds.count - 1 {
+        // Last part first: a part that writes past its channels is caught, not overwritten.
+        for part in (0..<bounds.count - 1).reversed() {
           ConvolutionKernels.depthwiseConv2d(
             shape, input: input.baseAddress!, weights: packed, output: output.baseAddress!, clamp: clamp,
             channels: bounds[part]..<bounds[part + 1], scratch: scratch.pointer)
@@ -77,6 +78,13 @@ struct DepthwiseTester {
   @Test func batchesAndChannelRanges() {
     let shape = convShape(batch: 3, 11, 11, height: 9, width: 23, kernel: 3, stride: 2, padding: 1, groups: 11)
     DepthwiseTester(shape: shape, clamp: .relu6, channelSplits: [0, 1, 5, 10]).test()
+    // Wide rows: several 16-column deinterleaving steps per row, several vectors per row.
+    for (width, stride, padding) in [(57, 2, 1), (56, 2, 0), (40, 1, 1), (37, 3, 1)] {
+      DepthwiseTester(
+        shape: convShape(2, 2, height: 5, width: width, kernel: 3, stride: stride, padding: padding, groups: 2),
+        clamp: .relu, channelSplits: [1]
+      ).test()
+    }
     var same = try! Conv2DShape.conv2d(
       input: [2, 4, 9, 10], weight: [4, 1, 4, 4], stride: [1], padding: .same, dilation: [1], groups: 4)
     DepthwiseTester(shape: same, channelSplits: [2]).test()

@@ -31,8 +31,9 @@ struct PackedConvolutionTester {
     var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
     input.withUnsafeBufferPointer { input in
       output.withUnsafeMutableBufferPointer { output in
-        for c in 0..<channelBounds.count - 1 {
-          for p in 0..<pixelBounds.count - 1 {
+        // Last parts first: a part that writes past its range is caught, not overwritten.
+        for c in (0..<channelBounds.count - 1).reversed() {
+          for p in (0..<pixelBounds.count - 1).reversed() {
             ConvolutionKernels.conv2d(
               shape, input: input.baseAddress!, weights: packed, output: output.baseAddress!, clamp: clamp,
               outputChannels: channelBounds[c]..<channelBounds[c + 1], pixels: pixelBounds[p]..<pixelBounds[p + 1],

@@ -181,6 +181,27 @@ let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
     #expect(byTiles == whole)
   }
 
+  /// An empty reduction (K = 0, e.g. `nn.Linear(0, n)`) gives the bias, then the clamp.
+  @Test func zeroDepthGivesTheBias() {
+    PackedGEMMTester(m: 7, n: 19, k: 0, clamp: .relu).test()
+    PackedGEMMTester(m: 7, n: 19, k: 0, hasBias: false).test()
+    let bias: [Float] = [1, -2, 3]
+    var output = [Float](repeating: .nan, count: 3)
+    let weights = bias.withUnsafeBufferPointer {
+      PackedWeights(rows: 3, depth: 0, weights: $0.baseAddress!, rowStride: 0, bias: $0.baseAddress!)
+    }
+    let input: [Float] = [0]
+    let scratch = AlignedBuffer(count: GEMMKernels.linearScratchCount(weights: weights))
+    input.withUnsafeBufferPointer { input in
+      output.withUnsafeMutableBufferPointer {
+        GEMMKernels.linear(
+          weights: weights, input: input.baseAddress!, rowCount: 1, output: $0.baseAddress!, clamp: .relu,
+          scratch: scratch.pointer)
+      }
+    }
+    #expect(output == [1, 0, 3])
+  }
+
   /// NaN and infinity in B reach C (the kernel neither skips nor masks them).
   @Test func nonFiniteValuesPropagate() {
     let weights = [Float](repeating: 1, count: 2 * 3).withUnsafeBufferPointer {

@@ -49,7 +49,7 @@ public final class PackedWeights: @unchecked Sendable {
     rows: Int, depth: Int, groups: Int = 1, weights: UnsafePointer<Float>, rowStride: Int, columnStride: Int = 1,
     groupStride: Int? = nil, bias: UnsafePointer<Float>?
   ) {
-    precondition(rows > 0 && depth > 0 && groups > 0, "packed weights need a non-empty matrix")
+    precondition(rows >= 0 && depth >= 0 && groups > 0, "negative packed weight size")
     let mr = GEMMKernels.panelRows
     self.rows = rows
     self.depth = depth

@@ -4,6 +4,9 @@
 /// Kernels never allocate: a caller (one per thread) creates a buffer of the size the kernel's
 /// `…ScratchCount` function asks for, once, and passes `pointer` to every call. The contents
 /// are undefined between calls. Not `Sendable`: a buffer belongs to one thread at a time.
+///
+/// `pointer` is valid only while the buffer is alive: keep the buffer in a variable (or use
+/// `withExtendedLifetime`) across the calls that use it, never `AlignedBuffer(count:).pointer`.
 public final class AlignedBuffer {
   /// Floats in the buffer.
   public let count: Int

@@ -16,7 +16,8 @@ import Glibc
 // Times are the median of several runs in thread CPU time, so another process sharing the core
 // does not inflate them (it still competes for caches and memory bandwidth).
 
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["KERNELS_TIMING"] != nil))
+// The tests run one after another (.serialized): in parallel they would time each other.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["KERNELS_TIMING"] != nil))
 struct FastKernelTiming {
   /// Median thread CPU time in milliseconds of `runs` calls, after one warm-up call.
   static func median(runs: Int = 11, _ body: () -> Void) -> Double {
