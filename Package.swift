@@ -9,6 +9,8 @@ let fast: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .wh
 
 let package = Package(
   name: "MobileOptimizer",
+  // Synchronization's atomics (the runtime's worker pool) need macOS 15 / iOS 18.
+  platforms: [.macOS(.v15), .iOS(.v18)],
   products: [
     .library(name: "MobileOptimizer", targets: ["MobileOptimizer"]),
     .executable(name: "mobile-optimizer", targets: ["mobile-optimizer"]),

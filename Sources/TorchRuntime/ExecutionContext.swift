@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import TensorCore
 import TorchIR
@@ -14,11 +13,14 @@ public final class ExecutionContext: @unchecked Sendable {
   public var profile: Profile?
   /// Weights packed for the fast kernels (see Note [Fast paths]).
   let weights = WeightCache()
+  /// The threads besides the caller's; started on the first parallel kernel.
+  private let workers: WorkerPool
 
   /// A context using `threads` threads (default: every core).
   public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, pool: BufferPool = BufferPool()) {
     self.threadCount = max(1, threads)
     self.pool = pool
+    self.workers = WorkerPool(workers: threadCount - 1)
   }
 
   /// An output tensor from the pool, not initialized.
@@ -34,21 +36,8 @@ public final class ExecutionContext: @unchecked Sendable {
       body(0..<count)
       return
     }
-    withoutActuallyEscaping(body) { escaping in
-      let box = UncheckedBox(escaping)
-      DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-        let start = count * chunk / chunks
-        let end = count * (chunk + 1) / chunks
-        if start < end { box.value(start..<end) }
-      }
-    }
+    workers.run(count, chunks: chunks, body)
   }
-}
-
-/// Wraps a non-Sendable value for hand-off to threads that are joined before it goes away.
-struct UncheckedBox<T>: @unchecked Sendable {
-  let value: T
-  init(_ value: T) { self.value = value }
 }
 
 /// Time spent per node while profiling.

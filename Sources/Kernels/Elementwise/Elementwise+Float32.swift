@@ -37,34 +37,41 @@ extension ElementwiseKernels {
   ) {
     precondition(elements.lowerBound >= 0, "negative element index")
     let (x, y, range) = (input, output, elements)
-    // Plain per-element loops: LLVM vectorizes them (to vmaxps/vminps for the clamps, which the
-    // same code written with SIMD masks does not get); sigmoid and silu need the vector e^x.
+    // Explicit vector loops: LLVM's own vectorization of a per-element loop is abandoned when
+    // the output is the input (in-place ops, `relu_` and `hardswish_` in most models), which
+    // left those loops scalar. Clamps go through `VectorClamp` (vmaxps / vminps).
     switch op {
     case .relu:
-      mapElements(x, y, range) { $0 < 0 ? 0 : $0 }
+      let bounds = VectorClamp(lower: 0, upper: .infinity)
+      mapVectors(x, y, range) { bounds($0) }
     case .relu6:
-      mapElements(x, y, range) { clampValue($0, 0, 6) }
+      let bounds = VectorClamp(lower: 0, upper: 6)
+      mapVectors(x, y, range) { bounds($0) }
     case .hardtanh(let lower, let upper):
-      let (lower, upper) = (Float(lower), Float(upper))
-      mapElements(x, y, range) { clampValue($0, lower, upper) }
+      let bounds = VectorClamp(lower: Float(lower), upper: Float(upper))
+      mapVectors(x, y, range) { bounds($0) }
     case .clamp(let lower, let upper):
-      let lower = lower.map { Float(scalar: $0) } ?? -.infinity
-      let upper = upper.map { Float(scalar: $0) } ?? .infinity
-      mapElements(x, y, range) { clampValue($0, lower, upper) }
+      let bounds = VectorClamp(
+        lower: lower.map { Float(scalar: $0) } ?? -.infinity, upper: upper.map { Float(scalar: $0) } ?? .infinity)
+      mapVectors(x, y, range) { bounds($0) }
     case .hardswish:
-      mapElements(x, y, range) { $0 * clampValue($0 + 3, 0, 6) / 6 }
+      let bounds = VectorClamp(lower: 0, upper: 6)
+      mapVectors(x, y, range) { $0 * bounds($0 + 3) / 6 }
     case .hardsigmoid:
-      mapElements(x, y, range) { clampValue($0 + 3, 0, 6) / 6 }
+      let bounds = VectorClamp(lower: 0, upper: 6)
+      mapVectors(x, y, range) { bounds($0 + 3) / 6 }
     case .sigmoid:
       mapVectors(x, y, range) { sigmoid8($0) }
     case .silu:
       mapVectors(x, y, range) { $0 * sigmoid8($0) }
     case .neg:
-      mapElements(x, y, range) { -$0 }
+      mapVectors(x, y, range) { -$0 }
     case .abs:
-      mapElements(x, y, range) { Swift.abs($0) }
+      mapVectors(x, y, range) {
+        unsafeBitCast(unsafeBitCast($0, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+      }
     case .square:
-      mapElements(x, y, range) { $0 * $0 }
+      mapVectors(x, y, range) { $0 * $0 }
     default:
       unary(
         op, dtype: .float32, input: input + elements.lowerBound, inputStrides: [1],
@@ -111,8 +118,8 @@ extension ElementwiseKernels {
     }
   }
 
-  /// The binary ops as per-element loops (LLVM vectorizes them), for a contiguous or broadcast
-  /// second operand.
+  /// The binary ops as explicit vector loops (in place too; see `unaryFloat32`), for a
+  /// contiguous or broadcast second operand.
   @inline(__always)
   private static func applyBinary<B: BinaryOperand>(
     _ op: BinaryOperation, _ a: UnsafePointer<Float>, _ b: B, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>
@@ -120,24 +127,45 @@ extension ElementwiseKernels {
     switch op {
     case .add(let alpha):
       let alpha = Float(scalar: alpha)
-      if alpha == 1 { mapElements(a, b, y, range) { $0 + $1 } } else { mapElements(a, b, y, range) { $0 + alpha * $1 } }
+      if alpha == 1 {
+        mapVectors(a, b, y, range) { $0 + $1 }
+      } else {
+        let scale = SIMD8(repeating: alpha)
+        mapVectors(a, b, y, range) { $0 + scale * $1 }
+      }
     case .sub(let alpha):
       let alpha = Float(scalar: alpha)
-      if alpha == 1 { mapElements(a, b, y, range) { $0 - $1 } } else { mapElements(a, b, y, range) { $0 - alpha * $1 } }
+      if alpha == 1 {
+        mapVectors(a, b, y, range) { $0 - $1 }
+      } else {
+        let scale = SIMD8(repeating: alpha)
+        mapVectors(a, b, y, range) { $0 - scale * $1 }
+      }
     case .mul:
-      mapElements(a, b, y, range) { $0 * $1 }
+      mapVectors(a, b, y, range) { $0 * $1 }
     case .div:
-      mapElements(a, b, y, range) { $0 / $1 }
+      mapVectors(a, b, y, range) { $0 / $1 }
     case .addRelu(let alpha):
       let alpha = Float(scalar: alpha)
-      mapElements(a, b, y, range) { left, right in
-        let sum = alpha == 1 ? left + right : left + alpha * right
-        return sum < 0 ? 0 : sum
+      let bounds = VectorClamp(lower: 0, upper: .infinity)
+      if alpha == 1 {
+        mapVectors(a, b, y, range) { bounds($0 + $1) }
+      } else {
+        let scale = SIMD8(repeating: alpha)
+        mapVectors(a, b, y, range) { bounds($0 + scale * $1) }
       }
     case .maximum:
-      mapElements(a, b, y, range) { $0.isNaN || $0 > $1 ? $0 : $1 }
+      mapVectors(a, b, y, range) { left, right in
+        var result = SIMD8<Float>()
+        for lane in 0..<8 { result[lane] = left[lane].isNaN || left[lane] > right[lane] ? left[lane] : right[lane] }
+        return result
+      }
     case .minimum:
-      mapElements(a, b, y, range) { $0.isNaN || $0 < $1 ? $0 : $1 }
+      mapVectors(a, b, y, range) { left, right in
+        var result = SIMD8<Float>()
+        for lane in 0..<8 { result[lane] = left[lane].isNaN || left[lane] < right[lane] ? left[lane] : right[lane] }
+        return result
+      }
     default:
       preconditionFailure("\(op.name) has no vector loop")
     }
@@ -148,39 +176,55 @@ extension ElementwiseKernels {
 
 /// The second operand of a binary loop.
 protocol BinaryOperand {
-  /// Element i.
-  subscript(_ index: Int) -> Float { get }
+  /// Elements index..<index + 8.
+  func vector(_ index: Int) -> SIMD8<Float>
+  /// Elements index..<index + count (count < 8), the other lanes zero; never reads past them.
+  func partialVector(_ index: Int, count: Int) -> SIMD8<Float>
 }
 
 /// A contiguous operand.
 struct VectorOperand: BinaryOperand {
   let base: UnsafePointer<Float>
   init(_ base: UnsafePointer<Float>) { self.base = base }
-  @inline(__always) subscript(_ index: Int) -> Float { base[index] }
+  @inline(__always) func vector(_ index: Int) -> SIMD8<Float> { load8(base + index) }
+  @inline(__always) func partialVector(_ index: Int, count: Int) -> SIMD8<Float> {
+    loadPartial8(base + index, count: count)
+  }
 }
 
 /// One value broadcast to every element.
 struct ScalarOperand: BinaryOperand {
-  let value: Float
-  init(_ value: Float) { self.value = value }
-  @inline(__always) subscript(_ index: Int) -> Float { value }
+  let value: SIMD8<Float>
+  init(_ value: Float) { self.value = SIMD8(repeating: value) }
+  @inline(__always) func vector(_ index: Int) -> SIMD8<Float> { value }
+  @inline(__always) func partialVector(_ index: Int, count: Int) -> SIMD8<Float> { value }
 }
 
-/// `y[i] = body(x[i])` over `range`.
+/// `y[i] = body(a[i…], b[i…])` over `range`, two vectors per step, then single vectors, then a
+/// partial vector that neither reads nor writes past the range. Each vector is read before it
+/// is written, so `y` may be `a` (in place).
 @inline(__always)
-func mapElements(
-  _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>, _ body: (Float) -> Float
-) {
-  for index in range { y[index] = body(x[index]) }
-}
-
-/// `y[i] = body(a[i], b[i])` over `range`.
-@inline(__always)
-func mapElements<B: BinaryOperand>(
+func mapVectors<B: BinaryOperand>(
   _ a: UnsafePointer<Float>, _ b: B, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>,
-  _ body: (Float, Float) -> Float
+  _ body: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>
 ) {
-  for index in range { y[index] = body(a[index], b[index]) }
+  var index = range.lowerBound
+  let end = range.upperBound
+  while index + 16 <= end {
+    let (a0, a1) = (load8(a + index), load8(a + index + 8))
+    let (b0, b1) = (b.vector(index), b.vector(index + 8))
+    store8(body(a0, b0), y + index)
+    store8(body(a1, b1), y + index + 8)
+    index += 16
+  }
+  while index + 8 <= end {
+    store8(body(load8(a + index), b.vector(index)), y + index)
+    index += 8
+  }
+  if index < end {
+    let count = end - index
+    storePartial8(body(loadPartial8(a + index, count: count), b.partialVector(index, count: count)), y + index, count: count)
+  }
 }
 
 /// `y[i] = body(x[i…])` over `range`, four vectors per step, then single vectors, then a

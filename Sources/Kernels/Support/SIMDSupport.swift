@@ -57,6 +57,13 @@ struct VectorClamp {
     upper = clamp.upper
   }
 
+  /// Clamps to `lower...upper` (either may be infinite).
+  @inline(__always)
+  init(lower: Float, upper: Float) {
+    self.lower = lower
+    self.upper = upper
+  }
+
   @inline(__always)
   func callAsFunction(_ value: SIMD8<Float>) -> SIMD8<Float> {
     var result = SIMD8<Float>()

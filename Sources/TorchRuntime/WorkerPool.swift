@@ -1,0 +1,181 @@
+import Foundation
+import Synchronization
+
+// Note [Worker pool]
+// An inference runs one parallel kernel after another, each a few microseconds to a few
+// milliseconds long, with short serial gaps (the interpreter, small ops) between them. Waking
+// sleeping threads for every kernel (what DispatchQueue.concurrentPerform does on Linux) costs
+// tens of microseconds per op, which is most of a 10 µs kernel. So the pool keeps
+// `threadCount − 1` threads of its own that, after finishing a job, spin on the job counter for
+// a while (`spinLimit` checks, a fraction of a millisecond) before sleeping on a condition:
+// back-to-back kernels find them awake.
+//
+// A job is an object holding the body (a pointer to the caller's closure, valid while the
+// caller waits), the chunk count and two counters: the next chunk to take and the chunks
+// finished. The caller publishes it, bumps `generation`, takes chunks itself, then waits until
+// every chunk is finished; a worker that sees a new generation takes the current job under the
+// lock and takes chunks until none are left. A late worker holding an old job finds no chunk
+// left and never touches its (stale) body. Chunk i is always `count·i/chunks ..< count·(i+1)/chunks`,
+// whichever thread runs it, so results do not depend on timing.
+//
+// Sleeping: a worker increments `sleepers`, then re-checks `generation` under the lock before
+// waiting; the caller bumps `generation` before reading `sleepers` and broadcasts under the
+// lock. With sequentially consistent atomics either the worker sees the new generation or the
+// caller sees the sleeper and wakes it.
+//
+// A `parallelFor` issued while the pool is busy (from inside a job, or from a second thread
+// sharing the context) runs on the calling thread instead of waiting for the pool.
+
+/// Threads that run the chunks of `parallelFor` (see Note [Worker pool]). The threads end when
+/// the pool goes away.
+final class WorkerPool: @unchecked Sendable {
+  private let shared: Shared
+
+  /// Workers besides the calling thread.
+  var workerCount: Int { shared.workerCount }
+
+  init(workers: Int) {
+    shared = Shared(workers: max(0, workers))
+  }
+
+  deinit { shared.stop() }
+
+  /// Runs `body` over `0..<count` in `chunks` parts (see Note [Worker pool]) and returns when all
+  /// have run.
+  func run(_ count: Int, chunks: Int, _ body: (Range<Int>) -> Void) {
+    shared.run(count, chunks: chunks, body)
+  }
+}
+
+/// The state a pool's threads share with it.
+private final class Shared: @unchecked Sendable {
+  private final class Job: @unchecked Sendable {
+    let body: UnsafeRawPointer
+    let count: Int
+    let chunks: Int
+    let next = Atomic<Int>(0)
+    let finished = Atomic<Int>(0)
+
+    init(body: UnsafeRawPointer, count: Int, chunks: Int) {
+      self.body = body
+      self.count = count
+      self.chunks = chunks
+    }
+
+    /// Runs chunks until none are left.
+    func work() {
+      while true {
+        let chunk = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        if chunk >= chunks { return }
+        let start = count * chunk / chunks
+        let end = count * (chunk + 1) / chunks
+        if start < end { invoke(start..<end) }
+        finished.wrappingAdd(1, ordering: .releasing)
+      }
+    }
+
+    /// Calls the body. Out of line so that the closure's retain and release happen here, before
+    /// the chunk counts as finished (the caller's `withoutActuallyEscaping` checks that no
+    /// reference outlives it).
+    @inline(never)
+    private func invoke(_ range: Range<Int>) {
+      body.assumingMemoryBound(to: ((Range<Int>) -> Void).self).pointee(range)
+    }
+  }
+
+  /// Workers besides the calling thread.
+  let workerCount: Int
+  private let generation = Atomic<Int>(0)
+  private let sleepers = Atomic<Int>(0)
+  private let busy = Atomic<Bool>(false)
+  private let stopping = Atomic<Bool>(false)
+  private let condition = NSCondition()
+  /// The job of the current generation; read and written under `condition`'s lock.
+  private var job: Job?
+  /// Whether the threads run; read and written only while `busy` is held.
+  private var started = false
+
+  /// Spin checks before a worker sleeps.
+  private let spinLimit = 200_000
+
+  init(workers: Int) {
+    workerCount = workers
+  }
+
+  func stop() {
+    stopping.store(true, ordering: .sequentiallyConsistent)
+    generation.wrappingAdd(1, ordering: .sequentiallyConsistent)
+    condition.lock()
+    condition.broadcast()
+    condition.unlock()
+  }
+
+  func run(_ count: Int, chunks: Int, _ body: (Range<Int>) -> Void) {
+    guard workerCount > 0, chunks > 1,
+      busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+    else {
+      for chunk in 0..<chunks {
+        let (start, end) = (count * chunk / chunks, count * (chunk + 1) / chunks)
+        if start < end { body(start..<end) }
+      }
+      return
+    }
+    defer { busy.store(false, ordering: .releasing) }
+    if !started {
+      started = true
+      for index in 0..<workerCount {
+        let thread = Thread { self.loop() }
+        thread.name = "mobile-optimizer worker \(index + 1)"
+        thread.stackSize = 1 << 20
+        thread.start()
+      }
+    }
+    withoutActuallyEscaping(body) { escaping in
+      withUnsafePointer(to: escaping) { pointer in
+        let job = Job(body: UnsafeRawPointer(pointer), count: count, chunks: chunks)
+        condition.lock()
+        self.job = job
+        condition.unlock()
+        generation.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+          condition.lock()
+          condition.broadcast()
+          condition.unlock()
+        }
+        job.work()
+        while job.finished.load(ordering: .acquiring) < chunks {}
+        condition.lock()
+        self.job = nil
+        condition.unlock()
+      }
+    }
+  }
+
+  func loop() {
+    var seen = generation.load(ordering: .sequentiallyConsistent)
+    while true {
+      var spins = 0
+      var current = generation.load(ordering: .acquiring)
+      while current == seen && spins < spinLimit {
+        spins += 1
+        current = generation.load(ordering: .acquiring)
+      }
+      if current == seen {
+        condition.lock()
+        sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        while generation.load(ordering: .sequentiallyConsistent) == seen {
+          condition.wait()
+        }
+        sleepers.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        condition.unlock()
+        current = generation.load(ordering: .sequentiallyConsistent)
+      }
+      seen = current
+      if stopping.load(ordering: .sequentiallyConsistent) { return }
+      condition.lock()
+      let job = self.job
+      condition.unlock()
+      job?.work()
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import Synchronization
+import Testing
+
+@testable import TorchRuntime
+
+/// The context's worker pool (Note [Worker pool]): every index runs exactly once per call, across
+/// many back-to-back calls (workers awake and spinning) and calls after the workers slept; nested
+/// calls run inline; contexts that go away stop their threads.
+struct WorkerPoolTests {
+  /// Runs `parallelFor` and counts how often each index was visited.
+  static func visits(_ context: ExecutionContext, count: Int) -> [Int] {
+    let counts = Mutex([Int](repeating: 0, count: count))
+    context.parallelFor(count) { range in
+      counts.withLock { counts in
+        for index in range { counts[index] += 1 }
+      }
+    }
+    return counts.withLock { $0 }
+  }
+
+  @Test(arguments: [2, 3, 4])
+  func everyIndexOnceBackToBack(threads: Int) {
+    let context = ExecutionContext(threads: threads)
+    for call in 0..<2000 {
+      let count = 1 + call % 37
+      let counts = Self.visits(context, count: count)
+      #expect(counts == Array(repeating: 1, count: count), "call \(call), \(count) indices")
+      if counts != Array(repeating: 1, count: count) { return }
+    }
+  }
+
+  @Test func workAfterWorkersSleep() async throws {
+    let context = ExecutionContext(threads: 2)
+    #expect(Self.visits(context, count: 100) == Array(repeating: 1, count: 100))
+    // Long enough for the worker to stop spinning and wait on the condition.
+    try await Task.sleep(for: .milliseconds(300))
+    #expect(Self.visits(context, count: 100) == Array(repeating: 1, count: 100))
+  }
+
+  @Test func nestedCallsRunInline() {
+    let context = ExecutionContext(threads: 2)
+    let total = Atomic<Int>(0)
+    context.parallelFor(8) { outer in
+      for _ in outer {
+        context.parallelFor(10) { inner in total.wrappingAdd(inner.count, ordering: .relaxed) }
+      }
+    }
+    #expect(total.load(ordering: .relaxed) == 80)
+  }
+
+  @Test func contextsComeAndGo() {
+    for _ in 0..<50 {
+      let context = ExecutionContext(threads: 2)
+      #expect(Self.visits(context, count: 16) == Array(repeating: 1, count: 16))
+    }
+  }
+
+  /// The chunks are the same contiguous ranges whichever thread runs them.
+  @Test func chunksAreFixedRanges() {
+    let context = ExecutionContext(threads: 3)
+    let ranges = Mutex<[Range<Int>]>([])
+    context.parallelFor(10) { range in ranges.withLock { $0.append(range) } }
+    #expect(ranges.withLock { $0.sorted { $0.lowerBound < $1.lowerBound } } == [0..<3, 3..<6, 6..<10])
+  }
+}
