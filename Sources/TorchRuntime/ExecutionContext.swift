@@ -48,17 +48,27 @@ public final class Profile {
     public var location: String
     public var calls = 0
     public var seconds = 0.0
+    /// The shapes of the first call's tensor arguments and results, e.g. `[1, 16, 112, 112] ->
+    /// [1, 16, 112, 112]`.
+    public var shapes = ""
   }
 
   public private(set) var entries: [ObjectIdentifier: Entry] = [:]
 
   public init() {}
 
-  func record(_ node: Node, seconds: Double) {
+  func record(_ node: Node, seconds: Double, arguments: [IValue], results: [IValue]) {
     let key = ObjectIdentifier(node)
     if entries[key] == nil {
+      func shapes(_ values: [IValue]) -> String {
+        values.compactMap { value -> String? in
+          guard case .tensor(let tensor) = value else { return nil }
+          return "\(tensor.shape)"
+        }.joined(separator: " ")
+      }
       entries[key] = Entry(
-        kind: node.schema?.fullName ?? node.kind.rawValue, location: node.sourceLocation?.description ?? "-")
+        kind: node.schema?.fullName ?? node.kind.rawValue, location: node.sourceLocation?.description ?? "-",
+        shapes: shapes(arguments) + " -> " + shapes(results))
     }
     entries[key]!.calls += 1
     entries[key]!.seconds += seconds

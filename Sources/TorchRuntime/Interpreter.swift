@@ -117,7 +117,8 @@ public final class Interpreter {
         if let profile = context.profile {
           let start = DispatchTime.now().uptimeNanoseconds
           results = try kernel(context, arguments)
-          profile.record(node, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+          let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+          profile.record(node, seconds: seconds, arguments: arguments, results: results)
         } else {
           results = try kernel(context, arguments)
         }

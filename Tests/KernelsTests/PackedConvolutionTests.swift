@@ -228,3 +228,108 @@ func convShape(
     }
   }
 }
+
+/// Checks the phase-plane convolution (scatter, GEMM, gather; Note [Phase-plane GEMM]) against
+/// `conv2dReference`, each step split into parts run last-first: input channels for the
+/// scatter, output channels or flat columns for the GEMM, output channels for the gather.
+struct PhasePlaneConvolutionTester {
+  var shape: Conv2DShape
+  var hasBias = true
+  var clamp = OutputClamp.none
+  var inputSplits: [Int] = []
+  var channelSplits: [Int] = []
+  var columnSplits: [Int] = []
+  var seed: UInt64 = 1
+
+  func test(sourceLocation: SourceLocation = #_sourceLocation) {
+    var generator = SeededGenerator(seed: seed)
+    let input = generator.floats(shape.inputShape.elementCount)
+    let weight = generator.floats(shape.weightShape.elementCount)
+    let bias = generator.floats(shape.outputChannels)
+    let expected = conv2d(shape, input, weight, bias: hasBias ? bias : nil, clamp: clamp)
+    let packed = weight.withUnsafeBufferPointer { weight in
+      bias.withUnsafeBufferPointer {
+        PackedWeights(convolution: shape, weight: weight.baseAddress!, bias: hasBias ? $0.baseAddress! : nil)
+      }
+    }
+    // Stale values in the scratch must not leak into the result.
+    let planes = AlignedBuffer(count: ConvolutionKernels.phasePlanesCount(shape))
+    planes.pointer.update(repeating: .nan, count: ConvolutionKernels.phasePlanesCount(shape))
+    let c = AlignedBuffer(count: ConvolutionKernels.phasePlanesOutputCount(shape))
+    let scratch = AlignedBuffer(count: ConvolutionKernels.conv2dScratchCount(shape))
+    func parts(_ splits: [Int], _ count: Int) -> [Range<Int>] {
+      let bounds = [0] + splits + [count]
+      return (0..<bounds.count - 1).reversed().map { bounds[$0]..<bounds[$0 + 1] }
+    }
+    let inputPlane = shape.inputChannels * shape.inputHeight * shape.inputWidth
+    let outputPlane = shape.outputChannels * shape.outputHeight * shape.outputWidth
+    var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
+    input.withUnsafeBufferPointer { input in
+      output.withUnsafeMutableBufferPointer { output in
+        for image in 0..<shape.batch {
+          for part in parts(inputSplits, shape.inputChannels) {
+            ConvolutionKernels.conv2dPhasePlanesScatter(
+              shape, input: input.baseAddress! + image * inputPlane, planes: planes.pointer, channels: part)
+          }
+          if columnSplits.isEmpty {
+            for part in parts(channelSplits, shape.outputChannels) {
+              ConvolutionKernels.conv2dPhasePlanesGEMM(
+                shape, planes: planes.pointer, weights: packed, c: c.pointer, clamp: clamp, outputChannels: part,
+                scratch: scratch.pointer)
+            }
+          } else {
+            for part in parts(columnSplits, ConvolutionKernels.phasePlanesColumns(shape)) {
+              ConvolutionKernels.conv2dPhasePlanesGEMM(
+                shape, planes: planes.pointer, weights: packed, c: c.pointer, clamp: clamp, columns: part,
+                scratch: scratch.pointer)
+            }
+          }
+          for part in parts(channelSplits, shape.outputChannels) {
+            ConvolutionKernels.conv2dPhasePlanesGather(
+              shape, c: c.pointer, output: output.baseAddress! + image * outputPlane, channels: part)
+          }
+        }
+      }
+    }
+    expectClose(output, expected, tolerance: 1e-5, "\(shape)", sourceLocation: sourceLocation)
+  }
+}
+
+@Suite struct PhasePlaneConvolutionTests {
+  /// 3×3 and 5×5 kernels, strides 1 and 2, paddings 0 to 2, at every width up to 19.
+  @Test(arguments: Array(1...19))
+  func kernelsStridesPaddings(width: Int) {
+    for (kernel, stride, padding) in [(3, 1, 1), (3, 2, 1), (3, 1, 0), (3, 2, 2), (5, 2, 2), (7, 2, 3)]
+    where width + 2 * padding >= kernel {
+      PhasePlaneConvolutionTester(
+        shape: convShape(3, 8, height: 6, width: width, kernel: kernel, stride: stride, padding: padding),
+        clamp: clamps[width % 4], inputSplits: [1], channelSplits: [5], seed: UInt64(width * 10 + stride + padding)
+      ).test()
+    }
+  }
+
+  @Test func columnSplitsBatchesGroupsDilation() {
+    PhasePlaneConvolutionTester(
+      shape: convShape(batch: 2, 4, 13, height: 9, width: 21, kernel: 3, padding: 1), clamp: .relu6,
+      columnSplits: [16, 48, 64]
+    ).test()
+    PhasePlaneConvolutionTester(
+      shape: convShape(6, 9, height: 11, width: 17, kernel: 3, stride: 2, padding: 1, groups: 3), hasBias: false,
+      channelSplits: [2, 4]
+    ).test()
+    PhasePlaneConvolutionTester(
+      shape: convShape(4, 7, height: 12, width: 23, kernel: 3, padding: 2, dilation: 2), clamp: .relu,
+      columnSplits: [32]
+    ).test()
+    // Deep enough for two depth blocks of the GEMM (40 · 9 = 360 > 256).
+    PhasePlaneConvolutionTester(shape: convShape(40, 7, height: 8, width: 19, kernel: 3, padding: 1)).test()
+  }
+
+  /// The path is chosen only where junk columns stay under a tenth of the work.
+  @Test func chosenForWideOutputsOnly() {
+    #expect(ConvolutionKernels.prefersPhasePlanes(convShape(64, 64, height: 56, width: 56, kernel: 3, padding: 1)))
+    #expect(ConvolutionKernels.prefersPhasePlanes(convShape(3, 32, height: 224, width: 224, kernel: 3, stride: 2, padding: 1)))
+    #expect(!ConvolutionKernels.prefersPhasePlanes(convShape(512, 512, height: 7, width: 7, kernel: 3, padding: 1)))
+    #expect(!ConvolutionKernels.prefersPhasePlanes(convShape(16, 16, height: 8, width: 8, kernel: 1)))
+  }
+}

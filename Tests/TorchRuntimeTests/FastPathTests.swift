@@ -79,6 +79,9 @@ struct FastPathTests {
     try Self.conv([1, 10, 17, 19], [10, 1, 5, 5], bias: true, stride: [2, 2], padding: [2, 2], groups: 10)
     try Self.conv([1, 40, 64, 64], [64, 40, 1, 1], bias: true, stride: [1, 1], padding: [0, 0])  // splits pixels
     try Self.conv([1, 64, 3, 3], [96, 64, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])  // splits channels
+    // Wide outputs run on phase planes (Note [Phase-plane GEMM]): a batch, and a stem.
+    try Self.conv([2, 8, 13, 40], [12, 8, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])
+    try Self.conv([1, 3, 64, 64], [10, 3, 3, 3], bias: false, stride: [2, 2], padding: [1, 1])
   }
 
   @Test func prepackedRunsClampAndReadTheirContext() throws {

@@ -165,20 +165,36 @@ struct Im2colRows: PackedGEMMSource {
       let end = outputColumn + run
       let inputRow = outputRow * strideHeight - paddingTop + ky * dilationHeight
       if inputRow < 0 || inputRow >= height || inside.isEmpty {
-        target.update(repeating: 0, count: run)
+        zeroFloats(target, count: run)
       } else {
         let copyStart = min(max(outputColumn, inside.lowerBound), end)
         let copyEnd = max(min(end, inside.upperBound), copyStart)
         // Input column of output column `copyStart`; every copied column lies in the image.
-        let source = plane + inputRow * width + (copyStart * strideWidth + offset)
-        target.update(repeating: 0, count: copyStart - outputColumn)
+        let sourceColumn = copyStart * strideWidth + offset
+        let source = plane + inputRow * width + sourceColumn
+        zeroFloats(target, count: copyStart - outputColumn)
         let copied = target + (copyStart - outputColumn)
+        let count = copyEnd - copyStart
         if strideWidth == 1 {
-          copied.update(from: source, count: copyEnd - copyStart)
+          copyFloats(source, to: copied, count: count)
+        } else if strideWidth == 2 {
+          // Sixteen input columns give eight outputs (their even lanes), as long as all sixteen
+          // lie in this input row.
+          let readable = width - sourceColumn
+          var index = 0
+          while index + 8 <= count && 2 * index + 16 <= readable {
+            let pair = SIMD16(lowHalf: load8(source + 2 * index), highHalf: load8(source + 2 * index + 8))
+            store8(pair.evenHalf, copied + index)
+            index += 8
+          }
+          while index < count {
+            copied[index] = source[2 * index]
+            index += 1
+          }
         } else {
-          for index in 0..<copyEnd - copyStart { copied[index] = source[index * strideWidth] }
+          for index in 0..<count { copied[index] = source[index * strideWidth] }
         }
-        (copied + (copyEnd - copyStart)).update(repeating: 0, count: end - copyEnd)
+        zeroFloats(copied + count, count: end - copyEnd)
       }
       target += run
       remaining -= run
@@ -186,6 +202,35 @@ struct Im2colRows: PackedGEMMSource {
       outputRow += 1
     }
     return UnsafePointer(buffer)
+  }
+}
+
+/// Copies `count` floats with vector moves (the runs here are a row of an image or less, where a
+/// call to memmove costs more than the copy).
+@inline(__always)
+private func copyFloats(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+  var index = 0
+  while index + 8 <= count {
+    store8(load8(source + index), target + index)
+    index += 8
+  }
+  while index < count {
+    target[index] = source[index]
+    index += 1
+  }
+}
+
+/// Writes `count` zeros (a padding run: usually a few floats).
+@inline(__always)
+private func zeroFloats(_ target: UnsafeMutablePointer<Float>, count: Int) {
+  var index = 0
+  while index + 8 <= count {
+    store8(SIMD8(), target + index)
+    index += 8
+  }
+  while index < count {
+    target[index] = 0
+    index += 1
   }
 }
 

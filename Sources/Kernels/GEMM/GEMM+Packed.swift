@@ -210,9 +210,10 @@ struct MatrixRows: PackedGEMMSource {
 //   2. for each MR-row panel of A (kc·MR floats, stays in L1) and each NR panel of B: the 6×16
 //      micro-kernel. The first depth block starts from the bias, later ones from C; the last
 //      applies the clamp. Only then is an element final, so a clamp never sees a partial sum.
-// Edge tiles (rows of a partial panel or range, columns past the block, a transposed C) run the
-// same kernel on a 6×16 scratch tile and copy only their elements in and out, so no edge reads
-// or writes outside the caller's sub-block. A tile of at most 8 columns runs the 6×8 kernel,
+// A full-width tile of a partial panel (the last rows of A, or the ends of a thread's row range)
+// runs 4-, 2- and 1-row versions of the kernel on just its rows. Edge columns (past the block,
+// or a transposed C) run the 6-row kernel on a 6×16 scratch tile and copy only their elements in
+// and out, so no edge reads or writes outside the caller's sub-block. A tile of at most 8 columns runs the 6×8 kernel,
 // half the work (a 7×7 plane's 49 columns are three full tiles and one of a single column).
 
 extension GEMMKernels {
@@ -251,11 +252,19 @@ extension GEMMKernels {
             let column = j0 + q * nr
             let columnCount = min(nr, j0 + width - column)
             let b = UnsafePointer(packed + q * kc * nr)
-            if fullRows && columnCount == nr && cColumnStride == 1 {
-              microKernel6x16(
-                depth: kc, a: a, b: b, c: c + (m0 - rows.lowerBound) * cRowStride + (column - columns.lowerBound),
-                cRowStride: cRowStride,
-                accumulate: accumulate, bias: bias, finish: finish, bounds: bounds)
+            if columnCount == nr && cColumnStride == 1 {
+              let tileC = c + (rowRange.lowerBound - rows.lowerBound) * cRowStride + (column - columns.lowerBound)
+              if fullRows {
+                microKernel6x16(
+                  depth: kc, a: a, b: b, c: tileC, cRowStride: cRowStride, accumulate: accumulate, bias: bias,
+                  finish: finish, bounds: bounds)
+              } else {
+                // A partial panel (the last rows of A, or a thread's split) runs only its rows.
+                let first = rowRange.lowerBound - m0
+                partialRowsKernel16(
+                  rows: rowRange.count, depth: kc, a: a + first, b: b, c: tileC, cRowStride: cRowStride,
+                  accumulate: accumulate, bias: bias + first, finish: finish, bounds: bounds)
+              }
               continue
             }
             // Edge tile: the kernel runs on `tile` (row stride NR); only the block's elements
@@ -383,6 +392,140 @@ extension GEMMKernels {
     store8(r41, c4 + 8)
     store8(r50, c5)
     store8(r51, c5 + 8)
+  }
+
+  /// `microKernel6x16` for 1 to 5 rows of a panel: `a` and `bias` point at the first row
+  /// (panel rows are still `panelRows` floats apart per k), C at its row. Runs 4-, 2- and
+  /// 1-row kernels, so a partial panel costs about its share of a full one.
+  static func partialRowsKernel16(
+    rows: Int, depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+  ) {
+    var row = 0
+    if rows - row >= 4 {
+      microKernel4x16(
+        depth: depth, a: a, b: b, c: c, cRowStride: cRowStride, accumulate: accumulate, bias: bias, finish: finish,
+        bounds: bounds)
+      row += 4
+    }
+    if rows - row >= 2 {
+      microKernel2x16(
+        depth: depth, a: a + row, b: b, c: c + row * cRowStride, cRowStride: cRowStride, accumulate: accumulate,
+        bias: bias + row, finish: finish, bounds: bounds)
+      row += 2
+    }
+    if rows - row == 1 {
+      microKernel1x16(
+        depth: depth, a: a + row, b: b, c: c + row * cRowStride, accumulate: accumulate, bias: bias + row,
+        finish: finish, bounds: bounds)
+    }
+  }
+
+  /// The first 4 rows of `microKernel6x16`'s tile.
+  @inline(never)
+  static func microKernel4x16(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+  ) {
+    let (c0, c1, c2, c3) = (c, c + cRowStride, c + 2 * cRowStride, c + 3 * cRowStride)
+    var (r00, r01, r10, r11): (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+    var (r20, r21, r30, r31): (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+    if accumulate {
+      (r00, r01, r10, r11) = (load8(c0), load8(c0 + 8), load8(c1), load8(c1 + 8))
+      (r20, r21, r30, r31) = (load8(c2), load8(c2 + 8), load8(c3), load8(c3 + 8))
+    } else {
+      (r00, r10) = (SIMD8(repeating: bias[0]), SIMD8(repeating: bias[1]))
+      (r20, r30) = (SIMD8(repeating: bias[2]), SIMD8(repeating: bias[3]))
+      (r01, r11, r21, r31) = (r00, r10, r20, r30)
+    }
+    var a = a
+    var b = b
+    for _ in 0..<depth {
+      let b0 = load8(b)
+      let b1 = load8(b + 8)
+      var s = SIMD8<Float>(repeating: a[0])
+      r00.addProduct(s, b0)
+      r01.addProduct(s, b1)
+      s = SIMD8(repeating: a[1])
+      r10.addProduct(s, b0)
+      r11.addProduct(s, b1)
+      s = SIMD8(repeating: a[2])
+      r20.addProduct(s, b0)
+      r21.addProduct(s, b1)
+      s = SIMD8(repeating: a[3])
+      r30.addProduct(s, b0)
+      r31.addProduct(s, b1)
+      a += panelRows
+      b += 16
+    }
+    if finish {
+      (r00, r01, r10, r11) = (bounds(r00), bounds(r01), bounds(r10), bounds(r11))
+      (r20, r21, r30, r31) = (bounds(r20), bounds(r21), bounds(r30), bounds(r31))
+    }
+    store8(r00, c0)
+    store8(r01, c0 + 8)
+    store8(r10, c1)
+    store8(r11, c1 + 8)
+    store8(r20, c2)
+    store8(r21, c2 + 8)
+    store8(r30, c3)
+    store8(r31, c3 + 8)
+  }
+
+  /// The first 2 rows of `microKernel6x16`'s tile.
+  @inline(never)
+  static func microKernel2x16(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+  ) {
+    let (c0, c1) = (c, c + cRowStride)
+    var (r00, r01, r10, r11): (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+    if accumulate {
+      (r00, r01, r10, r11) = (load8(c0), load8(c0 + 8), load8(c1), load8(c1 + 8))
+    } else {
+      (r00, r10) = (SIMD8(repeating: bias[0]), SIMD8(repeating: bias[1]))
+      (r01, r11) = (r00, r10)
+    }
+    var a = a
+    var b = b
+    for _ in 0..<depth {
+      let b0 = load8(b)
+      let b1 = load8(b + 8)
+      let s0 = SIMD8<Float>(repeating: a[0])
+      let s1 = SIMD8<Float>(repeating: a[1])
+      r00.addProduct(s0, b0)
+      r01.addProduct(s0, b1)
+      r10.addProduct(s1, b0)
+      r11.addProduct(s1, b1)
+      a += panelRows
+      b += 16
+    }
+    if finish { (r00, r01, r10, r11) = (bounds(r00), bounds(r01), bounds(r10), bounds(r11)) }
+    store8(r00, c0)
+    store8(r01, c0 + 8)
+    store8(r10, c1)
+    store8(r11, c1 + 8)
+  }
+
+  /// The first row of `microKernel6x16`'s tile.
+  @inline(never)
+  static func microKernel1x16(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+    accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+  ) {
+    var (r0, r1) = accumulate ? (load8(c), load8(c + 8)) : (SIMD8(repeating: bias[0]), SIMD8(repeating: bias[0]))
+    var a = a
+    var b = b
+    for _ in 0..<depth {
+      let s = SIMD8<Float>(repeating: a[0])
+      r0.addProduct(s, load8(b))
+      r1.addProduct(s, load8(b + 8))
+      a += panelRows
+      b += 16
+    }
+    if finish { (r0, r1) = (bounds(r0), bounds(r1)) }
+    store8(r0, c)
+    store8(r1, c + 8)
   }
 
   /// `microKernel6x16` for the first 8 columns only (`b` still holds 16 floats per k).

@@ -182,6 +182,8 @@ enum FastExecutors {
               shape, input: source, weights: packed, output: target, clamp: clamp, channels: channels, scratch: scratch)
           }
         }
+      case .gemm(let packed) where ConvolutionKernels.prefersPhasePlanes(shape):
+        phasePlaneConv2d(context, shape, input: source, weights: packed, output: target, clamp: clamp)
       case .gemm(let packed):
         let work = shape.batch * shape.outputChannels * pixels * shape.inputChannelsPerGroup * taps
         let scratchCount = ConvolutionKernels.conv2dScratchCount(shape)
@@ -205,6 +207,48 @@ enum FastExecutors {
       }
     }
     return output
+  }
+
+  /// A convolution by Note [Phase-plane GEMM]: per image, scatter, GEMM and gather, each split
+  /// across the threads.
+  private static func phasePlaneConv2d(
+    _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: PackedWeights,
+    output: UnsafeMutablePointer<Float>, clamp: OutputClamp
+  ) {
+    let columns = ConvolutionKernels.phasePlanesColumns(shape)
+    let taps = shape.kernelHeight * shape.kernelWidth
+    let work = shape.outputChannels * columns * shape.inputChannelsPerGroup * taps
+    let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+    context.withScratch(ConvolutionKernels.phasePlanesCount(shape)) { planes in
+      context.withScratch(ConvolutionKernels.phasePlanesOutputCount(shape)) { c in
+        for image in 0..<shape.batch {
+          let imageInput = input + image * shape.inputChannels * inputPlane
+          let imageOutput = output + image * shape.outputChannels * outputPlane
+          context.parallelBlocks(shape.inputChannels, block: 1, work: shape.inputChannels * inputPlane) { channels in
+            ConvolutionKernels.conv2dPhasePlanesScatter(shape, input: imageInput, planes: planes, channels: channels)
+          }
+          let scratchCount = ConvolutionKernels.conv2dScratchCount(shape)
+          if columns >= context.threadCount * 4 * GEMMKernels.panelColumns {
+            context.parallelBlocks(columns, block: GEMMKernels.panelColumns, work: work) { range in
+              context.withScratch(scratchCount) { scratch in
+                ConvolutionKernels.conv2dPhasePlanesGEMM(
+                  shape, planes: planes, weights: weights, c: c, clamp: clamp, columns: range, scratch: scratch)
+              }
+            }
+          } else {
+            context.parallelBlocks(shape.outputChannels, block: GEMMKernels.panelRows, work: work) { range in
+              context.withScratch(scratchCount) { scratch in
+                ConvolutionKernels.conv2dPhasePlanesGEMM(
+                  shape, planes: planes, weights: weights, c: c, clamp: clamp, outputChannels: range, scratch: scratch)
+              }
+            }
+          }
+          context.parallelBlocks(shape.outputChannels, block: 1, work: shape.outputChannels * outputPlane) { channels in
+            ConvolutionKernels.conv2dPhasePlanesGather(shape, c: c, output: imageOutput, channels: channels)
+          }
+        }
+      }
+    }
   }
 
   static func convTranspose2d(

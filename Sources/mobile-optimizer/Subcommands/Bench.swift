@@ -65,8 +65,8 @@ struct Bench: ParsableCommand {
         }
         emit("slowest nodes:\n")
         for entry in recorder.topNodes(20) {
-          emit(String(format: "  %8.3f ms  %@  %@\n", entry.seconds * 1000 / Double(iterations), entry.kind as NSString,
-            entry.location as NSString))
+          emit(String(format: "  %8.3f ms  %@  %@  %@\n", entry.seconds * 1000 / Double(iterations), entry.kind as NSString,
+            entry.location as NSString, entry.shapes as NSString))
         }
       }
     }
