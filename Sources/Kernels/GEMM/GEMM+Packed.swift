@@ -276,7 +276,11 @@ extension GEMMKernels {
                 for j in 0..<columnCount { tile[(row - m0) * nr + j] = cRow[j * cColumnStride] }
               }
             }
-            if columnCount <= 8 {
+            if columnCount <= 4 {
+              microKernel6x4(
+                depth: kc, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
+                bounds: bounds)
+            } else if columnCount <= 8 {
               microKernel6x8(
                 depth: kc, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
                 bounds: bounds)
@@ -526,6 +530,53 @@ extension GEMMKernels {
     if finish { (r0, r1) = (bounds(r0), bounds(r1)) }
     store8(r0, c)
     store8(r1, c + 8)
+  }
+
+  /// `microKernel6x16` for the first 4 columns only (`b` still holds 16 floats per k), on
+  /// 4-float vectors: a 7×7 plane's 49th column costs a quarter of a full tile, not half (on
+  /// cores that split 8-float FMAs in two, a 4-float FMA costs half as much).
+  @inline(never)
+  static func microKernel6x4(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+  ) {
+    func load4(_ pointer: UnsafePointer<Float>) -> SIMD4<Float> {
+      UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<Float>.self)
+    }
+    func store4(_ value: SIMD4<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+      var value = value
+      if finish {
+        for lane in 0..<4 { value[lane] = clampValue(value[lane], bounds.lower, bounds.upper) }
+      }
+      UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<Float>.self)
+    }
+    let (c0, c1, c2, c3, c4, c5) = (c, c + cRowStride, c + 2 * cRowStride, c + 3 * cRowStride, c + 4 * cRowStride, c + 5 * cRowStride)
+    var (r0, r1, r2, r3, r4, r5): (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>)
+    if accumulate {
+      (r0, r1, r2, r3, r4, r5) = (load4(c0), load4(c1), load4(c2), load4(c3), load4(c4), load4(c5))
+    } else {
+      (r0, r1, r2) = (SIMD4(repeating: bias[0]), SIMD4(repeating: bias[1]), SIMD4(repeating: bias[2]))
+      (r3, r4, r5) = (SIMD4(repeating: bias[3]), SIMD4(repeating: bias[4]), SIMD4(repeating: bias[5]))
+    }
+    var a = a
+    var b = b
+    for _ in 0..<depth {
+      let b0 = load4(b)
+      r0.addProduct(SIMD4(repeating: a[0]), b0)
+      r1.addProduct(SIMD4(repeating: a[1]), b0)
+      r2.addProduct(SIMD4(repeating: a[2]), b0)
+      r3.addProduct(SIMD4(repeating: a[3]), b0)
+      r4.addProduct(SIMD4(repeating: a[4]), b0)
+      r5.addProduct(SIMD4(repeating: a[5]), b0)
+      a += 6
+      b += 16
+    }
+    store4(r0, c0)
+    store4(r1, c1)
+    store4(r2, c2)
+    store4(r3, c3)
+    store4(r4, c4)
+    store4(r5, c5)
   }
 
   /// `microKernel6x16` for the first 8 columns only (`b` still holds 16 floats per k).
