@@ -136,8 +136,16 @@ private struct PlanBuilder {
 
   mutating func segment(_ block: Block) -> Segment {
     var instructions: [Instruction] = []
-    for node in block.nodes {
-      instructions.append(translate(node))
+    let nodes = Array(block.nodes)
+    var index = 0
+    while index < nodes.count {
+      if index + 1 < nodes.count, let fused = fuse(nodes[index], nodes[index + 1]) {
+        instructions.append(fused)
+        index += 2
+        continue
+      }
+      instructions.append(translate(nodes[index]))
+      index += 1
     }
     var segment = Segment(instructions: instructions, outputs: block.outputs.map { register($0) })
     segment.releases = PlanBuilder.releases(segment, blockInputs: block.inputs.map { register($0) })
@@ -162,6 +170,20 @@ private struct PlanBuilder {
     }
     for index in result.indices { result[index].sort() }
     return result
+  }
+
+  /// One instruction for `node` and `next` when `next` applies an op to `node`'s only result,
+  /// which nothing else uses, and the table has a fused kernel for the pair (Note [Epilogue
+  /// fusion]).
+  mutating func fuse(_ node: Node, _ next: Node) -> Instruction? {
+    guard let first = node.schema?.fullName, let second = next.schema?.fullName,
+      node.outputs.count == 1, next.outputs.count == 1, next.inputs.count == 1,
+      next.inputs[0] === node.outputs[0], node.outputs[0].uses.count == 1,
+      let kernel = operators.fusedKernel(first, then: second)
+    else { return nil }
+    return .op(
+      kernel: kernel, inputs: node.inputs.map { register($0) },
+      outputs: [register(node.outputs[0]), register(next.outputs[0])], node: node)
   }
 
   mutating func translate(_ node: Node) -> Instruction {

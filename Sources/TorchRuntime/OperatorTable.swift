@@ -27,19 +27,33 @@ public enum OpKernel: Sendable {
 /// An immutable value built from one list per op family (`Executors/*.swift`).
 public struct OperatorTable: Sendable {
   private let kernels: [String: OpKernel]
+  private let fusions: [String: OpKernel]
 
   /// A table from (full name, executor) pairs, then contextual ones; later pairs replace
-  /// earlier ones.
-  public init(_ entries: [(String, OpExecutor)], contextual: [(String, ContextualOpExecutor)] = []) {
+  /// earlier ones. `fusions` are kernels for an op followed by a second op applied to its result
+  /// (see Note [Epilogue fusion]).
+  public init(
+    _ entries: [(String, OpExecutor)], contextual: [(String, ContextualOpExecutor)] = [],
+    fusions: [(first: String, second: String, executor: ContextualOpExecutor)] = []
+  ) {
     var table: [String: OpKernel] = [:]
     for (name, executor) in entries { table[name] = .plain(executor) }
     for (name, executor) in contextual { table[name] = .contextual(executor) }
     kernels = table
+    var fused: [String: OpKernel] = [:]
+    for fusion in fusions { fused[fusion.first + " " + fusion.second] = .contextual(fusion.executor) }
+    self.fusions = fused
   }
 
   /// The kernel for `fullName`.
   public func kernel(for fullName: String) -> OpKernel? {
     kernels[fullName]
+  }
+
+  /// The kernel running `first` and then `second` on its only result, if the table has one. It
+  /// takes `first`'s arguments and returns the results of both (the same tensor).
+  func fusedKernel(_ first: String, then second: String) -> OpKernel? {
+    fusions[first + " " + second]
   }
 
   /// The kernel for `fullName` as a plain function of the inputs (contextual kernels get a
@@ -59,7 +73,8 @@ public struct OperatorTable: Sendable {
   public static let reference = OperatorTable(referenceEntries)
 
   /// The reference executors with the fast paths on top (see Note [Fast paths]).
-  public static let standard = OperatorTable(referenceEntries, contextual: FastExecutors.entries)
+  public static let standard = OperatorTable(
+    referenceEntries, contextual: FastExecutors.entries, fusions: FastExecutors.fusions)
 
   private static var referenceEntries: [(String, OpExecutor)] {
     PrimExecutors.entries + BuiltinExecutors.entries + ShapeExecutors.entries + ElementwiseExecutors.entries

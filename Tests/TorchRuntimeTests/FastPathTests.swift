@@ -177,3 +177,64 @@ struct FastPathTests {
     try Self.check("aten::mean.dim", [.tensor(x), Self.ints([1]), .bool(false), .none])
   }
 }
+
+/// Note [Epilogue fusion]: a convolution followed by an activation on its only result runs as
+/// one instruction with the reference numbers; a result with other uses is not fused.
+struct EpilogueFusionTests {
+  static func graph(activation: String, alsoReturnConv: Bool) -> String {
+    """
+    graph(%x : Tensor, %w : Tensor, %b : Tensor):
+      %one : int = prim::Constant[value=1]()
+      %s : int[] = prim::ListConstruct(%one, %one)
+      %y : Tensor = aten::conv2d(%x, %w, %b, %s, %s, %s, %one)
+      %z : Tensor = \(activation)(%y)
+      \(alsoReturnConv ? "%t : (Tensor, Tensor) = prim::TupleConstruct(%z, %y)\n  return (%t)" : "return (%z)")
+    """
+  }
+
+  static func run(_ text: String, operators: OperatorTable, threads: Int, profile: Profile? = nil) throws -> [IValue] {
+    let graph = try IRParser.parse(text)
+    let unit = CompilationUnit()
+    let function = Function(
+      qualifiedName: "__torch__.fused",
+      arguments: ["x", "w", "b"].map { FunctionArgument(name: $0, type: .tensor) },
+      returnType: graph.outputs[0].type)
+    function.graph = graph
+    unit.addFunction(function)
+    let context = ExecutionContext(threads: threads)
+    context.profile = profile
+    let interpreter = Interpreter(unit: unit, operators: operators, context: context)
+    let arguments: [IValue] = [
+      .tensor(FastPathTests.tensor([1, 6, 23, 40], seed: 31)), .tensor(FastPathTests.tensor([10, 6, 3, 3], seed: 32)),
+      .tensor(FastPathTests.tensor([10], seed: 33)),
+    ]
+    let result = try interpreter.call(function, arguments: arguments)
+    return result.elements ?? [result]
+  }
+
+  static func close(_ a: IValue, _ b: IValue) throws -> Bool {
+    zip(try a.tensor!.doubles(), try b.tensor!.doubles()).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }
+  }
+
+  /// The fused pair gives exactly the unfused fast kernels' result (the same graph with the
+  /// convolution also returned is not fused), and the reference's within rounding.
+  @Test(arguments: ["aten::hardswish_", "aten::hardswish", "aten::hardsigmoid", "aten::sigmoid_", "aten::silu"])
+  func fusedMatchesUnfused(activation: String) throws {
+    for threads in [1, 2] {
+      let profile = Profile()
+      let fused = try Self.run(
+        Self.graph(activation: activation, alsoReturnConv: false), operators: .standard, threads: threads,
+        profile: profile)
+      #expect(profile.byKind().map(\.kind) == ["aten::conv2d"], "the activation ran as its own instruction")
+      let unfusedProfile = Profile()
+      let unfused = try Self.run(
+        Self.graph(activation: activation, alsoReturnConv: true), operators: .standard, threads: threads,
+        profile: unfusedProfile)
+      #expect(unfusedProfile.byKind().count == 2, "conv2d and the activation: nothing fused")
+      #expect(try fused[0].tensor!.doubles() == unfused[0].tensor!.doubles())
+      let reference = try Self.run(
+        Self.graph(activation: activation, alsoReturnConv: false), operators: .reference, threads: 1)
+      #expect(try Self.close(fused[0], reference[0]))
+    }
+  }
+}

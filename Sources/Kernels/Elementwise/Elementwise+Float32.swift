@@ -2,8 +2,9 @@
 /// callers split work across threads.
 ///
 /// Each computes what `ElementwiseKernels.unary` / `.binary` compute for the same op on
-/// float32: the same per-element expression in a plain loop that LLVM vectorizes (eight lanes
-/// with AVX2, see Note [SIMD8 on x86_64]), so results are identical, except `sigmoid` and `silu`,
+/// float32: the same per-element expression on eight lanes at a time (AVX2, see Note [SIMD8 on
+/// x86_64]), so results are identical, except `hardswish` and `hardsigmoid` (which multiply by
+/// 1/6 where PyTorch divides by 6: within an ulp) and `sigmoid` and `silu`,
 /// which use a polynomial e^x on `SIMD8` (Note [Vector exponential]: relative error below 2e-7,
 /// about 2 ulp; results below the smallest normal float flush to zero) instead of a libm call
 /// per element. Ops without a vector form run the reference loop on the range. NaN propagates
@@ -55,11 +56,15 @@ extension ElementwiseKernels {
         lower: lower.map { Float(scalar: $0) } ?? -.infinity, upper: upper.map { Float(scalar: $0) } ?? .infinity)
       mapVectors(x, y, range) { bounds($0) }
     case .hardswish:
+      // × (1/6) instead of PyTorch's ÷ 6: within an ulp, and a vector division costs as much as
+      // the rest of the loop on cores with slow dividers.
       let bounds = VectorClamp(lower: 0, upper: 6)
-      mapVectors(x, y, range) { $0 * bounds($0 + 3) / 6 }
+      let sixth = SIMD8<Float>(repeating: 1 / 6)
+      mapVectors(x, y, range) { $0 * bounds($0 + 3) * sixth }
     case .hardsigmoid:
       let bounds = VectorClamp(lower: 0, upper: 6)
-      mapVectors(x, y, range) { bounds($0 + 3) / 6 }
+      let sixth = SIMD8<Float>(repeating: 1 / 6)
+      mapVectors(x, y, range) { bounds($0 + 3) * sixth }
     case .sigmoid:
       mapVectors(x, y, range) { sigmoid8($0) }
     case .silu:

@@ -103,6 +103,43 @@ enum FastExecutors {
     convolutionEntries + linearEntries + unaryEntries + binaryEntries + poolingEntries
   }
 
+  // Note [Epilogue fusion]
+  // MobileNetV3 follows most convolutions with `hardswish_` (and its SE blocks with
+  // `hardsigmoid`), which XNNPACK's prepacked ops cannot fuse (they clamp only) and which then
+  // re-reads the whole activation from memory. The execution plan runs such a pair as one
+  // instruction (`PlanBuilder.fuse`: the second op takes the first's only result, which nothing
+  // else uses), and the convolution applies the activation to each part of the output right
+  // after computing it, while it is still in cache. The numbers are the unfused ones: the same
+  // kernels on the same values. The instruction reports (errors, profile) as the convolution.
+
+  /// Convolutions followed by an activation (Note [Epilogue fusion]).
+  static var fusions: [(first: String, second: String, executor: ContextualOpExecutor)] {
+    let activations: [(String, UnaryOperation)] = [
+      ("hardswish", .hardswish), ("hardsigmoid", .hardsigmoid), ("sigmoid", .sigmoid), ("silu", .silu),
+    ]
+    var result: [(first: String, second: String, executor: ContextualOpExecutor)] = []
+    for (name, activation) in activations {
+      for second in ["aten::\(name)", "aten::\(name)_"] {
+        result.append(("prepacked::conv2d_clamp_run", second, { context, a in
+          let state = try ConvolutionExecutors.contextState(a[1], count: 8)
+          let output = try conv2d(
+            context, try a.tensor(0), try state.tensor(0), try state.optionalTensor(1), stride: try state.intList(2),
+            padding: .explicit(try state.intList(3)), dilation: try state.intList(4), groups: try state.int(5),
+            clamp: try ConvolutionExecutors.clamp(state[6], state[7]), activation: activation)
+          return [.tensor(output), .tensor(output)]
+        }))
+        result.append(("aten::conv2d", second, { context, a in
+          let output = try conv2d(
+            context, try a.tensor(0), try a.tensor(1), try a.optionalTensor(2), stride: try a.intList(3),
+            padding: .explicit(try a.intList(4)), dilation: try a.intList(5), groups: try a.int(6), clamp: .none,
+            activation: activation)
+          return [.tensor(output), .tensor(output)]
+        }))
+      }
+    }
+    return result
+  }
+
   // MARK: - Convolution
 
   private static var convolutionEntries: [(String, ContextualOpExecutor)] {
@@ -141,15 +178,19 @@ enum FastExecutors {
     ]
   }
 
+  /// A 2-D convolution with fused bias and clamp, and then `activation` on the result (Note
+  /// [Epilogue fusion]).
   static func conv2d(
     _ context: ExecutionContext, _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: [Int],
-    padding: ConvolutionPadding, dilation: [Int], groups: Int, clamp: OutputClamp
+    padding: ConvolutionPadding, dilation: [Int], groups: Int, clamp: OutputClamp, activation: UnaryOperation? = nil
   ) throws -> Tensor {
     guard input.dtype == .float32, weight.dtype == .float32, bias.map({ $0.dtype == .float32 }) ?? true,
-      input.rank == 4 || input.rank == 3, weight.rank == 4
+      input.rank == 4 || input.rank == 3, weight.rank == 4, activation.map(ElementwiseKernels.vectorizes) ?? true
     else {
-      return try ConvolutionExecutors.conv2d(
+      let output = try ConvolutionExecutors.conv2d(
         input, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups, clamp: clamp)
+      guard let activation else { return output }
+      return try ElementwiseExecutors.unary(activation, output, inPlace: true)
     }
     let shape: Conv2DShape
     do {
@@ -176,14 +217,21 @@ enum FastExecutors {
       switch weights.layout {
       case .depthwise(let packed):
         let work = shape.batch * shape.outputChannels * pixels * taps
+        // With an activation, channels go in chunks of about 16K floats, activated while in cache.
+        let chunk = activation == nil ? shape.outputChannels : max(1, 16384 / max(pixels, 1))
         context.parallelBlocks(shape.outputChannels, block: 1, work: work) { channels in
           context.withScratch(ConvolutionKernels.depthwiseScratchCount(shape)) { scratch in
-            ConvolutionKernels.depthwiseConv2d(
-              shape, input: source, weights: packed, output: target, clamp: clamp, channels: channels, scratch: scratch)
+            for start in Swift.stride(from: channels.lowerBound, to: channels.upperBound, by: chunk) {
+              let part = start..<min(start + chunk, channels.upperBound)
+              ConvolutionKernels.depthwiseConv2d(
+                shape, input: source, weights: packed, output: target, clamp: clamp, channels: part, scratch: scratch)
+              applyActivation(activation, shape, target, channels: part, pixels: 0..<pixels)
+            }
           }
         }
       case .gemm(let packed) where ConvolutionKernels.prefersPhasePlanes(shape):
-        phasePlaneConv2d(context, shape, input: source, weights: packed, output: target, clamp: clamp)
+        phasePlaneConv2d(
+          context, shape, input: source, weights: packed, output: target, clamp: clamp, activation: activation)
       case .gemm(let packed):
         let work = shape.batch * shape.outputChannels * pixels * shape.inputChannelsPerGroup * taps
         let scratchCount = ConvolutionKernels.conv2dScratchCount(shape)
@@ -191,8 +239,15 @@ enum FastExecutors {
         if splitPixels {
           context.parallelBlocks(pixels, block: GEMMKernels.panelColumns, work: work) { range in
             context.withScratch(scratchCount) { scratch in
-              ConvolutionKernels.conv2d(
-                shape, input: source, weights: packed, output: target, clamp: clamp, pixels: range, scratch: scratch)
+              // With an activation, pixels go in blocks of 256 (the GEMM's own column blocks),
+              // activated while in cache.
+              let chunk = activation == nil ? range.count : 256
+              for start in Swift.stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+                let part = start..<min(start + chunk, range.upperBound)
+                ConvolutionKernels.conv2d(
+                  shape, input: source, weights: packed, output: target, clamp: clamp, pixels: part, scratch: scratch)
+                applyActivation(activation, shape, target, channels: 0..<shape.outputChannels, pixels: part)
+              }
             }
           }
         } else {
@@ -202,6 +257,7 @@ enum FastExecutors {
                 shape, input: source, weights: packed, output: target, clamp: clamp, outputChannels: range,
                 scratch: scratch)
             }
+            applyActivation(activation, shape, target, channels: range, pixels: 0..<pixels)
           }
         }
       }
@@ -209,11 +265,32 @@ enum FastExecutors {
     return output
   }
 
+  /// Applies `activation` in place to the output pixels `pixels` of channels `channels` of every
+  /// image (the part of a convolution's output one thread just wrote).
+  private static func applyActivation(
+    _ activation: UnaryOperation?, _ shape: Conv2DShape, _ output: UnsafeMutablePointer<Float>, channels: Range<Int>,
+    pixels: Range<Int>
+  ) {
+    guard let activation, !channels.isEmpty, !pixels.isEmpty else { return }
+    let plane = shape.outputHeight * shape.outputWidth
+    for image in 0..<shape.batch {
+      let first = output + (image * shape.outputChannels + channels.lowerBound) * plane
+      if pixels.count == plane {
+        ElementwiseKernels.unaryFloat32(activation, input: first, output: first, elements: 0..<channels.count * plane)
+        continue
+      }
+      for channel in 0..<channels.count {
+        let start = first + channel * plane
+        ElementwiseKernels.unaryFloat32(activation, input: start, output: start, elements: pixels)
+      }
+    }
+  }
+
   /// A convolution by Note [Phase-plane GEMM]: per image, scatter, GEMM and gather, each split
   /// across the threads.
   private static func phasePlaneConv2d(
     _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: PackedWeights,
-    output: UnsafeMutablePointer<Float>, clamp: OutputClamp
+    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, activation: UnaryOperation?
   ) {
     let columns = ConvolutionKernels.phasePlanesColumns(shape)
     let taps = shape.kernelHeight * shape.kernelWidth
@@ -244,7 +321,16 @@ enum FastExecutors {
             }
           }
           context.parallelBlocks(shape.outputChannels, block: 1, work: shape.outputChannels * outputPlane) { channels in
-            ConvolutionKernels.conv2dPhasePlanesGather(shape, c: c, output: imageOutput, channels: channels)
+            guard let activation else {
+              ConvolutionKernels.conv2dPhasePlanesGather(shape, c: c, output: imageOutput, channels: channels)
+              return
+            }
+            for channel in channels {
+              ConvolutionKernels.conv2dPhasePlanesGather(shape, c: c, output: imageOutput, channels: channel..<channel + 1)
+              ElementwiseKernels.unaryFloat32(
+                activation, input: imageOutput, output: imageOutput,
+                elements: channel * outputPlane..<(channel + 1) * outputPlane)
+            }
           }
         }
       }
