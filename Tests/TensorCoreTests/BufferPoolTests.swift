@@ -1,0 +1,41 @@
+import Testing
+
+@testable import TensorCore
+
+struct BufferPoolTests {
+  /// Classes cover every request, waste at most an eighth above 4 KB, and grow with the request.
+  @Test func sizeClasses() {
+    var previous = 0
+    for byteCount in Array(1...20_000) + stride(from: 20_001, to: 5_000_000, by: 997).map({ $0 }) {
+      let size = BufferPool.roundedSize(byteCount)
+      #expect(size >= byteCount && size % 64 == 0, "\(byteCount) -> \(size)")
+      if byteCount > 4096 { #expect(Double(size) <= Double(byteCount) * 1.125 + 64, "\(byteCount) -> \(size)") }
+      #expect(size >= previous)
+      previous = size
+    }
+    #expect(BufferPool.roundedSize(100) == 128)
+    #expect(BufferPool.roundedSize(4096) == 4096)
+  }
+
+  @Test func neighbouringSizesShareBlocks() {
+    let pool = BufferPool()
+    let block = pool.take(100_000)
+    pool.give(block, byteCount: 100_000)
+    #expect(pool.idleByteCount == BufferPool.roundedSize(100_000))
+    let reused = pool.take(99_000)
+    #expect(reused == block)
+    #expect(pool.idleByteCount == 0)
+    pool.give(reused, byteCount: 99_000)
+    let other = pool.take(200_000)
+    #expect(other != block, "a larger class never gets a smaller block")
+    pool.give(other, byteCount: 200_000)
+  }
+
+  @Test func capacityBoundsIdleBytes() {
+    let pool = BufferPool(capacity: 10_000)
+    let (a, b) = (pool.take(8_000), pool.take(8_000))
+    pool.give(a, byteCount: 8_000)
+    pool.give(b, byteCount: 8_000)
+    #expect(pool.idleByteCount == BufferPool.roundedSize(8_000))
+  }
+}
