@@ -64,41 +64,64 @@ extension PoolingKernels {
       return
     }
     for plane in planes {
-      maxPool3x3Stride2(shape, input: input + plane * inputPlane, output: output + plane * outputPlane)
+      maxPool3x3Stride2(
+        shape, input: input + plane * inputPlane, readable: (shape.planes - plane) * inputPlane,
+        output: output + plane * outputPlane)
     }
   }
 
   /// One plane of a 3×3 stride-2 max pooling. Output column ox covers input columns
   /// c = 2·ox − pW ..< c + 3: a run of eight outputs reads 17 consecutive columns, loaded as two
-  /// overlapping 16-column vectors whose even and odd halves give the three taps. Rows are
-  /// reduced first (the window rows inside the image), columns then; outputs whose window
-  /// leaves the image horizontally take the scalar path.
-  private static func maxPool3x3Stride2(_ shape: Pool2DShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+  /// overlapping 16-column vectors whose even and odd halves give the three taps (the loads touch
+  /// an 18th column, whose value is unused: past a row's end it is the next row's first, and
+  /// `readable` floats from `input` bound where that is allowed). Rows are reduced first (the
+  /// window rows inside the image), columns then. When fewer than eight outputs remain, one
+  /// more run ends at the last output, recomputing a few (same values), if those windows lie in
+  /// the image; outputs whose window leaves the image horizontally take the scalar path.
+  private static func maxPool3x3Stride2(
+    _ shape: Pool2DShape, input: UnsafePointer<Float>, readable: Int, output: UnsafeMutablePointer<Float>
+  ) {
     let (height, width) = (shape.inputHeight, shape.inputWidth)
     let (outputHeight, outputWidth) = (shape.outputHeight, shape.outputWidth)
     let (padTop, padLeft) = (shape.paddingHeight, shape.paddingWidth)
-    // Vector runs start at ox with 2·ox − padLeft ≥ 0 and read columns up to 2·ox − padLeft + 17.
+    // Vector runs start at ox with 2·ox − padLeft ≥ 0; their windows lie in the image while
+    // 2·ox − padLeft + 3 ≤ width.
     let firstVector = padLeft > 0 ? 1 : 0
+    var lastInside = outputWidth
+    while lastInside > 0 && (lastInside - 1) * 2 - padLeft + 3 > width { lastInside -= 1 }
+    @inline(__always)
+    func run(_ column: Int, _ rows: Range<Int>, _ target: UnsafeMutablePointer<Float>) {
+      let start = column * 2 - padLeft
+      var best = SIMD8<Float>(repeating: -.infinity)
+      for row in rows {
+        let line = input + row * width + start
+        let lower = SIMD16(lowHalf: load8(line), highHalf: load8(line + 8))
+        let upper = SIMD16(lowHalf: load8(line + 2), highHalf: load8(line + 10))
+        best = nanMax(best, nanMax(nanMax(lower.evenHalf, lower.oddHalf), upper.evenHalf))
+      }
+      store8(best, target + column)
+    }
     for outputRow in 0..<outputHeight {
       let top = outputRow * 2 - padTop
       let rowRange = max(top, 0)..<min(top + 3, height)
       let target = output + outputRow * outputWidth
+      // The furthest float a run starting at `column` touches must be readable.
+      let lastRow = rowRange.isEmpty ? 0 : rowRange.upperBound - 1
+      func fits(_ column: Int) -> Bool {
+        column >= firstVector && column + 8 <= lastInside && lastRow * width + column * 2 - padLeft + 18 <= readable
+      }
       var column = 0
       while column < firstVector && column < outputWidth {
         target[column] = windowMax(input, width: width, rows: rowRange, start: column * 2 - padLeft)
         column += 1
       }
-      while column + 8 <= outputWidth && column * 2 - padLeft + 18 <= width {
-        let start = column * 2 - padLeft
-        var best = SIMD8<Float>(repeating: -.infinity)
-        for row in rowRange {
-          let line = input + row * width + start
-          let lower = SIMD16(lowHalf: load8(line), highHalf: load8(line + 8))
-          let upper = SIMD16(lowHalf: load8(line + 2), highHalf: load8(line + 10))
-          best = nanMax(best, nanMax(nanMax(lower.evenHalf, lower.oddHalf), upper.evenHalf))
-        }
-        store8(best, target + column)
+      while fits(column) {
+        run(column, rowRange, target)
         column += 8
+      }
+      if column < lastInside && fits(lastInside - 8) {
+        run(lastInside - 8, rowRange, target)
+        column = lastInside
       }
       while column < outputWidth {
         target[column] = windowMax(input, width: width, rows: rowRange, start: column * 2 - padLeft)
