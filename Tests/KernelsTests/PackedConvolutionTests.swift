@@ -229,9 +229,10 @@ func convShape(
   }
 }
 
-/// Checks the phase-plane convolution (scatter, GEMM, gather; Note [Phase-plane GEMM]) against
-/// `conv2dReference`, each step split into parts run last-first: input channels for the
-/// scatter, output channels or flat columns for the GEMM, output channels for the gather.
+/// Checks the phase-plane convolution (scatter, then GEMM into the output; Note [Phase-plane
+/// GEMM]) against `conv2dReference`, each step split into parts run last-first: input channels
+/// for the scatter, output channels or flat columns for the GEMM. Column parts must write
+/// exactly the pixels `phasePlanesPixels` names.
 struct PhasePlaneConvolutionTester {
   var shape: Conv2DShape
   var hasBias = true
@@ -255,18 +256,18 @@ struct PhasePlaneConvolutionTester {
     // Stale values in the scratch must not leak into the result.
     let planes = AlignedBuffer(count: ConvolutionKernels.phasePlanesCount(shape))
     planes.pointer.update(repeating: .nan, count: ConvolutionKernels.phasePlanesCount(shape))
-    let c = AlignedBuffer(count: ConvolutionKernels.phasePlanesOutputCount(shape))
     let scratch = AlignedBuffer(count: ConvolutionKernels.conv2dScratchCount(shape))
     func parts(_ splits: [Int], _ count: Int) -> [Range<Int>] {
       let bounds = [0] + splits + [count]
       return (0..<bounds.count - 1).reversed().map { bounds[$0]..<bounds[$0 + 1] }
     }
     let inputPlane = shape.inputChannels * shape.inputHeight * shape.inputWidth
-    let outputPlane = shape.outputChannels * shape.outputHeight * shape.outputWidth
+    let outputPixels = shape.outputHeight * shape.outputWidth
     var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
     input.withUnsafeBufferPointer { input in
       output.withUnsafeMutableBufferPointer { output in
         for image in 0..<shape.batch {
+          let imageOutput = output.baseAddress! + image * shape.outputChannels * outputPixels
           for part in parts(inputSplits, shape.inputChannels) {
             ConvolutionKernels.conv2dPhasePlanesScatter(
               shape, input: input.baseAddress! + image * inputPlane, planes: planes.pointer, channels: part)
@@ -274,19 +275,23 @@ struct PhasePlaneConvolutionTester {
           if columnSplits.isEmpty {
             for part in parts(channelSplits, shape.outputChannels) {
               ConvolutionKernels.conv2dPhasePlanesGEMM(
-                shape, planes: planes.pointer, weights: packed, c: c.pointer, clamp: clamp, outputChannels: part,
-                scratch: scratch.pointer)
+                shape, planes: planes.pointer, weights: packed, output: imageOutput, clamp: clamp,
+                outputChannels: part, scratch: scratch.pointer)
             }
           } else {
             for part in parts(columnSplits, ConvolutionKernels.phasePlanesColumns(shape)) {
+              // Only the part's pixels change.
+              let pixels = ConvolutionKernels.phasePlanesPixels(shape, columns: part)
+              let before = Array(UnsafeBufferPointer(start: imageOutput, count: shape.outputChannels * outputPixels))
               ConvolutionKernels.conv2dPhasePlanesGEMM(
-                shape, planes: planes.pointer, weights: packed, c: c.pointer, clamp: clamp, columns: part,
+                shape, planes: planes.pointer, weights: packed, output: imageOutput, clamp: clamp, columns: part,
                 scratch: scratch.pointer)
+              for index in before.indices where !pixels.contains(index % outputPixels) {
+                #expect(
+                  before[index].bitPattern == imageOutput[index].bitPattern, "pixel \(index) outside \(pixels)",
+                  sourceLocation: sourceLocation)
+              }
             }
-          }
-          for part in parts(channelSplits, shape.outputChannels) {
-            ConvolutionKernels.conv2dPhasePlanesGather(
-              shape, c: c.pointer, output: output.baseAddress! + image * outputPlane, channels: part)
           }
         }
       }

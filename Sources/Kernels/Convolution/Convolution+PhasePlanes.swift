@@ -11,15 +11,15 @@
 //
 // and the packed GEMM reads it like a plain matrix row: no per-output-row index work, which in
 // the implicit im2col (`Im2colRows`) costs about a tenth of a 3×3 layer. The GEMM computes the
-// Q − OW junk columns of every output row too, and writes C as `[Cout, OH·Q]`; a gather then
-// copies the OW valid columns of each row to the output. The junk is a fraction (Q − OW) / Q
-// of the work, so `prefersPhasePlanes` takes this path only when that stays small (wide
+// Q − OW junk columns of every output row too and drops them as it writes C (`FlatPlaneColumns`:
+// a tile inside one output row is stored directly, one crossing junk goes through the edge tile),
+// so C is the output itself. The junk is a fraction (Q − OW) / Q of the work, so `prefersPhasePlanes` takes this path only when that stays small (wide
 // outputs: MobileNet and ResNet stems, ResNet's 56×56 and 28×28 layers); narrow ones keep the
 // implicit im2col. Each element's sum runs over the same k in the same order as im2col's, so
 // both paths give identical results.
 //
-// The three steps (scatter per input channel, GEMM per output block, gather per output channel)
-// each split across threads; a step must finish before the next starts.
+// The two steps (scatter per input channel, GEMM per output block) each split across threads;
+// the scatter must finish before the GEMM starts.
 extension ConvolutionKernels {
   /// True when `conv2dPhasePlanes` is the better way to run this (non-pointwise) convolution:
   /// junk columns at most 1/10 of the work.
@@ -34,19 +34,10 @@ extension ConvolutionKernels {
     DepthwisePlaneLayout(shape).planeFloats * shape.inputChannels
   }
 
-  /// Floats of the flat output of one image: `conv2dPhasePlanesGEMM`'s `c`.
-  public static func phasePlanesOutputCount(_ shape: Conv2DShape) -> Int {
-    phasePlanesOutputRowStride(shape) * shape.outputChannels + 8
-  }
-
   /// Columns of the GEMM: OH·Q.
   public static func phasePlanesColumns(_ shape: Conv2DShape) -> Int {
     let layout = DepthwisePlaneLayout(shape)
     return layout.outputHeight * layout.rowLength
-  }
-
-  static func phasePlanesOutputRowStride(_ shape: Conv2DShape) -> Int {
-    DepthwisePlaneLayout(shape).sumCount
   }
 
   /// Step 1: scatters the input channels `channels` of one image (`[Cin, H, W]`) into their
@@ -63,23 +54,25 @@ extension ConvolutionKernels {
     }
   }
 
-  /// Step 2: the packed GEMM of one image over the phase planes, `c[oc, f] = clamp(bias[oc] +
-  /// Σ_k W[oc, k] · row_k[f])`, for the output channels in `outputChannels` and flat columns in
-  /// `columns` (ranges of `0..<Cout` and `0..<phasePlanesColumns(shape)`).
+  /// Step 2: the packed GEMM of one image over the phase planes, straight into its output:
+  /// `out[oc, oy, ox] = clamp(bias[oc] + Σ_k W[oc, k] · row_k[oy·Q + ox])` for the output channels
+  /// in `outputChannels` and the flat columns f = oy·Q + ox in `columns` (ranges of `0..<Cout`
+  /// and `0..<phasePlanesColumns(shape)`; columns with ox ≥ OW are dropped). The output pixels
+  /// written are `phasePlanesPixels(shape, columns:)`.
   ///
   /// - Parameters:
   ///   - planes: the image's planes after step 1 (all input channels).
   ///   - weights: `PackedWeights(convolution: shape, …)`.
-  ///   - c: `phasePlanesOutputCount(shape)` floats.
+  ///   - output: one image's output, `[Cout, OH, OW]` floats.
   ///   - scratch: `conv2dScratchCount(shape)` floats, the calling thread's own.
   public static func conv2dPhasePlanesGEMM(
-    _ shape: Conv2DShape, planes: UnsafePointer<Float>, weights: PackedWeights, c: UnsafeMutablePointer<Float>,
+    _ shape: Conv2DShape, planes: UnsafePointer<Float>, weights: PackedWeights, output: UnsafeMutablePointer<Float>,
     clamp: OutputClamp, outputChannels: Range<Int>? = nil, columns: Range<Int>? = nil,
     scratch: UnsafeMutablePointer<Float>
   ) {
     let layout = DepthwisePlaneLayout(shape)
     let width = layout.outputHeight * layout.rowLength
-    let rowStride = layout.sumCount
+    let outputPlane = shape.outputHeight * shape.outputWidth
     let channels = outputChannels ?? 0..<shape.outputChannels
     let columns = columns ?? 0..<width
     precondition(
@@ -90,6 +83,7 @@ extension ConvolutionKernels {
     precondition(columns.lowerBound >= 0 && columns.upperBound <= width, "columns out of range")
     if channels.isEmpty || columns.isEmpty { return }
     let (inputsPerGroup, outputsPerGroup) = (shape.inputChannelsPerGroup, shape.outputChannelsPerGroup)
+    let map = FlatPlaneColumns(rowLength: layout.rowLength, width: shape.outputWidth)
     for group in channels.lowerBound / outputsPerGroup...(channels.upperBound - 1) / outputsPerGroup {
       let first = group * outputsPerGroup
       let rows = max(channels.lowerBound, first) - first..<min(channels.upperBound, first + outputsPerGroup) - first
@@ -98,21 +92,20 @@ extension ConvolutionKernels {
         source: PhasePlaneRows(
           layout, planes: planes + group * inputsPerGroup * layout.planeFloats,
           taps: shape.kernelHeight * shape.kernelWidth),
-        c: c + (first + rows.lowerBound) * rowStride + columns.lowerBound, cRowStride: rowStride, cColumnStride: 1,
-        clamp: clamp, rows: rows, columns: columns, scratch: scratch, tiling: .standard)
+        c: output + (first + rows.lowerBound) * outputPlane, cRowStride: outputPlane, columnMap: map, clamp: clamp,
+        rows: rows, columns: columns, scratch: scratch, tiling: .standard)
     }
   }
 
-  /// Step 3: copies the valid columns of output channels `channels` from `c` (after step 2) to
-  /// one image's output (`[Cout, OH, OW]`).
-  public static func conv2dPhasePlanesGather(
-    _ shape: Conv2DShape, c: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, channels: Range<Int>
-  ) {
-    let layout = DepthwisePlaneLayout(shape)
-    let outputPlane = shape.outputHeight * shape.outputWidth
-    for channel in channels {
-      layout.gather(c + channel * layout.sumCount, into: output + channel * outputPlane, clamp: .none)
+  /// The output pixels (`oy·OW + ox`) that the flat columns `columns` of step 2 write: a
+  /// contiguous range.
+  public static func phasePlanesPixels(_ shape: Conv2DShape, columns: Range<Int>) -> Range<Int> {
+    let rowLength = DepthwisePlaneLayout(shape).rowLength
+    func pixel(_ n: Int) -> Int {
+      let (y, x) = n.quotientAndRemainder(dividingBy: rowLength)
+      return y * shape.outputWidth + min(x, shape.outputWidth)
     }
+    return pixel(columns.lowerBound)..<pixel(columns.upperBound)
   }
 }
 

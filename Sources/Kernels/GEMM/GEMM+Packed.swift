@@ -212,9 +212,52 @@ struct MatrixRows: PackedGEMMSource {
 //      applies the clamp. Only then is an element final, so a clamp never sees a partial sum.
 // A full-width tile of a partial panel (the last rows of A, or the ends of a thread's row range)
 // runs 4-, 2- and 1-row versions of the kernel on just its rows. Edge columns (past the block,
-// or a transposed C) run the 6-row kernel on a 6×16 scratch tile and copy only their elements in
-// and out, so no edge reads or writes outside the caller's sub-block. A tile of at most 8 columns runs the 6×8 kernel,
+// a transposed C, or a tile crossing columns that `GEMMColumns` drops) run the 6-row kernel on a
+// 6×16 scratch tile and copy only their kept elements in and out, so no edge reads or writes
+// outside the caller's sub-block. A tile of at most 8 columns runs the 6×8 kernel,
 // half the work (a 7×7 plane's 49 columns are three full tiles and one of a single column).
+
+/// Where the columns of C go within a row of C: a strided row, or an output plane that drops
+/// some columns (Note [Phase-plane GEMM]).
+protocol GEMMColumns {
+  /// The offset of column n when columns n ..< n + count are all kept and consecutive in
+  /// memory, else nil.
+  func run(_ n: Int, count: Int) -> Int?
+  /// `offsets[j]` = the offset of column n + j, or −1 when it is dropped, for j < count.
+  func offsets(_ n: Int, count: Int, into offsets: UnsafeMutablePointer<Int>)
+}
+
+/// Column n at `(n − origin) · stride`.
+struct StridedColumns: GEMMColumns {
+  let origin: Int
+  let stride: Int
+
+  @inline(__always) func run(_ n: Int, count: Int) -> Int? { stride == 1 ? n - origin : nil }
+  @inline(__always) func offsets(_ n: Int, count: Int, into offsets: UnsafeMutablePointer<Int>) {
+    for j in 0..<count { offsets[j] = (n + j - origin) * stride }
+  }
+}
+
+/// Flat columns n = y · rowLength + x of which the first `width` of each row are kept, at
+/// y · width + x (an output plane; the other rowLength − width columns are dropped).
+struct FlatPlaneColumns: GEMMColumns {
+  let rowLength: Int
+  let width: Int
+
+  @inline(__always) func run(_ n: Int, count: Int) -> Int? {
+    let (y, x) = n.quotientAndRemainder(dividingBy: rowLength)
+    return x + count <= width ? y * width + x : nil
+  }
+
+  @inline(__always) func offsets(_ n: Int, count: Int, into offsets: UnsafeMutablePointer<Int>) {
+    var (y, x) = n.quotientAndRemainder(dividingBy: rowLength)
+    for j in 0..<count {
+      offsets[j] = x < width ? y * width + x : -1
+      x += 1
+      if x == rowLength { (y, x) = (y + 1, 0) }
+    }
+  }
+}
 
 extension GEMMKernels {
   /// The loop nest of Note [Packed GEMM loop nest] over any B source. `c` points at C's element
@@ -225,7 +268,34 @@ extension GEMMKernels {
     cColumnStride: Int, clamp: OutputClamp, rows: Range<Int>, columns: Range<Int>,
     scratch: UnsafeMutablePointer<Float>, tiling: GEMMTiling
   ) {
+    runPackedGEMM(
+      weights: weights, group: group, source: source, c: c, cRowStride: cRowStride,
+      columnMap: StridedColumns(origin: columns.lowerBound, stride: cColumnStride), clamp: clamp, rows: rows,
+      columns: columns, scratch: scratch, tiling: tiling)
+  }
+
+  /// The loop nest with C's columns placed by `columnMap`: `c` points at row rows.lowerBound, and
+  /// (m, n) is at `c[(m − rows.lowerBound) · cRowStride + offset of n]` (dropped when the map
+  /// drops n).
+  static func runPackedGEMM<Source: PackedGEMMSource, Columns: GEMMColumns>(
+    weights: PackedWeights, group: Int, source: Source, c: UnsafeMutablePointer<Float>, cRowStride: Int,
+    columnMap: Columns, clamp: OutputClamp, rows: Range<Int>, columns: Range<Int>,
+    scratch: UnsafeMutablePointer<Float>, tiling: GEMMTiling
+  ) {
     if rows.isEmpty || columns.isEmpty { return }
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: panelColumns) { offsets in
+      runPackedGEMM(
+        weights: weights, group: group, source: source, c: c, cRowStride: cRowStride, columnMap: columnMap,
+        clamp: clamp, rows: rows, columns: columns, scratch: scratch, tiling: tiling, offsets: offsets.baseAddress!)
+    }
+  }
+
+  /// `runPackedGEMM` with `panelColumns` ints of room for an edge tile's column offsets.
+  private static func runPackedGEMM<Source: PackedGEMMSource, Columns: GEMMColumns>(
+    weights: PackedWeights, group: Int, source: Source, c: UnsafeMutablePointer<Float>, cRowStride: Int,
+    columnMap: Columns, clamp: OutputClamp, rows: Range<Int>, columns: Range<Int>,
+    scratch: UnsafeMutablePointer<Float>, tiling: GEMMTiling, offsets: UnsafeMutablePointer<Int>
+  ) {
     let (mr, nr) = (panelRows, panelColumns)
     let (blockCount, blockDepth) = tiling.blockDepth(weights.depth)
     let packed = scratch
@@ -252,8 +322,8 @@ extension GEMMKernels {
             let column = j0 + q * nr
             let columnCount = min(nr, j0 + width - column)
             let b = UnsafePointer(packed + q * kc * nr)
-            if columnCount == nr && cColumnStride == 1 {
-              let tileC = c + (rowRange.lowerBound - rows.lowerBound) * cRowStride + (column - columns.lowerBound)
+            if columnCount == nr, let start = columnMap.run(column, count: nr) {
+              let tileC = c + (rowRange.lowerBound - rows.lowerBound) * cRowStride + start
               if fullRows {
                 microKernel6x16(
                   depth: kc, a: a, b: b, c: tileC, cRowStride: cRowStride, accumulate: accumulate, bias: bias,
@@ -269,11 +339,11 @@ extension GEMMKernels {
             }
             // Edge tile: the kernel runs on `tile` (row stride NR); only the block's elements
             // are copied in (for accumulation) and out.
-            let origin = c + (column - columns.lowerBound) * cColumnStride
+            columnMap.offsets(column, count: columnCount, into: offsets)
             if accumulate {
               for row in rowRange {
-                let cRow = origin + (row - rows.lowerBound) * cRowStride
-                for j in 0..<columnCount { tile[(row - m0) * nr + j] = cRow[j * cColumnStride] }
+                let cRow = c + (row - rows.lowerBound) * cRowStride
+                for j in 0..<columnCount { tile[(row - m0) * nr + j] = offsets[j] >= 0 ? cRow[offsets[j]] : 0 }
               }
             }
             if columnCount <= 4 {
@@ -290,8 +360,8 @@ extension GEMMKernels {
                 bounds: bounds)
             }
             for row in rowRange {
-              let cRow = origin + (row - rows.lowerBound) * cRowStride
-              for j in 0..<columnCount { cRow[j * cColumnStride] = tile[(row - m0) * nr + j] }
+              let cRow = c + (row - rows.lowerBound) * cRowStride
+              for j in 0..<columnCount where offsets[j] >= 0 { cRow[offsets[j]] = tile[(row - m0) * nr + j] }
             }
           }
         }

@@ -286,8 +286,8 @@ enum FastExecutors {
     }
   }
 
-  /// A convolution by Note [Phase-plane GEMM]: per image, scatter, GEMM and gather, each split
-  /// across the threads.
+  /// A convolution by Note [Phase-plane GEMM]: per image, scatter, then GEMM into the output,
+  /// each split across the threads; a thread activates what it wrote.
   private static func phasePlaneConv2d(
     _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: PackedWeights,
     output: UnsafeMutablePointer<Float>, clamp: OutputClamp, activation: UnaryOperation?
@@ -296,41 +296,40 @@ enum FastExecutors {
     let taps = shape.kernelHeight * shape.kernelWidth
     let work = shape.outputChannels * columns * shape.inputChannelsPerGroup * taps
     let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+    let scratchCount = ConvolutionKernels.conv2dScratchCount(shape)
+    var imageShape = shape
+    imageShape.batch = 1
     context.withScratch(ConvolutionKernels.phasePlanesCount(shape)) { planes in
-      context.withScratch(ConvolutionKernels.phasePlanesOutputCount(shape)) { c in
-        for image in 0..<shape.batch {
-          let imageInput = input + image * shape.inputChannels * inputPlane
-          let imageOutput = output + image * shape.outputChannels * outputPlane
-          context.parallelBlocks(shape.inputChannels, block: 1, work: shape.inputChannels * inputPlane) { channels in
-            ConvolutionKernels.conv2dPhasePlanesScatter(shape, input: imageInput, planes: planes, channels: channels)
-          }
-          let scratchCount = ConvolutionKernels.conv2dScratchCount(shape)
-          if columns >= context.threadCount * 4 * GEMMKernels.panelColumns {
-            context.parallelBlocks(columns, block: GEMMKernels.panelColumns, work: work) { range in
-              context.withScratch(scratchCount) { scratch in
+      for image in 0..<shape.batch {
+        let imageInput = input + image * shape.inputChannels * inputPlane
+        let imageOutput = output + image * shape.outputChannels * outputPlane
+        context.parallelBlocks(shape.inputChannels, block: 1, work: shape.inputChannels * inputPlane) { channels in
+          ConvolutionKernels.conv2dPhasePlanesScatter(shape, input: imageInput, planes: planes, channels: channels)
+        }
+        if columns >= context.threadCount * 4 * GEMMKernels.panelColumns {
+          context.parallelBlocks(columns, block: GEMMKernels.panelColumns, work: work) { range in
+            context.withScratch(scratchCount) { scratch in
+              // With an activation, columns go in blocks of 256 (the GEMM's own), activated in cache.
+              let chunk = activation == nil ? range.count : 256
+              for start in Swift.stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+                let part = start..<min(start + chunk, range.upperBound)
                 ConvolutionKernels.conv2dPhasePlanesGEMM(
-                  shape, planes: planes, weights: weights, c: c, clamp: clamp, columns: range, scratch: scratch)
+                  shape, planes: planes, weights: weights, output: imageOutput, clamp: clamp, columns: part,
+                  scratch: scratch)
+                applyActivation(
+                  activation, imageShape, imageOutput, channels: 0..<shape.outputChannels,
+                  pixels: ConvolutionKernels.phasePlanesPixels(shape, columns: part))
               }
             }
-          } else {
-            context.parallelBlocks(shape.outputChannels, block: GEMMKernels.panelRows, work: work) { range in
-              context.withScratch(scratchCount) { scratch in
-                ConvolutionKernels.conv2dPhasePlanesGEMM(
-                  shape, planes: planes, weights: weights, c: c, clamp: clamp, outputChannels: range, scratch: scratch)
-              }
-            }
           }
-          context.parallelBlocks(shape.outputChannels, block: 1, work: shape.outputChannels * outputPlane) { channels in
-            guard let activation else {
-              ConvolutionKernels.conv2dPhasePlanesGather(shape, c: c, output: imageOutput, channels: channels)
-              return
+        } else {
+          context.parallelBlocks(shape.outputChannels, block: GEMMKernels.panelRows, work: work) { range in
+            context.withScratch(scratchCount) { scratch in
+              ConvolutionKernels.conv2dPhasePlanesGEMM(
+                shape, planes: planes, weights: weights, output: imageOutput, clamp: clamp, outputChannels: range,
+                scratch: scratch)
             }
-            for channel in channels {
-              ConvolutionKernels.conv2dPhasePlanesGather(shape, c: c, output: imageOutput, channels: channel..<channel + 1)
-              ElementwiseKernels.unaryFloat32(
-                activation, input: imageOutput, output: imageOutput,
-                elements: channel * outputPlane..<(channel + 1) * outputPlane)
-            }
+            applyActivation(activation, imageShape, imageOutput, channels: range, pixels: 0..<outputPlane)
           }
         }
       }
