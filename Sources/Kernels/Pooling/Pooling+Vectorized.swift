@@ -75,7 +75,7 @@ extension PoolingKernels {
   /// overlapping 16-column vectors whose even and odd halves give the three taps (the loads touch
   /// an 18th column, whose value is unused: past a row's end it is the next row's first, and
   /// `readable` floats from `input` bound where that is allowed). Rows are reduced first (the
-  /// window rows inside the image), columns then. When fewer than eight outputs remain, one
+  /// window rows inside the image), then columns, with one even/odd split per run. When fewer than eight outputs remain, one
   /// more run ends at the last output, recomputing a few (same values), if those windows lie in
   /// the image; outputs whose window leaves the image horizontally take the scalar path.
   private static func maxPool3x3Stride2(
@@ -89,17 +89,23 @@ extension PoolingKernels {
     let firstVector = padLeft > 0 ? 1 : 0
     var lastInside = outputWidth
     while lastInside > 0 && (lastInside - 1) * 2 - padLeft + 3 > width { lastInside -= 1 }
+    // Rows first: the window rows' maximum for 18 columns, as four vectors (columns 0..<8,
+    // 8..<16, 2..<10, 10..<18), then one even/odd split for the columns.
     @inline(__always)
     func run(_ column: Int, _ rows: Range<Int>, _ target: UnsafeMutablePointer<Float>) {
       let start = column * 2 - padLeft
-      var best = SIMD8<Float>(repeating: -.infinity)
-      for row in rows {
-        let line = input + row * width + start
-        let lower = SIMD16(lowHalf: load8(line), highHalf: load8(line + 8))
-        let upper = SIMD16(lowHalf: load8(line + 2), highHalf: load8(line + 10))
-        best = nanMax(best, nanMax(nanMax(lower.evenHalf, lower.oddHalf), upper.evenHalf))
+      var line = input + rows.lowerBound * width + start
+      var (a, b, c, d) = (load8(line), load8(line + 8), load8(line + 2), load8(line + 10))
+      for _ in 1..<rows.count {
+        line += width
+        a = nanMax(a, load8(line))
+        b = nanMax(b, load8(line + 8))
+        c = nanMax(c, load8(line + 2))
+        d = nanMax(d, load8(line + 10))
       }
-      store8(best, target + column)
+      let lower = SIMD16(lowHalf: a, highHalf: b)
+      let upper = SIMD16(lowHalf: c, highHalf: d)
+      store8(nanMax(nanMax(lower.evenHalf, lower.oddHalf), upper.evenHalf), target + column)
     }
     for outputRow in 0..<outputHeight {
       let top = outputRow * 2 - padTop
@@ -108,7 +114,8 @@ extension PoolingKernels {
       // The furthest float a run starting at `column` touches must be readable.
       let lastRow = rowRange.isEmpty ? 0 : rowRange.upperBound - 1
       func fits(_ column: Int) -> Bool {
-        column >= firstVector && column + 8 <= lastInside && lastRow * width + column * 2 - padLeft + 18 <= readable
+        !rowRange.isEmpty && column >= firstVector && column + 8 <= lastInside
+          && lastRow * width + column * 2 - padLeft + 18 <= readable
       }
       var column = 0
       while column < firstVector && column < outputWidth {
