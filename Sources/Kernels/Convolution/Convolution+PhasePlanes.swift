@@ -1,10 +1,9 @@
 // Convolutions on the packed GEMM without im2col: the input is scattered once into phase planes
-// (Note [Depthwise phase planes]), where every row of the im2col matrix is a contiguous run.
+// (Note [Phase planes]), where every row of the im2col matrix is a contiguous run.
 //
 // Note [Phase-plane GEMM]
 // With each input channel scattered into its sH·sW phase planes of row length Q, tap (ky, kx) of
-// output (oy, ox) is the planes' float at `tapOffset(ky, kx) + f`, f = oy·Q + ox (see the
-// depthwise note). So row (ci, ky, kx) of the im2col matrix, taken over the flat index f instead
+// output (oy, ox) is the planes' float at `tapOffset(ky, kx) + f`, f = oy·Q + ox. So row (ci, ky, kx) of the im2col matrix, taken over the flat index f instead
 // of the output pixel, is the contiguous run
 //
 //     planes[ci] + tapOffset(ky, kx) + f,        f ∈ 0 ..< OH·Q,
@@ -25,18 +24,18 @@ extension ConvolutionKernels {
   /// junk columns at most 1/10 of the work.
   public static func prefersPhasePlanes(_ shape: Conv2DShape) -> Bool {
     if isPointwise(shape) || isDepthwise(shape) { return false }
-    let layout = DepthwisePlaneLayout(shape)
+    let layout = PhasePlaneLayout(shape)
     return layout.rowLength * 10 <= shape.outputWidth * 11
   }
 
   /// Floats of the phase planes of one image: `conv2dPhasePlanesScatter`'s `planes`.
   public static func phasePlanesCount(_ shape: Conv2DShape) -> Int {
-    DepthwisePlaneLayout(shape).planeFloats * shape.inputChannels
+    PhasePlaneLayout(shape).planeFloats * shape.inputChannels
   }
 
   /// Columns of the GEMM: OH·Q.
   public static func phasePlanesColumns(_ shape: Conv2DShape) -> Int {
-    let layout = DepthwisePlaneLayout(shape)
+    let layout = PhasePlaneLayout(shape)
     return layout.outputHeight * layout.rowLength
   }
 
@@ -45,7 +44,7 @@ extension ConvolutionKernels {
   public static func conv2dPhasePlanesScatter(
     _ shape: Conv2DShape, input: UnsafePointer<Float>, planes: UnsafeMutablePointer<Float>, channels: Range<Int>
   ) {
-    let layout = DepthwisePlaneLayout(shape)
+    let layout = PhasePlaneLayout(shape)
     let inputPlane = shape.inputHeight * shape.inputWidth
     for channel in channels {
       let target = planes + channel * layout.planeFloats
@@ -70,7 +69,7 @@ extension ConvolutionKernels {
     clamp: OutputClamp, outputChannels: Range<Int>? = nil, columns: Range<Int>? = nil,
     scratch: UnsafeMutablePointer<Float>
   ) {
-    let layout = DepthwisePlaneLayout(shape)
+    let layout = PhasePlaneLayout(shape)
     let width = layout.outputHeight * layout.rowLength
     let outputPlane = shape.outputHeight * shape.outputWidth
     let channels = outputChannels ?? 0..<shape.outputChannels
@@ -100,7 +99,7 @@ extension ConvolutionKernels {
   /// The output pixels (`oy·OW + ox`) that the flat columns `columns` of step 2 write: a
   /// contiguous range.
   public static func phasePlanesPixels(_ shape: Conv2DShape, columns: Range<Int>) -> Range<Int> {
-    let rowLength = DepthwisePlaneLayout(shape).rowLength
+    let rowLength = PhasePlaneLayout(shape).rowLength
     func pixel(_ n: Int) -> Int {
       let (y, x) = n.quotientAndRemainder(dividingBy: rowLength)
       return y * shape.outputWidth + min(x, shape.outputWidth)
@@ -117,7 +116,7 @@ struct PhasePlaneRows: PackedGEMMSource {
   /// `tapOffset` of each tap, row-major.
   let offsets: [Int]
 
-  init(_ layout: DepthwisePlaneLayout, planes: UnsafePointer<Float>, taps: Int) {
+  init(_ layout: PhasePlaneLayout, planes: UnsafePointer<Float>, taps: Int) {
     self.planes = planes
     self.planeFloats = layout.planeFloats
     self.taps = taps
@@ -132,5 +131,115 @@ struct PhasePlaneRows: PackedGEMMSource {
   func row(_ k: Int, columns: Range<Int>, buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
     let (channel, tap) = k.quotientAndRemainder(dividingBy: taps)
     return planes + channel * planeFloats + offsets[tap] + columns.lowerBound
+  }
+}
+
+// Note [Phase planes]
+// With strides sH, sW, output (oy, ox) and tap (ky, kx) read the zero-padded input at row
+// sH·oy + ky·dH and column sW·ox + kx·dW. Each channel's input is first scattered into sH·sW
+// phase planes, all with the same row length Q:
+//
+//     plane (ρ, φ) [r·Q + c]  =  padded input [sH·r + ρ, sW·c + φ]        (0 in the padding)
+//
+// so tap (ky, kx) of output (oy, ox) is plane ((ky·dH) mod sH, (kx·dW) mod sW) at flat index
+//
+//     (oy·Q + ox)  +  ⌊ky·dH / sH⌋·Q + ⌊kx·dW / sW⌋,
+//
+// the output's flat index plus a per-tap constant. Choosing Q ≥ OW + ⌊(kW−1)·dW / sW⌋ makes
+// every tap of every output a plain load at that offset, so a whole plane is one unit-stride
+// run over the flat indices f = oy·Q + ox (the columns ox ≥ OW are computed and dropped):
+// strides become unit strides and padding is zeros already in the planes. Pixels that no
+// output reads (past the last window) are not scattered; the planes are zeroed first. Each
+// plane has spare floats past its last row, so a run of any tap stays inside the planes.
+
+/// The phase-plane layout of one convolution shape (Note [Phase planes]).
+struct PhasePlaneLayout {
+  let height: Int, width: Int, outputHeight: Int, outputWidth: Int
+  let kernelHeight: Int, kernelWidth: Int
+  let strideHeight: Int, strideWidth: Int
+  let dilationHeight: Int, dilationWidth: Int
+  let paddingTop: Int, paddingLeft: Int
+  /// Row length Q of every phase plane.
+  let rowLength: Int
+  /// Rows of every phase plane.
+  let planeRows: Int
+  /// Floats per phase plane, with spare floats for the last vector's over-read.
+  let phaseFloats: Int
+  /// Floats of all phase planes of one channel.
+  let planeFloats: Int
+
+  init(_ shape: Conv2DShape) {
+    (height, width) = (shape.inputHeight, shape.inputWidth)
+    (outputHeight, outputWidth) = (shape.outputHeight, shape.outputWidth)
+    (kernelHeight, kernelWidth) = (shape.kernelHeight, shape.kernelWidth)
+    (strideHeight, strideWidth) = (shape.strideHeight, shape.strideWidth)
+    (dilationHeight, dilationWidth) = (shape.dilationHeight, shape.dilationWidth)
+    (paddingTop, paddingLeft) = (shape.paddingTop, shape.paddingLeft)
+    rowLength = outputWidth + (kernelWidth - 1) * dilationWidth / strideWidth
+    planeRows = outputHeight + (kernelHeight - 1) * dilationHeight / strideHeight
+    // The last vector of a tap reads up to Q − OW + 7 floats past the plane's last row.
+    phaseFloats = (planeRows * rowLength + rowLength + 16 + 7) / 8 * 8
+    planeFloats = strideHeight * strideWidth * phaseFloats
+  }
+
+  /// Offset from the planes' start of tap (ky, kx) for flat output index 0.
+  @inline(__always)
+  func tapOffset(_ ky: Int, _ kx: Int) -> Int {
+    let (rowShift, rowPhase) = (ky * dilationHeight).quotientAndRemainder(dividingBy: strideHeight)
+    let (columnShift, columnPhase) = (kx * dilationWidth).quotientAndRemainder(dividingBy: strideWidth)
+    return (rowPhase * strideWidth + columnPhase) * phaseFloats + rowShift * rowLength + columnShift
+  }
+
+  /// Scatters one input plane (`[H, W]`) into the phase planes, writing only image pixels that
+  /// some output reads.
+  @inline(__always)
+  func scatter(_ input: UnsafePointer<Float>, into planes: UnsafeMutablePointer<Float>) {
+    for row in 0..<height {
+      let (planeRow, rowPhase) = (row + paddingTop).quotientAndRemainder(dividingBy: strideHeight)
+      if planeRow >= planeRows { break }
+      let source = input + row * width
+      let target = planes + rowPhase * strideWidth * phaseFloats + planeRow * rowLength
+      // Columns whose plane column lies in 0..<Q, per phase: the image columns the outputs read.
+      let columns = min(width, rowLength * strideWidth - paddingLeft)
+      if strideWidth == 1 {
+        let line = target + paddingLeft
+        var column = 0
+        while column + 8 <= columns {
+          store8(load8(source + column), line + column)
+          column += 8
+        }
+        while column < columns {
+          line[column] = source[column]
+          column += 1
+        }
+      } else if strideWidth == 2 && paddingLeft <= 1 {
+        // Sixteen consecutive columns split into their even and odd halves give eight columns
+        // of both phases; the ends go one by one.
+        let odd = target + phaseFloats
+        var column = 0
+        if paddingLeft == 1 && columns > 0 {
+          odd[0] = source[0]
+          column = 1
+        }
+        while column + 16 <= columns {
+          let values = SIMD16(lowHalf: load8(source + column), highHalf: load8(source + column + 8))
+          // Even lanes land in phase 0, odd lanes in phase 1, both at plane column `first`.
+          let first = (column + paddingLeft) / 2
+          store8(values.evenHalf, target + first)
+          store8(values.oddHalf, odd + first)
+          column += 16
+        }
+        while column < columns {
+          let (planeColumn, phase) = (column + paddingLeft).quotientAndRemainder(dividingBy: 2)
+          (phase == 0 ? target : odd)[planeColumn] = source[column]
+          column += 1
+        }
+      } else {
+        for column in 0..<columns {
+          let (planeColumn, phase) = (column + paddingLeft).quotientAndRemainder(dividingBy: strideWidth)
+          target[phase * phaseFloats + planeColumn] = source[column]
+        }
+      }
+    }
   }
 }
