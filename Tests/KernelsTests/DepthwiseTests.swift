@@ -2,13 +2,18 @@ import Kernels
 import Testing
 
 /// Checks `depthwiseConv2d` against `conv2dReference` for one depthwise shape, splitting the
-/// channels into parts that must compose.
+/// channels into parts that must compose, and checks that nothing past the output or the
+/// scratch is written.
 struct DepthwiseTester {
   var shape: Conv2DShape
   var hasBias = true
   var clamp = OutputClamp.none
   var channelSplits: [Int] = []
   var seed: UInt64 = 1
+
+  /// Floats after the output and after the scratch that must keep their value.
+  static let guardCount = 16
+  static let guardValue: Float = 12345
 
   func test(sourceLocation: SourceLocation = #_sourceLocation) {
     var generator = SeededGenerator(seed: seed)
@@ -21,9 +26,12 @@ struct DepthwiseTester {
         DepthwiseWeights(shape, weight: weight.baseAddress!, bias: hasBias ? $0.baseAddress! : nil)
       }
     }
-    let scratch = AlignedBuffer(count: ConvolutionKernels.depthwiseScratchCount(shape))
+    let scratchCount = ConvolutionKernels.depthwiseScratchCount(shape)
+    let scratch = AlignedBuffer(count: scratchCount + Self.guardCount)
+    (scratch.pointer + scratchCount).update(repeating: Self.guardValue, count: Self.guardCount)
     let bounds = [0] + channelSplits + [shape.outputChannels]
-    var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
+    let count = shape.outputShape.elementCount
+    var output = [Float](repeating: .nan, count: count) + [Float](repeating: Self.guardValue, count: Self.guardCount)
     input.withUnsafeBufferPointer { input in
       output.withUnsafeMutableBufferPointer { output in
         // Last part first: a part that writes past its channels is caught, not overwritten.
@@ -34,31 +42,49 @@ struct DepthwiseTester {
         }
       }
     }
-    expectClose(output, expected, tolerance: 1e-5, "\(shape)", sourceLocation: sourceLocation)
+    expectClose(Array(output[..<count]), expected, tolerance: 1e-5, "\(shape)", sourceLocation: sourceLocation)
+    #expect(
+      output[count...].allSatisfy { $0 == Self.guardValue }, "wrote past the output: \(shape)",
+      sourceLocation: sourceLocation)
+    let scratchGuard = UnsafeBufferPointer(start: scratch.pointer + scratchCount, count: Self.guardCount)
+    #expect(
+      scratchGuard.allSatisfy { $0 == Self.guardValue }, "wrote past the scratch: \(shape)",
+      sourceLocation: sourceLocation)
   }
 }
 
 @Suite struct DepthwiseTests {
-  /// MobileNet's 3×3 layers (stride 1 and 2, padding 1) and unpadded ones, at every width up to
-  /// 19 (one, two and a partial vector of outputs) and a few heights.
-  @Test(arguments: Array(1...19))
-  func threeByThree(width: Int) {
-    for (stride, padding) in [(1, 1), (2, 1), (1, 0), (2, 0)] where width + 2 * padding >= 3 {
-      for height in [3, 4, 7] {
-        DepthwiseTester(
-          shape: convShape(3, 3, height: height, width: width, kernel: 3, stride: stride, padding: padding, groups: 3),
-          clamp: clamps[(width + height) % 4], channelSplits: [1], seed: UInt64(width * 100 + height * 10 + stride)
-        ).test()
+  /// The row-blocked loops (3×3 and 5×5 at stride 1 and 2, Note [Depthwise row blocks]) at
+  /// every width up to 35 — rows shorter than a vector that spill into the next ones, one to
+  /// four vectors, the overlapping last vector, stride 2's sixteen-column copy and its
+  /// overlapping tail — and every height up to 9 (every remainder of the row blocks), with
+  /// padding 0, 1 and 2, one or two images, the channels in two parts.
+  @Test(arguments: Array(1...35))
+  func blockedKernels(width: Int) {
+    for kernel in [3, 5] {
+      for stride in [1, 2] {
+        for padding in [0, 1, 2] where width + 2 * padding >= kernel {
+          for height in 1...9 where height + 2 * padding >= kernel {
+            let shape = convShape(
+              batch: 1 + height % 2, 3, 3, height: height, width: width, kernel: kernel, stride: stride,
+              padding: padding, groups: 3)
+            DepthwiseTester(
+              shape: shape, hasBias: height != 5, clamp: clamps[(width + height + kernel) % 4], channelSplits: [1],
+              seed: UInt64(width * 1000 + height * 100 + kernel * 10 + stride * 3 + padding)
+            ).test()
+          }
+        }
       }
     }
   }
 
-  /// 5×5 (MobileNetV3), dilation, asymmetric strides and other kernels run the general loop.
+  /// Dilation, strides other than 1 and 2, asymmetric strides and kernels other than 3×3 and
+  /// 5×5 run the general loop.
   @Test(arguments: Array(1...19))
   func general(width: Int) {
     let shapes = [
-      convShape(2, 2, height: 6, width: width, kernel: 5, stride: 1, padding: 2, groups: 2),
-      convShape(2, 2, height: 7, width: width, kernel: 5, stride: 2, padding: 2, groups: 2),
+      convShape(2, 2, height: 9, width: width, kernel: 5, stride: 1, padding: 4, dilation: 2, groups: 2),
+      convShape(2, 2, height: 7, width: width, kernel: 3, stride: 3, padding: 1, groups: 2),
       convShape(2, 2, height: 6, width: width, kernel: 3, padding: 2, dilation: 2, groups: 2),
       convShape(2, 2, height: 5, width: width, kernel: 1, stride: 2, groups: 2),
       convShape(2, 2, height: 8, width: width, kernel: 7, stride: 3, padding: 3, groups: 2),
@@ -70,8 +96,10 @@ struct DepthwiseTester {
         kernelWidth: 4, stride: (2, 1), padding: (0, 2), groups: 2),
     ]
     for (index, shape) in shapes.enumerated() where shape.outputHeight > 0 && shape.outputWidth > 0 {
-      DepthwiseTester(shape: shape, hasBias: index % 2 == 0, clamp: clamps[index % 4], seed: UInt64(width * 10 + index))
-        .test()
+      DepthwiseTester(
+        shape: shape, hasBias: index % 2 == 0, clamp: clamps[index % 4], channelSplits: [1],
+        seed: UInt64(width * 10 + index)
+      ).test()
     }
   }
 
@@ -79,10 +107,17 @@ struct DepthwiseTester {
     let shape = convShape(batch: 3, 11, 11, height: 9, width: 23, kernel: 3, stride: 2, padding: 1, groups: 11)
     DepthwiseTester(shape: shape, clamp: .relu6, channelSplits: [0, 1, 5, 10]).test()
     // Wide rows: several 16-column deinterleaving steps per row, several vectors per row.
-    for (width, stride, padding) in [(57, 2, 1), (56, 2, 0), (40, 1, 1), (37, 3, 1)] {
+    for (width, stride, padding) in [(57, 2, 1), (56, 2, 0), (40, 1, 1), (37, 3, 1), (60, 2, 2)] {
       DepthwiseTester(
         shape: convShape(2, 2, height: 5, width: width, kernel: 3, stride: stride, padding: padding, groups: 2),
         clamp: .relu, channelSplits: [1]
+      ).test()
+    }
+    for (width, kernel, stride) in [(56, 3, 1), (28, 5, 1), (57, 5, 2)] {
+      DepthwiseTester(
+        shape: convShape(
+          batch: 2, 5, 5, height: 11, width: width, kernel: kernel, stride: stride, padding: kernel / 2, groups: 5),
+        clamp: .relu6, channelSplits: [2, 3]
       ).test()
     }
     var same = try! Conv2DShape.conv2d(

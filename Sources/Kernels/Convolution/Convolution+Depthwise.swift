@@ -1,13 +1,15 @@
-/// Depthwise convolution (groups == Cin == Cout), vectorized over the output plane, with fused
-/// bias and clamp (the math and NCHW layout are `ConvolutionKernels`'s):
+/// Depthwise convolution (groups == Cin == Cout), vectorized along output rows, with fused bias
+/// and clamp (the math and NCHW layout are `ConvolutionKernels`'s):
 ///
 ///     out[n, c, oy, ox] = clamp( bias[c] + Σ_{ky, kx} w[c, ky, kx] ·
 ///                                in[n, c, oy·sH − padTop + ky·dH, ox·sW − padLeft + kx·dW] )
 ///
-/// See Note [Depthwise phase planes] for how padding and strides become unit-stride vector loads
-/// over a whole plane. `depthwiseConv2d` takes any kernel size, stride, padding and dilation;
-/// 3×3 kernels (MobileNet's) run a loop with the nine taps held in registers, others add one
-/// tap at a time. Work splits by channel range; each call needs its own scratch.
+/// Each channel is copied once into a zero-padded plane whose rows hold their columns split by
+/// phase (Note [Depthwise padded planes]), so every tap of a vector of outputs is one plain
+/// load. 3×3 and 5×5 kernels with equal strides 1 or 2 and no dilation (MobileNet's and
+/// ShuffleNet's) run loops with the taps in registers that compute several output rows per
+/// step (Note [Depthwise row blocks]); any other kernel, stride, padding or dilation runs a
+/// general loop over the taps. Work splits by channel range; each call needs its own scratch.
 extension ConvolutionKernels {
   /// True when the convolution is depthwise with one output channel per input channel.
   public static func isDepthwise(_ shape: Conv2DShape) -> Bool {
@@ -23,11 +25,13 @@ extension ConvolutionKernels {
   ///
   /// - Parameters:
   ///   - shape: a validated depthwise shape (`isDepthwise`).
-  ///   - input: `shape.inputShape` floats.
+  ///   - input: `shape.inputShape` floats; nothing outside them is read.
   ///   - weights: `DepthwiseWeights(shape, …)`.
-  ///   - output: `shape.outputShape` floats; the planes of `channels` (every image) are written.
+  ///   - output: `shape.outputShape` floats; only the planes of `channels` (every image) are
+  ///     written.
   ///   - clamp: applied after the bias.
-  ///   - channels: a range of `0..<C`; nil for all.
+  ///   - channels: a range of `0..<C`; nil for all. The result does not depend on how the
+  ///     channels are split between calls.
   ///   - scratch: `depthwiseScratchCount(shape)` floats.
   public static func depthwiseConv2d(
     _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: DepthwiseWeights, output: UnsafeMutablePointer<Float>,
@@ -42,31 +46,41 @@ extension ConvolutionKernels {
     precondition(channels.lowerBound >= 0 && channels.upperBound <= shape.outputChannels, "channels out of range")
     if channels.isEmpty { return }
     let layout = DepthwisePlaneLayout(shape)
-    // Padding positions are the same for every channel, and a channel writes only the positions
-    // of image pixels: zeroing the phase planes once makes the padding zero for all channels.
+    // Padding positions are the same for every channel, and a channel's copy writes only image
+    // pixels: zeroing the padded plane once makes the padding zero for all channels.
     scratch.update(repeating: 0, count: layout.scratchCount)
-    let planes = scratch
-    let sums = scratch + layout.planeFloats
+    let sweep = DepthwiseSweep(
+      layout: layout, plane: scratch, spare: scratch + layout.planeFloats, clamp: VectorClamp(clamp))
     let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
-    let threeByThree = shape.kernelHeight == 3 && shape.kernelWidth == 3
-    for image in 0..<shape.batch {
-      for channel in channels {
-        let plane = image * shape.inputChannels + channel
-        layout.scatter(input + plane * inputPlane, into: planes)
-        let taps = weights.taps(channel)
-        if threeByThree {
-          depthwiseSums3x3(layout, planes: planes, taps: taps, sums: sums, clamp: clamp)
-          layout.gather(sums, into: output + plane * outputPlane, clamp: .none)
-        } else {
-          depthwiseSums(layout, planes: planes, taps: taps, sums: sums)
-          layout.gather(sums, into: output + plane * outputPlane, clamp: clamp)
+    @inline(__always)
+    func forEachPlane(_ body: (DepthwiseChannel) -> Void) {
+      for image in 0..<shape.batch {
+        for channel in channels {
+          let plane = image * shape.inputChannels + channel
+          body(
+            DepthwiseChannel(
+              source: input + plane * inputPlane, target: output + plane * outputPlane, taps: weights.taps(channel)))
         }
+      }
+    }
+    switch (layout.blockedKernel, layout.strideWidth) {
+    case (3, 1): forEachPlane(sweep.run3x3Stride1)
+    case (3, 2): forEachPlane(sweep.run3x3Stride2)
+    case (5, 1): forEachPlane(sweep.run5x5Stride1)
+    case (5, 2): forEachPlane(sweep.run5x5Stride2)
+    default:
+      withUnsafeTemporaryAllocation(of: Int.self, capacity: shape.kernelHeight * shape.kernelWidth) { offsets in
+        for ky in 0..<shape.kernelHeight {
+          for kx in 0..<shape.kernelWidth {
+            offsets[ky * shape.kernelWidth + kx] = layout.tapOffset(ky, kx)
+          }
+        }
+        forEachPlane { sweep.runGeneral(offsets: UnsafePointer(offsets.baseAddress!), $0) }
       }
     }
   }
 
-  /// `depthwiseConv2d` for 3×3 kernels (MobileNet's depthwise layers), which always take the
-  /// nine-taps-in-registers loop.
+  /// `depthwiseConv2d` for 3×3 kernels (MobileNet's depthwise layers).
   public static func depthwiseConv3x3(
     _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: DepthwiseWeights, output: UnsafeMutablePointer<Float>,
     clamp: OutputClamp = .none, channels: Range<Int>? = nil, scratch: UnsafeMutablePointer<Float>
@@ -74,66 +88,6 @@ extension ConvolutionKernels {
     precondition(shape.kernelHeight == 3 && shape.kernelWidth == 3, "depthwiseConv3x3 needs a 3×3 kernel")
     depthwiseConv2d(
       shape, input: input, weights: weights, output: output, clamp: clamp, channels: channels, scratch: scratch)
-  }
-
-  /// The flat sums of one channel, 3×3 taps in registers and one partial sum per kernel row so
-  /// that the FMAs do not wait on one another; bias and clamp fused.
-  @inline(__always)
-  private static func depthwiseSums3x3(
-    _ layout: DepthwisePlaneLayout, planes: UnsafePointer<Float>, taps: UnsafePointer<Float>,
-    sums: UnsafeMutablePointer<Float>, clamp: OutputClamp
-  ) {
-    let (p00, p01, p02) = (planes + layout.tapOffset(0, 0), planes + layout.tapOffset(0, 1), planes + layout.tapOffset(0, 2))
-    let (p10, p11, p12) = (planes + layout.tapOffset(1, 0), planes + layout.tapOffset(1, 1), planes + layout.tapOffset(1, 2))
-    let (p20, p21, p22) = (planes + layout.tapOffset(2, 0), planes + layout.tapOffset(2, 1), planes + layout.tapOffset(2, 2))
-    let (w00, w01, w02) = (SIMD8(repeating: taps[0]), SIMD8(repeating: taps[1]), SIMD8(repeating: taps[2]))
-    let (w10, w11, w12) = (SIMD8(repeating: taps[3]), SIMD8(repeating: taps[4]), SIMD8(repeating: taps[5]))
-    let (w20, w21, w22) = (SIMD8(repeating: taps[6]), SIMD8(repeating: taps[7]), SIMD8(repeating: taps[8]))
-    let bias = SIMD8<Float>(repeating: taps[9])
-    let bounds = VectorClamp(clamp)
-    var f = 0
-    while f < layout.sumCount {
-      var top = bias
-      top.addProduct(w00, load8(p00 + f))
-      top.addProduct(w01, load8(p01 + f))
-      top.addProduct(w02, load8(p02 + f))
-      var middle = w10 * load8(p10 + f)
-      middle.addProduct(w11, load8(p11 + f))
-      middle.addProduct(w12, load8(p12 + f))
-      var bottom = w20 * load8(p20 + f)
-      bottom.addProduct(w21, load8(p21 + f))
-      bottom.addProduct(w22, load8(p22 + f))
-      store8(bounds(top + middle + bottom), sums + f)
-      f += 8
-    }
-  }
-
-  /// The flat sums of one channel for any kernel: bias, then one pass per tap.
-  @inline(__always)
-  private static func depthwiseSums(
-    _ layout: DepthwisePlaneLayout, planes: UnsafePointer<Float>, taps: UnsafePointer<Float>,
-    sums: UnsafeMutablePointer<Float>
-  ) {
-    let count = layout.sumCount
-    let bias = SIMD8<Float>(repeating: taps[layout.kernelHeight * layout.kernelWidth])
-    var f = 0
-    while f < count {
-      store8(bias, sums + f)
-      f += 8
-    }
-    for ky in 0..<layout.kernelHeight {
-      for kx in 0..<layout.kernelWidth {
-        let weight = SIMD8<Float>(repeating: taps[ky * layout.kernelWidth + kx])
-        let source = planes + layout.tapOffset(ky, kx)
-        f = 0
-        while f < count {
-          var sum = load8(sums + f)
-          sum.addProduct(weight, load8(source + f))
-          store8(sum, sums + f)
-          f += 8
-        }
-      }
-    }
   }
 }
 
@@ -174,45 +128,61 @@ public final class DepthwiseWeights: @unchecked Sendable {
   func taps(_ channel: Int) -> UnsafePointer<Float> { UnsafePointer(values + channel * channelStride) }
 }
 
-// Note [Depthwise phase planes]
+// Note [Depthwise padded planes]
 // With strides sH, sW, output (oy, ox) and tap (ky, kx) read the zero-padded input at row
-// sH·oy + ky·dH and column sW·ox + kx·dW. Each channel's input is first scattered into sH·sW
-// phase planes, all with the same row length Q:
+// sH·oy + ky·dH and column sW·ox + kx·dW. Each channel's input is first copied into one padded
+// plane whose rows (row r = padded input row r) hold the sW column phases side by side, each
+// Q floats long:
 //
-//     plane (ρ, φ) [r·Q + c]  =  padded input [sH·r + ρ, sW·c + φ]        (0 in the padding)
+//     plane [r·sW·Q + φ·Q + c]  =  padded input [r, sW·c + φ]        (0 in the padding)
 //
-// so tap (ky, kx) of output (oy, ox) is plane ((ky·dH) mod sH, (kx·dW) mod sW) at flat index
+// so tap (ky, kx) of output (oy, ox) is at
 //
-//     (oy·Q + ox)  +  ⌊ky·dH / sH⌋·Q + ⌊kx·dW / sW⌋,
+//     (sH·oy + ky·dH)·sW·Q  +  ((kx·dW) mod sW)·Q + ⌊kx·dW / sW⌋  +  ox:
 //
-// the output's flat index plus a per-tap constant. Choosing Q ≥ OW + ⌊(kW−1)·dW / sW⌋ makes
-// every tap of every output a plain load at that offset, so the whole plane is one unit-stride
-// loop over the flat indices f = oy·Q + ox (the columns ox ≥ OW are computed and dropped):
-// strides become unit strides, padding is zeros already in the planes, and there is no
-// per-row work but one copy of each output row (`gather`), which also keeps the loop long on
-// MobileNet's 7×7 and 14×14 planes. Pixels that no output reads (past the last window) are not
-// scattered. The planes' padding never changes, so they are zeroed once per call; each plane
-// has 16 spare floats so the last vector of the loop reads only initialized floats.
+// consecutive outputs of a row read consecutive floats, whatever the stride, and the padding
+// is zeros already in the plane. Stride 1 is a plain copy at column padLeft; stride 2 splits
+// sixteen input columns at a time into their even and odd halves. Q ≥ max(OW, 8) plus the
+// largest column shift, so the vector of any 8 outputs of a row starting at ox ≤ max(OW − 8, 0)
+// stays inside its plane row. A row of outputs is computed at ox = 0, 8, … and, when OW is not
+// a multiple of 8, once more at OW − 8 (recomputing a few outputs to the same values): every
+// store is a whole vector. When OW < 8 the vector of row oy runs into row oy + 1, which is
+// written afterwards; only the rows whose vector would pass the plane's end (the last one, or
+// the last few when OW < 4) go through a spare vector, so nothing past the channel's plane is
+// written. Image rows are copied one block of output rows before the block that first reads
+// them, while they are still in L1. Only image pixels are written, at the same positions
+// for every channel, so the plane is zeroed once per call.
 
-/// The phase-plane layout of one depthwise shape (Note [Depthwise phase planes]).
+// Note [Depthwise row blocks]
+// A k×k kernel (k = 3 or 5, stride s = 1 or 2, no dilation) computes R output rows of one
+// vector of columns per step, all taps in registers or (5×5) spilled to the stack. Output row
+// oy + j reads plane rows s·(oy + j) + ky, so the R rows read s·(R − 1) + k plane rows and each
+// plane-row vector is loaded once per step and feeds every output row that uses it: 3×3 at
+// stride 1 with R = 4 is 18 loads for 36 FMAs instead of 36. On Zen 1 a 256-bit load and a
+// 256-bit FMA each issue about once per cycle, so loads, not FMAs, bound the one-row loop.
+// 3×3 uses R = 4, 5×5 R = 2 (its 25 taps already overflow the 16 registers). Rows past the
+// last whole block run one at a time.
+
+/// The padded-plane layout of one depthwise shape (Note [Depthwise padded planes]).
 struct DepthwisePlaneLayout {
   let height: Int, width: Int, outputHeight: Int, outputWidth: Int
   let kernelHeight: Int, kernelWidth: Int
   let strideHeight: Int, strideWidth: Int
   let dilationHeight: Int, dilationWidth: Int
   let paddingTop: Int, paddingLeft: Int
-  /// Row length Q of every phase plane (and of the flat sums).
+  /// Floats of one column phase of a plane row (Q).
+  let phaseLength: Int
+  /// Floats of one plane row: sW phases.
   let rowLength: Int
-  /// Rows of every phase plane.
+  /// Rows of the plane: padded input rows 0 through the last one an output reads.
   let planeRows: Int
-  /// Floats per phase plane, with spare floats for the last vector's over-read.
-  let phaseFloats: Int
-  /// Floats of all phase planes.
+  /// Floats of the plane.
   let planeFloats: Int
-  /// Flat sums computed per channel: OH·Q rounded up to whole vectors.
-  let sumCount: Int
-  /// Phase planes, then the flat sums.
-  var scratchCount: Int { planeFloats + sumCount }
+  /// 3 or 5 for a square kernel of that size with equal strides 1 or 2 and no dilation (Note
+  /// [Depthwise row blocks]); 0 for the general loop.
+  let blockedKernel: Int
+  /// The plane, then one spare vector for a short last row.
+  var scratchCount: Int { planeFloats + 8 }
 
   init(_ shape: Conv2DShape) {
     (height, width) = (shape.inputHeight, shape.inputWidth)
@@ -221,97 +191,314 @@ struct DepthwisePlaneLayout {
     (strideHeight, strideWidth) = (shape.strideHeight, shape.strideWidth)
     (dilationHeight, dilationWidth) = (shape.dilationHeight, shape.dilationWidth)
     (paddingTop, paddingLeft) = (shape.paddingTop, shape.paddingLeft)
-    rowLength = outputWidth + (kernelWidth - 1) * dilationWidth / strideWidth
-    planeRows = outputHeight + (kernelHeight - 1) * dilationHeight / strideHeight
-    // The last vector of a tap reads up to Q − OW + 7 floats past the plane's last row.
-    phaseFloats = (planeRows * rowLength + rowLength + 16 + 7) / 8 * 8
-    planeFloats = strideHeight * strideWidth * phaseFloats
-    sumCount = (outputHeight * rowLength + 7) / 8 * 8
+    let shift = (kernelWidth - 1) * dilationWidth / strideWidth
+    let imageColumns = (paddingLeft + width + strideWidth - 1) / strideWidth
+    // A short stride-1 row is copied as one vector at column padLeft.
+    let shortRow = strideWidth == 1 ? paddingLeft + 8 : 0
+    phaseLength = (max(max(outputWidth, 8) + shift, imageColumns, shortRow) + 7) / 8 * 8
+    rowLength = strideWidth * phaseLength
+    planeRows = (outputHeight - 1) * strideHeight + (kernelHeight - 1) * dilationHeight + 1
+    planeFloats = planeRows * rowLength
+    let square = kernelHeight == kernelWidth && (kernelHeight == 3 || kernelHeight == 5)
+    let blocked =
+      square && strideHeight == strideWidth && (strideWidth == 1 || strideWidth == 2) && dilationHeight == 1
+      && dilationWidth == 1
+    blockedKernel = blocked ? kernelHeight : 0
   }
 
-  /// Offset from the planes' start of tap (ky, kx) for flat output index 0.
-  @inline(__always)
+  /// Offset of tap (ky, kx) of output (0, 0) from the plane's start.
   func tapOffset(_ ky: Int, _ kx: Int) -> Int {
-    let (rowShift, rowPhase) = (ky * dilationHeight).quotientAndRemainder(dividingBy: strideHeight)
-    let (columnShift, columnPhase) = (kx * dilationWidth).quotientAndRemainder(dividingBy: strideWidth)
-    return (rowPhase * strideWidth + columnPhase) * phaseFloats + rowShift * rowLength + columnShift
+    let (shift, phase) = (kx * dilationWidth).quotientAndRemainder(dividingBy: strideWidth)
+    return ky * dilationHeight * rowLength + phase * phaseLength + shift
   }
 
-  /// Scatters one input plane (`[H, W]`) into the phase planes, writing only image pixels that
-  /// some output reads.
+  /// The lanes of a short stride-1 row (`W` < 8) that hold its pixels: all ones, the others 0.
+  var shortRowMask: SIMD8<UInt32> {
+    var mask = SIMD8<UInt32>()
+    for lane in 0..<min(width, 8) { mask[lane] = .max }
+    return mask
+  }
+
+  /// Copies image rows `first..<end` of one input plane (`[H, W]`), but none past the image or
+  /// past the plane's last row, into their plane rows, writing only image pixels (and, for a
+  /// short stride-1 row, zeros in its row's right padding); returns the row after the last one
+  /// copied. `mask` is `shortRowMask`.
   @inline(__always)
-  func scatter(_ input: UnsafePointer<Float>, into planes: UnsafeMutablePointer<Float>) {
-    for row in 0..<height {
-      let (planeRow, rowPhase) = (row + paddingTop).quotientAndRemainder(dividingBy: strideHeight)
-      if planeRow >= planeRows { break }
+  func copyRows(
+    _ input: UnsafePointer<Float>, into plane: UnsafeMutablePointer<Float>, from first: Int, to end: Int,
+    mask: SIMD8<UInt32>
+  ) -> Int {
+    let end = min(end, height, planeRows - paddingTop)
+    if end <= first { return first }
+    for row in first..<end {
       let source = input + row * width
-      let target = planes + rowPhase * strideWidth * phaseFloats + planeRow * rowLength
-      // Columns whose plane column lies in 0..<Q, per phase: the image columns the outputs read.
-      let columns = min(width, rowLength * strideWidth - paddingLeft)
+      let target = plane + (row + paddingTop) * rowLength
       if strideWidth == 1 {
         let line = target + paddingLeft
+        if width >= 8 {
+          var column = 0
+          while column + 8 < width {
+            store8(load8(source + column), line + column)
+            column += 8
+          }
+          store8(load8(source + width - 8), line + width - 8)
+        } else if row * width + 8 <= height * width {
+          // Eight floats still inside the input plane: the lanes past the row become zeros.
+          let values = unsafeBitCast(load8(source), to: SIMD8<UInt32>.self) & mask
+          store8(unsafeBitCast(values, to: SIMD8<Float>.self), line)
+        } else {
+          store8(loadPartial8(source, count: width), line)
+        }
+      } else if strideWidth == 2 && width >= 16 {
+        // Sixteen columns split into their even and odd halves give eight plane columns of each
+        // phase; the last step ends at the row's end, overlapping the one before.
         var column = 0
-        while column + 8 <= columns {
-          store8(load8(source + column), line + column)
-          column += 8
-        }
-        while column < columns {
-          line[column] = source[column]
-          column += 1
-        }
-      } else if strideWidth == 2 && paddingLeft <= 1 {
-        // Sixteen consecutive columns split into their even and odd halves give eight columns
-        // of both phases; the ends go one by one.
-        let odd = target + phaseFloats
-        var column = 0
-        if paddingLeft == 1 && columns > 0 {
-          odd[0] = source[0]
-          column = 1
-        }
-        while column + 16 <= columns {
-          let values = SIMD16(lowHalf: load8(source + column), highHalf: load8(source + column + 8))
-          // Even lanes land in phase 0, odd lanes in phase 1, both at plane column `first`.
-          let first = (column + paddingLeft) / 2
-          store8(values.evenHalf, target + first)
-          store8(values.oddHalf, odd + first)
+        while true {
+          let start = min(column, width - 16)
+          let values = SIMD16(lowHalf: load8(source + start), highHalf: load8(source + start + 8))
+          let (even, odd) = (start + paddingLeft, start + paddingLeft + 1)
+          store8(values.evenHalf, target + (even & 1) * phaseLength + even >> 1)
+          store8(values.oddHalf, target + (odd & 1) * phaseLength + odd >> 1)
+          if start == width - 16 { break }
           column += 16
         }
-        while column < columns {
-          let (planeColumn, phase) = (column + paddingLeft).quotientAndRemainder(dividingBy: 2)
-          (phase == 0 ? target : odd)[planeColumn] = source[column]
-          column += 1
-        }
       } else {
-        for column in 0..<columns {
-          let (planeColumn, phase) = (column + paddingLeft).quotientAndRemainder(dividingBy: strideWidth)
-          target[phase * phaseFloats + planeColumn] = source[column]
+        // Phase by phase: the image columns of phase φ are every sW-th from the first one.
+        for phase in 0..<strideWidth {
+          var column = ((phase - paddingLeft) % strideWidth + strideWidth) % strideWidth
+          var line = target + phase * phaseLength + (column + paddingLeft) / strideWidth
+          while column < width {
+            line.pointee = source[column]
+            line += 1
+            column += strideWidth
+          }
         }
       }
+    }
+    return end
+  }
+}
+
+/// The taps of one kernel row, broadcast.
+struct DepthwiseKernelRow3 {
+  let a: SIMD8<Float>, b: SIMD8<Float>, c: SIMD8<Float>
+
+  @inline(__always)
+  init(_ taps: UnsafePointer<Float>) {
+    (a, b, c) = (SIMD8(repeating: taps[0]), SIMD8(repeating: taps[1]), SIMD8(repeating: taps[2]))
+  }
+}
+
+/// The taps of one kernel row, broadcast.
+struct DepthwiseKernelRow5 {
+  let a: SIMD8<Float>, b: SIMD8<Float>, c: SIMD8<Float>, d: SIMD8<Float>, e: SIMD8<Float>
+
+  @inline(__always)
+  init(_ taps: UnsafePointer<Float>) {
+    (a, b, c) = (SIMD8(repeating: taps[0]), SIMD8(repeating: taps[1]), SIMD8(repeating: taps[2]))
+    (d, e) = (SIMD8(repeating: taps[3]), SIMD8(repeating: taps[4]))
+  }
+}
+
+/// One plane of one image's channel: its input and output planes, and its taps and bias.
+struct DepthwiseChannel {
+  let source: UnsafePointer<Float>
+  let target: UnsafeMutablePointer<Float>
+  let taps: UnsafePointer<Float>
+}
+
+/// One call's layout, padded plane, spare vector and clamp; runs the channels' loops.
+struct DepthwiseSweep {
+  let layout: DepthwisePlaneLayout
+  let plane: UnsafeMutablePointer<Float>
+  let spare: UnsafeMutablePointer<Float>
+  let clamp: VectorClamp
+  /// Plane offsets of the taps (0, 1) through (0, 4): (kx mod sW)·Q + ⌊kx / sW⌋.
+  ///
+  /// Computed at run time on purpose: with the stride-1 offsets 1, 2, … as constants LLVM
+  /// sees the loads overlap and rebuilds them from 128-bit pieces with shuffles, which made the
+  /// 3×3 loop twice as slow as with plain unaligned loads.
+  let columns: (Int, Int, Int, Int)
+  /// `layout.shortRowMask`.
+  let mask: SIMD8<UInt32>
+
+  init(
+    layout: DepthwisePlaneLayout, plane: UnsafeMutablePointer<Float>, spare: UnsafeMutablePointer<Float>,
+    clamp: VectorClamp
+  ) {
+    (self.layout, self.plane, self.spare, self.clamp) = (layout, plane, spare, clamp)
+    columns = (layout.tapOffset(0, 1), layout.tapOffset(0, 2), layout.tapOffset(0, 3), layout.tapOffset(0, 4))
+    mask = layout.shortRowMask
+  }
+
+  /// Computes one channel's output plane and runs `block` (`rows` output rows) or `single`
+  /// (one) at every vector of columns. Both get the plane at the block's first row and column,
+  /// and the output at the same place. Image rows are copied one block of output rows before the
+  /// block that first reads them.
+  @inline(__always)
+  func run(
+    _ channel: DepthwiseChannel, rows: Int,
+    block: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void,
+    single: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+  ) {
+    let (outputHeight, outputWidth) = (layout.outputHeight, layout.outputWidth)
+    let rowStep = layout.strideHeight * layout.rowLength
+    let reach = (layout.kernelHeight - 1) * layout.dilationHeight + 1 - layout.paddingTop
+    let lastColumn = max(outputWidth - 8, 0)
+    // Rows whose vector would pass the plane's end (only when OW < 8) go through `spare`.
+    let planeCount = outputHeight * outputWidth
+    let wholeRows = planeCount >= 8 ? (planeCount - 8) / outputWidth + 1 : 0
+    let (source, target) = (channel.source, channel.target)
+    var copied = 0
+    @inline(__always)
+    func forEachVector(_ body: (Int) -> Void) {
+      var column = 0
+      while column < lastColumn {
+        body(column)
+        column += 8
+      }
+      body(lastColumn)
+    }
+    var row = 0
+    while row + rows <= wholeRows {
+      let ahead = (row + 2 * rows - 1) * layout.strideHeight + reach
+      copied = layout.copyRows(source, into: plane, from: copied, to: ahead, mask: mask)
+      let (input, output) = (UnsafePointer(plane + row * rowStep), target + row * outputWidth)
+      forEachVector { block(input + $0, output + $0) }
+      row += rows
+    }
+    while row < outputHeight {
+      let ahead = (row + 1) * layout.strideHeight + reach
+      copied = layout.copyRows(source, into: plane, from: copied, to: ahead, mask: mask)
+      let input = UnsafePointer(plane + row * rowStep)
+      let output = row < wholeRows ? target + row * outputWidth : spare
+      forEachVector { single(input + $0, output + $0) }
+      if row >= wholeRows { (target + row * outputWidth).update(from: spare, count: outputWidth) }
+      row += 1
     }
   }
 
-  /// Copies the OW valid sums of each output row (row length Q) to the output plane, clamping.
-  /// Whole vectors may run into the following rows, which are written afterwards; only a vector
-  /// that would pass the plane's end is shortened.
+  // One function per kernel and stride, each with its loops inlined and the stride a constant:
+  // all of them inlined into one function would pass the optimizer's size limits, and it would
+  // leave loads and stores as calls.
+  @inline(never)
+  func run3x3Stride1(_ channel: DepthwiseChannel) {
+    run3x3(stride: 1, channel)
+  }
+
+  @inline(never)
+  func run3x3Stride2(_ channel: DepthwiseChannel) {
+    run3x3(stride: 2, channel)
+  }
+
+  @inline(never)
+  func run5x5Stride1(_ channel: DepthwiseChannel) {
+    run5x5(stride: 1, channel)
+  }
+
+  @inline(never)
+  func run5x5Stride2(_ channel: DepthwiseChannel) {
+    run5x5(stride: 2, channel)
+  }
+
+  /// One channel of a 3×3 kernel at stride `stride` (1 or 2) in both directions, four output
+  /// rows per step (Note [Depthwise row blocks]).
   @inline(__always)
-  func gather(_ sums: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, clamp: OutputClamp) {
-    let bounds = VectorClamp(clamp)
-    let clamps = !clamp.isNone
-    let end = outputHeight * outputWidth
-    for row in 0..<outputHeight {
-      let source = sums + row * rowLength
-      var column = 0
-      while column < outputWidth {
-        var value = load8(source + column)
-        if clamps { value = bounds(value) }
-        let position = row * outputWidth + column
-        if position + 8 <= end {
-          store8(value, output + position)
-        } else {
-          storePartial8(value, output + position, count: min(outputWidth - column, end - position))
-        }
-        column += 8
-      }
+  func run3x3(stride: Int, _ channel: DepthwiseChannel) {
+    let taps = channel.taps
+    let (top, middle) = (DepthwiseKernelRow3(taps), DepthwiseKernelRow3(taps + 3))
+    let bottom = DepthwiseKernelRow3(taps + 6)
+    let bias = SIMD8<Float>(repeating: taps[9])
+    let (rowLength, outputWidth) = (layout.rowLength, layout.outputWidth)
+    let (second, third) = (columns.0, columns.1)
+    @inline(__always)
+    func add(_ sum: inout SIMD8<Float>, _ taps: DepthwiseKernelRow3, _ row: UnsafePointer<Float>) {
+      sum.addProduct(taps.a, load8(row))
+      sum.addProduct(taps.b, load8(row + second))
+      sum.addProduct(taps.c, load8(row + third))
     }
+    // The vector of outputs whose top kernel row is plane row `first` from `input`.
+    @inline(__always)
+    func vector(_ input: UnsafePointer<Float>, _ first: Int) -> SIMD8<Float> {
+      var sum = bias
+      add(&sum, top, input + first * rowLength)
+      add(&sum, middle, input + (first + 1) * rowLength)
+      add(&sum, bottom, input + (first + 2) * rowLength)
+      return clamp(sum)
+    }
+    run(
+      channel, rows: 4,
+      block: { input, output in
+        // All four before any store, so that the shared plane rows are loaded once.
+        let (row0, row1) = (vector(input, 0), vector(input, stride))
+        let (row2, row3) = (vector(input, 2 * stride), vector(input, 3 * stride))
+        store8(row0, output)
+        store8(row1, output + outputWidth)
+        store8(row2, output + 2 * outputWidth)
+        store8(row3, output + 3 * outputWidth)
+      },
+      single: { input, output in store8(vector(input, 0), output) })
+  }
+
+  /// One channel of a 5×5 kernel at stride `stride` (1 or 2) in both directions, two output
+  /// rows per step (Note [Depthwise row blocks]).
+  @inline(__always)
+  func run5x5(stride: Int, _ channel: DepthwiseChannel) {
+    let taps = channel.taps
+    let kernel = (
+      DepthwiseKernelRow5(taps), DepthwiseKernelRow5(taps + 5), DepthwiseKernelRow5(taps + 10),
+      DepthwiseKernelRow5(taps + 15), DepthwiseKernelRow5(taps + 20)
+    )
+    let bias = SIMD8<Float>(repeating: taps[25])
+    let (rowLength, outputWidth) = (layout.rowLength, layout.outputWidth)
+    let (second, third, fourth, fifth) = columns
+    @inline(__always)
+    func add(_ sum: inout SIMD8<Float>, _ taps: DepthwiseKernelRow5, _ row: UnsafePointer<Float>) {
+      sum.addProduct(taps.a, load8(row))
+      sum.addProduct(taps.b, load8(row + second))
+      sum.addProduct(taps.c, load8(row + third))
+      sum.addProduct(taps.d, load8(row + fourth))
+      sum.addProduct(taps.e, load8(row + fifth))
+    }
+    @inline(__always)
+    func vector(_ input: UnsafePointer<Float>, _ first: Int) -> SIMD8<Float> {
+      var sum = bias
+      add(&sum, kernel.0, input + first * rowLength)
+      add(&sum, kernel.1, input + (first + 1) * rowLength)
+      add(&sum, kernel.2, input + (first + 2) * rowLength)
+      add(&sum, kernel.3, input + (first + 3) * rowLength)
+      add(&sum, kernel.4, input + (first + 4) * rowLength)
+      return clamp(sum)
+    }
+    run(
+      channel, rows: 2,
+      block: { input, output in
+        let (row0, row1) = (vector(input, 0), vector(input, stride))
+        store8(row0, output)
+        store8(row1, output + outputWidth)
+      },
+      single: { input, output in store8(vector(input, 0), output) })
+  }
+
+  /// One channel of any kernel, stride, padding and dilation: one output row at a time, the
+  /// taps at `offsets` (`layout.tapOffset`, row-major) added in two alternating sums.
+  @inline(never)
+  func runGeneral(offsets: UnsafePointer<Int>, _ channel: DepthwiseChannel) {
+    let taps = channel.taps
+    let count = layout.kernelHeight * layout.kernelWidth
+    let bias = SIMD8<Float>(repeating: taps[count])
+    @inline(__always)
+    func vector(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
+      var (even, odd) = (bias, SIMD8<Float>())
+      var tap = 0
+      while tap + 1 < count {
+        even.addProduct(SIMD8(repeating: taps[tap]), load8(input + offsets[tap]))
+        odd.addProduct(SIMD8(repeating: taps[tap + 1]), load8(input + offsets[tap + 1]))
+        tap += 2
+      }
+      if tap < count { even.addProduct(SIMD8(repeating: taps[tap]), load8(input + offsets[tap])) }
+      store8(clamp(even + odd), output)
+    }
+    run(channel, rows: 1, block: vector, single: vector)
   }
 }

@@ -134,22 +134,8 @@ struct FastKernelTiming {
     Self.report("packed GEMM \(m)×\(k)×\(n) + bias + relu", milliseconds: milliseconds, flops: 2 * Double(m * n * k))
   }
 
-  @Test func convolutionLayers() {
-    var generator = SeededGenerator(seed: 2)
-    let layers: [(String, Layer, Bool)] = [
-      ("1×1 conv 320→1280 @7×7", Self.conv(320, 1280, size: 7, kernel: 1, clamp: .relu6, generator: &generator), false),
-      ("1×1 conv 144→24 @56×56", Self.conv(144, 24, size: 56, kernel: 1, generator: &generator), false),
-      ("1×1 conv 24→144 @56×56", Self.conv(24, 144, size: 56, kernel: 1, clamp: .relu6, generator: &generator), false),
-      ("1×1 conv 96→576 @14×14", Self.conv(96, 576, size: 14, kernel: 1, clamp: .relu6, generator: &generator), false),
-      ("1×1 conv 16→96 @112×112", Self.conv(16, 96, size: 112, kernel: 1, clamp: .relu6, generator: &generator), false),
-      ("3×3 conv 64→64 @56×56 (resnet18, implicit im2col)", Self.conv(64, 64, size: 56, kernel: 3, clamp: .relu, generator: &generator), true),
-      ("3×3 conv 512→512 @7×7 (resnet18)", Self.conv(512, 512, size: 7, kernel: 3, clamp: .relu, generator: &generator), false),
-      ("7×7 conv 3→64 s2 @224×224 (resnet18 stem)", Self.conv(3, 64, size: 224, kernel: 7, stride: 2, clamp: .relu, generator: &generator), false),
-      ("3×3 conv 3→32 s2 @224×224 (mobilenet_v2 stem)", Self.conv(3, 32, size: 224, kernel: 3, stride: 2, clamp: .relu6, generator: &generator), false),
-      ("depthwise 3×3 144 s1 @56×56", Self.conv(144, 144, size: 56, kernel: 3, groups: 144, clamp: .relu6, generator: &generator), true),
-      ("depthwise 3×3 96 s2 @112×112", Self.conv(96, 96, size: 112, kernel: 3, stride: 2, groups: 96, clamp: .relu6, generator: &generator), true),
-      ("depthwise 5×5 120 s1 @28×28 (mobilenet_v3)", Self.conv(120, 120, size: 28, kernel: 5, groups: 120, clamp: .relu, generator: &generator), false),
-    ]
+  /// Times each layer's fast kernel and, where asked, the reference kernel on the same input.
+  static func time(_ layers: [(String, Layer, Bool)], generator: inout SeededGenerator) {
     for (name, layer, compare) in layers {
       let input = generator.floats(layer.shape.inputShape.elementCount)
       var output = [Float](repeating: 0, count: layer.shape.outputShape.elementCount)
@@ -165,6 +151,22 @@ struct FastKernelTiming {
         }
       }
     }
+  }
+
+  @Test func convolutionLayers() {
+    var generator = SeededGenerator(seed: 2)
+    let layers: [(String, Layer, Bool)] = [
+      ("1×1 conv 320→1280 @7×7", Self.conv(320, 1280, size: 7, kernel: 1, clamp: .relu6, generator: &generator), false),
+      ("1×1 conv 144→24 @56×56", Self.conv(144, 24, size: 56, kernel: 1, generator: &generator), false),
+      ("1×1 conv 24→144 @56×56", Self.conv(24, 144, size: 56, kernel: 1, clamp: .relu6, generator: &generator), false),
+      ("1×1 conv 96→576 @14×14", Self.conv(96, 576, size: 14, kernel: 1, clamp: .relu6, generator: &generator), false),
+      ("1×1 conv 16→96 @112×112", Self.conv(16, 96, size: 112, kernel: 1, clamp: .relu6, generator: &generator), false),
+      ("3×3 conv 64→64 @56×56 (resnet18, implicit im2col)", Self.conv(64, 64, size: 56, kernel: 3, clamp: .relu, generator: &generator), true),
+      ("3×3 conv 512→512 @7×7 (resnet18)", Self.conv(512, 512, size: 7, kernel: 3, clamp: .relu, generator: &generator), false),
+      ("7×7 conv 3→64 s2 @224×224 (resnet18 stem)", Self.conv(3, 64, size: 224, kernel: 7, stride: 2, clamp: .relu, generator: &generator), false),
+      ("3×3 conv 3→32 s2 @224×224 (mobilenet_v2 stem)", Self.conv(3, 32, size: 224, kernel: 3, stride: 2, clamp: .relu6, generator: &generator), false),
+    ]
+    Self.time(layers, generator: &generator)
     // The same 3×3 layer through an explicit im2col matrix, for comparison with the implicit one.
     let layer = Self.conv(64, 64, size: 56, kernel: 3, clamp: .relu, generator: &generator)
     let input = generator.floats(layer.shape.inputShape.elementCount)
@@ -183,6 +185,27 @@ struct FastKernelTiming {
       }
     }
     Self.report("3×3 conv 64→64 @56×56, explicit im2col + packed GEMM", milliseconds: explicit, flops: layer.flops)
+  }
+
+  /// MobileNetV2 / V3 / ShuffleNet depthwise layers, from the large planes where the loop
+  /// dominates to the 7×7 planes where per-channel overhead does.
+  @Test func depthwiseLayers() {
+    var generator = SeededGenerator(seed: 4)
+    let layers: [(String, Layer, Bool)] = [
+      ("depthwise 3×3 144 s1 @56×56", Self.conv(144, 144, size: 56, kernel: 3, groups: 144, clamp: .relu6, generator: &generator), true),
+      ("depthwise 3×3 96 s2 @112×112", Self.conv(96, 96, size: 112, kernel: 3, stride: 2, groups: 96, clamp: .relu6, generator: &generator), true),
+      ("depthwise 5×5 120 s1 @28×28 (mobilenet_v3)", Self.conv(120, 120, size: 28, kernel: 5, groups: 120, clamp: .relu, generator: &generator), false),
+      ("depthwise 3×3 32 s1 @112×112", Self.conv(32, 32, size: 112, kernel: 3, groups: 32, clamp: .relu6, generator: &generator), false),
+      ("depthwise 3×3 192 s1 @28×28", Self.conv(192, 192, size: 28, kernel: 3, groups: 192, clamp: .relu6, generator: &generator), false),
+      ("depthwise 3×3 576 s1 @14×14", Self.conv(576, 576, size: 14, kernel: 3, groups: 576, clamp: .relu6, generator: &generator), false),
+      ("depthwise 3×3 960 s1 @7×7", Self.conv(960, 960, size: 7, kernel: 3, groups: 960, clamp: .relu6, generator: &generator), false),
+      ("depthwise 3×3 144 s2 @56×56", Self.conv(144, 144, size: 56, kernel: 3, stride: 2, groups: 144, clamp: .relu6, generator: &generator), false),
+      ("depthwise 3×3 576 s2 @14×14", Self.conv(576, 576, size: 14, kernel: 3, stride: 2, groups: 576, clamp: .relu6, generator: &generator), false),
+      ("depthwise 5×5 72 s2 @56×56 (mobilenet_v3)", Self.conv(72, 72, size: 56, kernel: 5, stride: 2, groups: 72, clamp: .relu, generator: &generator), false),
+      ("depthwise 5×5 576 s1 @7×7 (mobilenet_v3)", Self.conv(576, 576, size: 7, kernel: 5, groups: 576, clamp: .relu, generator: &generator), false),
+      ("depthwise 5×5 96 s2 @14×14 (mobilenet_v3)", Self.conv(96, 96, size: 14, kernel: 5, stride: 2, groups: 96, clamp: .relu, generator: &generator), false),
+    ]
+    Self.time(layers, generator: &generator)
   }
 
   @Test func elementwiseAndPooling() {
