@@ -120,32 +120,33 @@ extension GEMMKernels {
   ///
   /// A panel stores its MR rows' values for one k side by side, so an 8-float load at k covers
   /// all MR rows (and two values of k + 1, whose lanes are ignored); it is multiplied by x[k]
-  /// broadcast. Four accumulators keep four loads in flight.
+  /// broadcast. The GEMV is bound by reading the weights from memory, so the four accumulators
+  /// walk four quarters of the panel at once: four streams keep more reads in flight than one.
   static func packedGEMV(
     weights: PackedWeights, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, clamp: OutputClamp,
     rows: Range<Int>
   ) {
     let mr = panelRows
     let depth = weights.depth
-    let depth4 = depth & ~3
+    let quarter = depth / 4
     let bounds = VectorClamp(clamp)
     var m0 = rows.lowerBound - rows.lowerBound % mr
     while m0 < rows.upperBound {
-      var a = weights.panel(group: 0, row: m0, column: 0)
+      let a = weights.panel(group: 0, row: m0, column: 0)
       var (s0, s1, s2, s3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-      var k = 0
-      while k < depth4 {
-        s0.addProduct(load8(a), SIMD8(repeating: x[k]))
-        s1.addProduct(load8(a + mr), SIMD8(repeating: x[k + 1]))
-        s2.addProduct(load8(a + 2 * mr), SIMD8(repeating: x[k + 2]))
-        s3.addProduct(load8(a + 3 * mr), SIMD8(repeating: x[k + 3]))
-        a += 4 * mr
-        k += 4
+      var (a0, a1, a2, a3) = (a, a + quarter * mr, a + 2 * quarter * mr, a + 3 * quarter * mr)
+      for k in 0..<quarter {
+        s0.addProduct(load8(a0), SIMD8(repeating: x[k]))
+        s1.addProduct(load8(a1), SIMD8(repeating: x[k + quarter]))
+        s2.addProduct(load8(a2), SIMD8(repeating: x[k + 2 * quarter]))
+        s3.addProduct(load8(a3), SIMD8(repeating: x[k + 3 * quarter]))
+        a0 += mr
+        a1 += mr
+        a2 += mr
+        a3 += mr
       }
-      while k < depth {
-        s0.addProduct(load8(a), SIMD8(repeating: x[k]))
-        a += mr
-        k += 1
+      for k in 4 * quarter..<depth {
+        s0.addProduct(load8(a + k * mr), SIMD8(repeating: x[k]))
       }
       let bias = weights.panelBias(group: 0, row: m0)
       let sum = bounds((s0 + s1) + (s2 + s3) + loadPartial8(bias, count: mr))
