@@ -142,7 +142,8 @@ public final class DepthwiseWeights: @unchecked Sendable {
 //
 // consecutive outputs of a row read consecutive floats, whatever the stride, and the padding
 // is zeros already in the plane. Stride 1 is a plain copy at column padLeft; stride 2 splits
-// sixteen input columns at a time into their even and odd halves. Q ≥ max(OW, 8) plus the
+// sixteen (or, in rows of 8 to 15, eight) input columns at a time into their even and odd
+// halves. Q ≥ max(OW, 8) plus the
 // largest column shift, so the vector of any 8 outputs of a row starting at ox ≤ max(OW − 8, 0)
 // stays inside its plane row. A row of outputs is computed at ox = 0, 8, … and, when OW is not
 // a multiple of 8, once more at OW − 8 (recomputing a few outputs to the same values): every
@@ -261,6 +262,24 @@ struct DepthwisePlaneLayout {
           store8(values.oddHalf, target + (odd & 1) * phaseLength + odd >> 1)
           if start == width - 16 { break }
           column += 16
+        }
+      } else if strideWidth == 2 && width >= 8 {
+        // The same with eight columns: the first eight, then the last eight.
+        var start = 0
+        while true {
+          let values = load8(source + start)
+          let (even, odd) = (start + paddingLeft, start + paddingLeft + 1)
+          let evenTarget = UnsafeMutableRawPointer(target + (even & 1) * phaseLength + even >> 1)
+          let oddTarget = UnsafeMutableRawPointer(target + (odd & 1) * phaseLength + odd >> 1)
+          evenTarget.storeBytes(of: values.evenHalf, as: SIMD4<Float>.self)
+          oddTarget.storeBytes(of: values.oddHalf, as: SIMD4<Float>.self)
+          if start == width - 8 { break }
+          start = width - 8
+        }
+      } else if strideWidth == 2 {
+        for column in 0..<width {
+          let padded = column + paddingLeft
+          target[(padded & 1) * phaseLength + padded >> 1] = source[column]
         }
       } else {
         // Phase by phase: the image columns of phase φ are every sW-th from the first one.
