@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 // Note [Worker pool]
@@ -95,8 +98,8 @@ private final class Shared: @unchecked Sendable {
   /// Whether the threads run; read and written only while `busy` is held.
   private var started = false
 
-  /// Spin checks before a worker sleeps.
-  private let spinLimit = 200_000
+  /// Spin checks before a worker sleeps (each yields the core once: about a millisecond in all).
+  private let spinLimit = 5_000
 
   init(workers: Int) {
     workerCount = workers
@@ -158,6 +161,8 @@ private final class Shared: @unchecked Sendable {
       var current = generation.load(ordering: .acquiring)
       while current == seen && spins < spinLimit {
         spins += 1
+        // Hands the core to a sibling hardware thread (the caller's, often) while waiting.
+        sched_yield()
         current = generation.load(ordering: .acquiring)
       }
       if current == seen {
