@@ -124,10 +124,11 @@ enum ConvolutionExecutors {
     }
   }
 
-  static func conv2d(
+  /// The validated shape of a 2-D convolution, with its bias checked against the output channels.
+  static func conv2dShape(
     _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: [Int], padding: ConvolutionPadding, dilation: [Int],
-    groups: Int, clamp: OutputClamp
-  ) throws -> Tensor {
+    groups: Int
+  ) throws -> Conv2DShape {
     let shape: Conv2DShape
     do {
       shape = try Conv2DShape.conv2d(
@@ -138,6 +139,15 @@ enum ConvolutionExecutors {
     if let bias, bias.count != shape.outputChannels {
       throw OpError("conv2d bias has \(bias.count) elements, expected \(shape.outputChannels)")
     }
+    return shape
+  }
+
+  static func conv2d(
+    _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: [Int], padding: ConvolutionPadding, dilation: [Int],
+    groups: Int, clamp: OutputClamp
+  ) throws -> Tensor {
+    let shape = try conv2dShape(
+      input, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     let x = try input.contiguousFloat32()
     let w = try weight.contiguousFloat32()
     let b = try bias?.contiguousFloat32()

@@ -121,18 +121,11 @@ enum FastExecutors {
     for (name, activation) in activations {
       for second in ["aten::\(name)", "aten::\(name)_"] {
         result.append(("prepacked::conv2d_clamp_run", second, { context, a in
-          let state = try ConvolutionExecutors.contextState(a[1], count: 8)
-          let output = try conv2d(
-            context, try a.tensor(0), try state.tensor(0), try state.optionalTensor(1), stride: try state.intList(2),
-            padding: .explicit(try state.intList(3)), dilation: try state.intList(4), groups: try state.int(5),
-            clamp: try ConvolutionExecutors.clamp(state[6], state[7]), activation: activation)
+          let output = try prepackedConv2d(context, a, activation: activation)
           return [.tensor(output), .tensor(output)]
         }))
         result.append(("aten::conv2d", second, { context, a in
-          let output = try conv2d(
-            context, try a.tensor(0), try a.tensor(1), try a.optionalTensor(2), stride: try a.intList(3),
-            padding: .explicit(try a.intList(4)), dilation: try a.intList(5), groups: try a.int(6), clamp: .none,
-            activation: activation)
+          let output = try atenConv2d(context, a, activation: activation)
           return [.tensor(output), .tensor(output)]
         }))
       }
@@ -144,18 +137,8 @@ enum FastExecutors {
 
   private static var convolutionEntries: [(String, ContextualOpExecutor)] {
     [
-      ("prepacked::conv2d_clamp_run", { context, a in
-        let state = try ConvolutionExecutors.contextState(a[1], count: 8)
-        return [.tensor(try conv2d(
-          context, try a.tensor(0), try state.tensor(0), try state.optionalTensor(1), stride: try state.intList(2),
-          padding: .explicit(try state.intList(3)), dilation: try state.intList(4), groups: try state.int(5),
-          clamp: try ConvolutionExecutors.clamp(state[6], state[7])))]
-      }),
-      ("aten::conv2d", { context, a in
-        [.tensor(try conv2d(
-          context, try a.tensor(0), try a.tensor(1), try a.optionalTensor(2), stride: try a.intList(3),
-          padding: .explicit(try a.intList(4)), dilation: try a.intList(5), groups: try a.int(6), clamp: .none))]
-      }),
+      ("prepacked::conv2d_clamp_run", { context, a in [.tensor(try prepackedConv2d(context, a, activation: nil))] }),
+      ("aten::conv2d", { context, a in [.tensor(try atenConv2d(context, a, activation: nil))] }),
       ("aten::conv2d.padding", { context, a in
         [.tensor(try conv2d(
           context, try a.tensor(0), try a.tensor(1), try a.optionalTensor(2), stride: try a.intList(3),
@@ -178,6 +161,27 @@ enum FastExecutors {
     ]
   }
 
+  /// `prepacked::conv2d_clamp_run(input, context)`, then `activation`.
+  private static func prepackedConv2d(_ context: ExecutionContext, _ a: [IValue], activation: UnaryOperation?) throws
+    -> Tensor
+  {
+    let state = try ConvolutionExecutors.contextState(a[1], count: 8)
+    return try conv2d(
+      context, try a.tensor(0), try state.tensor(0), try state.optionalTensor(1), stride: try state.intList(2),
+      padding: .explicit(try state.intList(3)), dilation: try state.intList(4), groups: try state.int(5),
+      clamp: try ConvolutionExecutors.clamp(state[6], state[7]), activation: activation)
+  }
+
+  /// `aten::conv2d(input, weight, bias, stride, padding, dilation, groups)`, then `activation`.
+  private static func atenConv2d(_ context: ExecutionContext, _ a: [IValue], activation: UnaryOperation?) throws
+    -> Tensor
+  {
+    try conv2d(
+      context, try a.tensor(0), try a.tensor(1), try a.optionalTensor(2), stride: try a.intList(3),
+      padding: .explicit(try a.intList(4)), dilation: try a.intList(5), groups: try a.int(6), clamp: .none,
+      activation: activation)
+  }
+
   /// A 2-D convolution with fused bias and clamp, and then `activation` on the result (Note
   /// [Epilogue fusion]).
   static func conv2d(
@@ -192,16 +196,8 @@ enum FastExecutors {
       guard let activation else { return output }
       return try ElementwiseExecutors.unary(activation, output, inPlace: true)
     }
-    let shape: Conv2DShape
-    do {
-      shape = try Conv2DShape.conv2d(
-        input: input.shape, weight: weight.shape, stride: stride, padding: padding, dilation: dilation, groups: groups)
-    } catch {
-      throw error.opError
-    }
-    if let bias, bias.count != shape.outputChannels {
-      throw OpError("conv2d bias has \(bias.count) elements, expected \(shape.outputChannels)")
-    }
+    let shape = try ConvolutionExecutors.conv2dShape(
+      input, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     let weights = context.weights.value(
       WeightCache.key(kind: 1, weight: weight, bias: bias), pins: [weight.storage] + (bias.map { [$0.storage] } ?? [])
     ) {
@@ -234,35 +230,45 @@ enum FastExecutors {
           context, shape, input: source, weights: packed, output: target, clamp: clamp, activation: activation)
       case .gemm(let packed):
         let work = shape.batch * shape.outputChannels * pixels * shape.inputChannelsPerGroup * taps
-        let scratchCount = ConvolutionKernels.conv2dScratchCount(shape)
-        let splitPixels = pixels >= context.threadCount * 4 * GEMMKernels.panelColumns
-        if splitPixels {
-          context.parallelBlocks(pixels, block: GEMMKernels.panelColumns, work: work) { range in
-            context.withScratch(scratchCount) { scratch in
-              // With an activation, pixels go in blocks of 256 (the GEMM's own column blocks),
-              // activated while in cache.
-              let chunk = activation == nil ? range.count : 256
-              for start in Swift.stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
-                let part = start..<min(start + chunk, range.upperBound)
-                ConvolutionKernels.conv2d(
-                  shape, input: source, weights: packed, output: target, clamp: clamp, pixels: part, scratch: scratch)
-                applyActivation(activation, shape, target, channels: 0..<shape.outputChannels, pixels: part)
-              }
-            }
-          }
-        } else {
-          context.parallelBlocks(shape.outputChannels, block: GEMMKernels.panelRows, work: work) { range in
-            context.withScratch(scratchCount) { scratch in
-              ConvolutionKernels.conv2d(
-                shape, input: source, weights: packed, output: target, clamp: clamp, outputChannels: range,
-                scratch: scratch)
-            }
-            applyActivation(activation, shape, target, channels: range, pixels: 0..<pixels)
-          }
+        splitGEMM(context, shape, columns: pixels, work: work, output: target, activation: activation, pixels: { $0 }) {
+          channels, columns, scratch in
+          ConvolutionKernels.conv2d(
+            shape, input: source, weights: packed, output: target, clamp: clamp, outputChannels: channels,
+            pixels: columns, scratch: scratch)
         }
       }
     }
     return output
+  }
+
+  /// Runs a convolution's GEMM over `columns` output columns and every output channel, split
+  /// across the threads by whole 16-column tiles when there are enough columns, else by 6-channel
+  /// panels. With an activation, a column share runs in blocks of 256 columns (the GEMM's own)
+  /// and each thread activates what it has just written, while in cache; `pixels` maps a range
+  /// of columns to the output pixels it writes.
+  private static func splitGEMM(
+    _ context: ExecutionContext, _ shape: Conv2DShape, columns: Int, work: Int, output: UnsafeMutablePointer<Float>,
+    activation: UnaryOperation?, pixels: (Range<Int>) -> Range<Int>,
+    _ gemm: (_ channels: Range<Int>?, _ columns: Range<Int>?, _ scratch: UnsafeMutablePointer<Float>) -> Void
+  ) {
+    let scratchCount = ConvolutionKernels.conv2dScratchCount(shape)
+    if columns >= context.threadCount * 4 * GEMMKernels.panelColumns {
+      context.parallelBlocks(columns, block: GEMMKernels.panelColumns, work: work) { range in
+        context.withScratch(scratchCount) { scratch in
+          let chunk = activation == nil ? range.count : 256
+          for start in Swift.stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+            let part = start..<min(start + chunk, range.upperBound)
+            gemm(nil, part, scratch)
+            applyActivation(activation, shape, output, channels: 0..<shape.outputChannels, pixels: pixels(part))
+          }
+        }
+      }
+    } else {
+      context.parallelBlocks(shape.outputChannels, block: GEMMKernels.panelRows, work: work) { range in
+        context.withScratch(scratchCount) { scratch in gemm(range, nil, scratch) }
+        applyActivation(activation, shape, output, channels: range, pixels: pixels(0..<columns))
+      }
+    }
   }
 
   /// Applies `activation` in place to the output pixels `pixels` of channels `channels` of every
@@ -296,7 +302,6 @@ enum FastExecutors {
     let taps = shape.kernelHeight * shape.kernelWidth
     let work = shape.outputChannels * columns * shape.inputChannelsPerGroup * taps
     let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
-    let scratchCount = ConvolutionKernels.conv2dScratchCount(shape)
     var imageShape = shape
     imageShape.batch = 1
     context.withScratch(ConvolutionKernels.phasePlanesCount(shape)) { planes in
@@ -306,31 +311,13 @@ enum FastExecutors {
         context.parallelBlocks(shape.inputChannels, block: 1, work: shape.inputChannels * inputPlane) { channels in
           ConvolutionKernels.conv2dPhasePlanesScatter(shape, input: imageInput, planes: planes, channels: channels)
         }
-        if columns >= context.threadCount * 4 * GEMMKernels.panelColumns {
-          context.parallelBlocks(columns, block: GEMMKernels.panelColumns, work: work) { range in
-            context.withScratch(scratchCount) { scratch in
-              // With an activation, columns go in blocks of 256 (the GEMM's own), activated in cache.
-              let chunk = activation == nil ? range.count : 256
-              for start in Swift.stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
-                let part = start..<min(start + chunk, range.upperBound)
-                ConvolutionKernels.conv2dPhasePlanesGEMM(
-                  shape, planes: planes, weights: weights, output: imageOutput, clamp: clamp, columns: part,
-                  scratch: scratch)
-                applyActivation(
-                  activation, imageShape, imageOutput, channels: 0..<shape.outputChannels,
-                  pixels: ConvolutionKernels.phasePlanesPixels(shape, columns: part))
-              }
-            }
-          }
-        } else {
-          context.parallelBlocks(shape.outputChannels, block: GEMMKernels.panelRows, work: work) { range in
-            context.withScratch(scratchCount) { scratch in
-              ConvolutionKernels.conv2dPhasePlanesGEMM(
-                shape, planes: planes, weights: weights, output: imageOutput, clamp: clamp, outputChannels: range,
-                scratch: scratch)
-            }
-            applyActivation(activation, imageShape, imageOutput, channels: range, pixels: 0..<outputPlane)
-          }
+        splitGEMM(
+          context, imageShape, columns: columns, work: work, output: imageOutput, activation: activation,
+          pixels: { ConvolutionKernels.phasePlanesPixels(shape, columns: $0) }
+        ) { channels, columns, scratch in
+          ConvolutionKernels.conv2dPhasePlanesGEMM(
+            shape, planes: planes, weights: weights, output: imageOutput, clamp: clamp, outputChannels: channels,
+            columns: columns, scratch: scratch)
         }
       }
     }
