@@ -36,7 +36,7 @@ extension ConvolutionKernels {
   /// Columns of the GEMM: OH·Q.
   public static func phasePlanesColumns(_ shape: Conv2DShape) -> Int {
     let layout = PhasePlaneLayout(shape)
-    return layout.outputHeight * layout.rowLength
+    return shape.outputHeight * layout.rowLength
   }
 
   /// Step 1: scatters the input channels `channels` of one image (`[Cin, H, W]`) into their
@@ -70,7 +70,7 @@ extension ConvolutionKernels {
     scratch: UnsafeMutablePointer<Float>
   ) {
     let layout = PhasePlaneLayout(shape)
-    let width = layout.outputHeight * layout.rowLength
+    let width = shape.outputHeight * layout.rowLength
     let outputPlane = shape.outputHeight * shape.outputWidth
     let channels = outputChannels ?? 0..<shape.outputChannels
     let columns = columns ?? 0..<width
@@ -88,9 +88,7 @@ extension ConvolutionKernels {
       let rows = max(channels.lowerBound, first) - first..<min(channels.upperBound, first + outputsPerGroup) - first
       GEMMKernels.runPackedGEMM(
         weights: weights, group: group,
-        source: PhasePlaneRows(
-          layout, planes: planes + group * inputsPerGroup * layout.planeFloats,
-          taps: shape.kernelHeight * shape.kernelWidth),
+        source: PhasePlaneRows(layout, planes: planes + group * inputsPerGroup * layout.planeFloats),
         c: output + (first + rows.lowerBound) * outputPlane, cRowStride: outputPlane, columnMap: map, clamp: clamp,
         rows: rows, columns: columns, scratch: scratch, tiling: .standard)
     }
@@ -116,13 +114,13 @@ struct PhasePlaneRows: PackedGEMMSource {
   /// `tapOffset` of each tap, row-major.
   let offsets: [Int]
 
-  init(_ layout: PhasePlaneLayout, planes: UnsafePointer<Float>, taps: Int) {
+  init(_ layout: PhasePlaneLayout, planes: UnsafePointer<Float>) {
     self.planes = planes
     self.planeFloats = layout.planeFloats
-    self.taps = taps
+    taps = layout.shape.kernelHeight * layout.shape.kernelWidth
     var offsets: [Int] = []
-    for ky in 0..<layout.kernelHeight {
-      for kx in 0..<layout.kernelWidth { offsets.append(layout.tapOffset(ky, kx)) }
+    for ky in 0..<layout.shape.kernelHeight {
+      for kx in 0..<layout.shape.kernelWidth { offsets.append(layout.tapOffset(ky, kx)) }
     }
     self.offsets = offsets
   }
@@ -154,11 +152,7 @@ struct PhasePlaneRows: PackedGEMMSource {
 
 /// The phase-plane layout of one convolution shape (Note [Phase planes]).
 struct PhasePlaneLayout {
-  let height: Int, width: Int, outputHeight: Int, outputWidth: Int
-  let kernelHeight: Int, kernelWidth: Int
-  let strideHeight: Int, strideWidth: Int
-  let dilationHeight: Int, dilationWidth: Int
-  let paddingTop: Int, paddingLeft: Int
+  let shape: Conv2DShape
   /// Row length Q of every phase plane.
   let rowLength: Int
   /// Rows of every phase plane.
@@ -169,31 +163,29 @@ struct PhasePlaneLayout {
   let planeFloats: Int
 
   init(_ shape: Conv2DShape) {
-    (height, width) = (shape.inputHeight, shape.inputWidth)
-    (outputHeight, outputWidth) = (shape.outputHeight, shape.outputWidth)
-    (kernelHeight, kernelWidth) = (shape.kernelHeight, shape.kernelWidth)
-    (strideHeight, strideWidth) = (shape.strideHeight, shape.strideWidth)
-    (dilationHeight, dilationWidth) = (shape.dilationHeight, shape.dilationWidth)
-    (paddingTop, paddingLeft) = (shape.paddingTop, shape.paddingLeft)
-    rowLength = outputWidth + (kernelWidth - 1) * dilationWidth / strideWidth
-    planeRows = outputHeight + (kernelHeight - 1) * dilationHeight / strideHeight
+    self.shape = shape
+    rowLength = shape.outputWidth + (shape.kernelWidth - 1) * shape.dilationWidth / shape.strideWidth
+    planeRows = shape.outputHeight + (shape.kernelHeight - 1) * shape.dilationHeight / shape.strideHeight
     // The last vector of a tap reads up to Q − OW + 7 floats past the plane's last row.
     phaseFloats = (planeRows * rowLength + rowLength + 16 + 7) / 8 * 8
-    planeFloats = strideHeight * strideWidth * phaseFloats
+    planeFloats = shape.strideHeight * shape.strideWidth * phaseFloats
   }
 
   /// Offset from the planes' start of tap (ky, kx) for flat output index 0.
   @inline(__always)
   func tapOffset(_ ky: Int, _ kx: Int) -> Int {
-    let (rowShift, rowPhase) = (ky * dilationHeight).quotientAndRemainder(dividingBy: strideHeight)
-    let (columnShift, columnPhase) = (kx * dilationWidth).quotientAndRemainder(dividingBy: strideWidth)
-    return (rowPhase * strideWidth + columnPhase) * phaseFloats + rowShift * rowLength + columnShift
+    let (rowShift, rowPhase) = (ky * shape.dilationHeight).quotientAndRemainder(dividingBy: shape.strideHeight)
+    let (columnShift, columnPhase) = (kx * shape.dilationWidth).quotientAndRemainder(dividingBy: shape.strideWidth)
+    return (rowPhase * shape.strideWidth + columnPhase) * phaseFloats + rowShift * rowLength + columnShift
   }
 
   /// Scatters one input plane (`[H, W]`) into the phase planes, writing only image pixels that
   /// some output reads.
   @inline(__always)
   func scatter(_ input: UnsafePointer<Float>, into planes: UnsafeMutablePointer<Float>) {
+    let (height, width) = (shape.inputHeight, shape.inputWidth)
+    let (strideHeight, strideWidth) = (shape.strideHeight, shape.strideWidth)
+    let (paddingTop, paddingLeft) = (shape.paddingTop, shape.paddingLeft)
     for row in 0..<height {
       let (planeRow, rowPhase) = (row + paddingTop).quotientAndRemainder(dividingBy: strideHeight)
       if planeRow >= planeRows { break }
