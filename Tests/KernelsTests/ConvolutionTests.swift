@@ -1,6 +1,33 @@
 import Kernels
 import Testing
 
+/// A random convolution (input, weight and bias drawn in that order from `seed`) and its
+/// reference output, for the testers of the fast kernels.
+struct ConvolutionProblem {
+  let input: [Float]
+  let weight: [Float]
+  /// The bias, or nil when the problem has none (its values are drawn either way).
+  let bias: [Float]?
+  let expected: [Float]
+
+  init(_ shape: Conv2DShape, hasBias: Bool, clamp: OutputClamp, seed: UInt64) {
+    var generator = SeededGenerator(seed: seed)
+    input = generator.floats(shape.inputShape.elementCount)
+    weight = generator.floats(shape.weightShape.elementCount)
+    let bias = generator.floats(shape.outputChannels)
+    self.bias = hasBias ? bias : nil
+    expected = conv2d(shape, input, weight, bias: self.bias, clamp: clamp)
+  }
+
+  /// The weights packed by `pack(weight, bias)`.
+  func packed<Packed>(_ pack: (UnsafePointer<Float>, UnsafePointer<Float>?) -> Packed) -> Packed {
+    weight.withUnsafeBufferPointer { weight in
+      if let bias { return bias.withUnsafeBufferPointer { pack(weight.baseAddress!, $0.baseAddress!) } }
+      return pack(weight.baseAddress!, nil)
+    }
+  }
+}
+
 /// Runs `conv2dReference` on arrays.
 func conv2d(
   _ shape: Conv2DShape, _ input: [Float], _ weight: [Float], bias: [Float]? = nil, clamp: OutputClamp = .none

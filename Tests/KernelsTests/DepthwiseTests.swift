@@ -16,16 +16,9 @@ struct DepthwiseTester {
   static let guardValue: Float = 12345
 
   func test(sourceLocation: SourceLocation = #_sourceLocation) {
-    var generator = SeededGenerator(seed: seed)
-    let input = generator.floats(shape.inputShape.elementCount)
-    let weight = generator.floats(shape.weightShape.elementCount)
-    let bias = generator.floats(shape.outputChannels)
-    let expected = conv2d(shape, input, weight, bias: hasBias ? bias : nil, clamp: clamp)
-    let packed = weight.withUnsafeBufferPointer { weight in
-      bias.withUnsafeBufferPointer {
-        DepthwiseWeights(shape, weight: weight.baseAddress!, bias: hasBias ? $0.baseAddress! : nil)
-      }
-    }
+    let problem = ConvolutionProblem(shape, hasBias: hasBias, clamp: clamp, seed: seed)
+    let (input, expected) = (problem.input, problem.expected)
+    let packed = problem.packed { DepthwiseWeights(shape, weight: $0, bias: $1) }
     let scratchCount = ConvolutionKernels.depthwiseScratchCount(shape)
     let scratch = AlignedBuffer(count: scratchCount + Self.guardCount)
     (scratch.pointer + scratchCount).update(repeating: Self.guardValue, count: Self.guardCount)

@@ -15,16 +15,9 @@ struct PackedConvolutionTester {
   var seed: UInt64 = 1
 
   func test(sourceLocation: SourceLocation = #_sourceLocation) {
-    var generator = SeededGenerator(seed: seed)
-    let input = generator.floats(shape.inputShape.elementCount)
-    let weight = generator.floats(shape.weightShape.elementCount)
-    let bias = generator.floats(shape.outputChannels)
-    let expected = conv2d(shape, input, weight, bias: hasBias ? bias : nil, clamp: clamp)
-    let packed = weight.withUnsafeBufferPointer { weight in
-      bias.withUnsafeBufferPointer {
-        PackedWeights(convolution: shape, weight: weight.baseAddress!, bias: hasBias ? $0.baseAddress! : nil)
-      }
-    }
+    let problem = ConvolutionProblem(shape, hasBias: hasBias, clamp: clamp, seed: seed)
+    let (input, expected) = (problem.input, problem.expected)
+    let packed = problem.packed { PackedWeights(convolution: shape, weight: $0, bias: $1) }
     let scratch = AlignedBuffer(count: tiling.scratchCount(depth: packed.depth))
     let channelBounds = [0] + channelSplits + [shape.outputChannels]
     let pixelBounds = [0] + pixelSplits + [shape.outputHeight * shape.outputWidth]
@@ -243,16 +236,9 @@ struct PhasePlaneConvolutionTester {
   var seed: UInt64 = 1
 
   func test(sourceLocation: SourceLocation = #_sourceLocation) {
-    var generator = SeededGenerator(seed: seed)
-    let input = generator.floats(shape.inputShape.elementCount)
-    let weight = generator.floats(shape.weightShape.elementCount)
-    let bias = generator.floats(shape.outputChannels)
-    let expected = conv2d(shape, input, weight, bias: hasBias ? bias : nil, clamp: clamp)
-    let packed = weight.withUnsafeBufferPointer { weight in
-      bias.withUnsafeBufferPointer {
-        PackedWeights(convolution: shape, weight: weight.baseAddress!, bias: hasBias ? $0.baseAddress! : nil)
-      }
-    }
+    let problem = ConvolutionProblem(shape, hasBias: hasBias, clamp: clamp, seed: seed)
+    let (input, expected) = (problem.input, problem.expected)
+    let packed = problem.packed { PackedWeights(convolution: shape, weight: $0, bias: $1) }
     // Stale values in the scratch must not leak into the result.
     let planes = AlignedBuffer(count: ConvolutionKernels.phasePlanesCount(shape))
     planes.pointer.update(repeating: .nan, count: ConvolutionKernels.phasePlanesCount(shape))
