@@ -90,8 +90,15 @@ struct PackedGEMMTester {
   }
 }
 
-/// Block sizes small enough that a test-sized problem has several depth and column blocks.
+/// Block sizes small enough that a test-sized problem has several depth and column blocks; B
+/// is always packed.
 let smallTiling = GEMMTiling(depthBlock: 8, columnBlock: 32)
+
+/// B read in place (Note [Reading B in place]) in blocks of 32 columns.
+let smallInPlaceTiling = GEMMTiling(depthBlock: 8, columnBlock: 32, inPlaceColumnBlock: 32)
+
+/// The standard blocks with B always packed.
+let packedTiling = GEMMTiling(depthBlock: 256, columnBlock: 256)
 
 /// Sizes across and past the 6×16 tile: every value up to 17, then 31, 64, 67.
 let edgeSizes = Array(1...17) + [31, 64, 67]
@@ -131,6 +138,50 @@ let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
     }
   }
 
+  /// Reading B in place over several column blocks, the last tile narrower than 16, sub-blocks
+  /// of rows and columns, every clamp.
+  @Test(arguments: clamps.indices)
+  func inPlaceBlocks(clampIndex: Int) {
+    for (m, n, k) in [(1, 1, 1), (5, 33, 9), (6, 32, 8), (7, 65, 17), (13, 40, 24), (19, 97, 31)] {
+      PackedGEMMTester(
+        m: m, n: n, k: k, cPadding: 2, clamp: clamps[clampIndex], tiling: smallInPlaceTiling, seed: UInt64(m * n + k)
+      ).test()
+      PackedGEMMTester(
+        m: m, n: n, k: k, bPadding: 3, clamp: clamps[clampIndex], rows: m / 3..<m, columns: n / 4..<n,
+        tiling: smallInPlaceTiling, seed: UInt64(m + n * k)
+      ).test()
+    }
+  }
+
+  /// Within one depth block, reading B in place sums every element in the same order as the
+  /// packed loop nest: the results are identical, not just close.
+  @Test func inPlaceMatchesPackedExactly() {
+    let (m, n, k) = (23, 83, 200)
+    var generator = SeededGenerator(seed: 91)
+    let a = generator.floats(m * k)
+    let bias = generator.floats(m)
+    let b = generator.floats(k * n)
+    let weights = a.withUnsafeBufferPointer { a in
+      bias.withUnsafeBufferPointer {
+        PackedWeights(rows: m, depth: k, weights: a.baseAddress!, rowStride: k, bias: $0.baseAddress!)
+      }
+    }
+    func run(_ tiling: GEMMTiling) -> [Float] {
+      var c = [Float](repeating: .nan, count: m * n)
+      let scratch = AlignedBuffer(count: tiling.scratchCount(depth: k))
+      b.withUnsafeBufferPointer { b in
+        c.withUnsafeMutableBufferPointer { c in
+          GEMMKernels.packedGEMM(
+            weights: weights, group: 0, b: b.baseAddress!, bRowStride: n, n: n, c: c.baseAddress!, cRowStride: n,
+            clamp: .relu6, rows: nil, columns: nil, scratch: scratch.pointer, tiling: tiling)
+        }
+      }
+      return c
+    }
+    #expect(GEMMTiling.standard.inPlaceColumnBlock != nil, "the standard blocks read B in place")
+    #expect(run(.standard) == run(packedTiling))
+  }
+
   @Test func groupsUseTheirOwnPanelsAndBias() {
     PackedGEMMTester(m: 5, n: 18, k: 7, groups: 3, clamp: .relu).test()
     PackedGEMMTester(m: 8, n: 9, k: 20, groups: 2, tiling: smallTiling).test()
@@ -145,9 +196,9 @@ let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
 
   /// Splitting rows and columns at arbitrary points gives bit-identical results to one call:
   /// the split changes which tiles run, never an element's summation order.
-  @Test(arguments: [GEMMTiling.standard, smallTiling].indices)
+  @Test(arguments: [GEMMTiling.standard, smallTiling, smallInPlaceTiling].indices)
   func rangeSplitsCompose(tilingIndex: Int) {
-    let tiling = [GEMMTiling.standard, smallTiling][tilingIndex]
+    let tiling = [GEMMTiling.standard, smallTiling, smallInPlaceTiling][tilingIndex]
     let (m, n, k) = (17, 45, 19)
     var generator = SeededGenerator(seed: 77)
     let a = generator.floats(m * k)

@@ -28,12 +28,16 @@ struct Bench: ParsableCommand {
   @Flag(help: "Print one JSON object.")
   var json = false
 
-  @Flag(help: "Also print time per op kind and the 20 slowest nodes.")
+  @Flag(help: "Also print time per op kind and the slowest nodes.")
   var profile = false
+
+  @Option(help: "How many of the slowest nodes --profile prints.")
+  var profileNodes = 20
 
   func validate() throws {
     guard iterations > 0 else { throw ValidationError("--iterations must be positive") }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    guard profileNodes >= 0 else { throw ValidationError("--profile-nodes must not be negative") }
   }
 
   func run() throws {
@@ -64,7 +68,7 @@ struct Bench: ParsableCommand {
             total > 0 ? entry.seconds / total * 100 : 0, entry.calls / iterations, entry.kind as NSString))
         }
         emit("slowest nodes:\n")
-        for entry in recorder.topNodes(20) {
+        for entry in recorder.topNodes(profileNodes) {
           emit(String(format: "  %8.3f ms  %@  %@  %@\n", entry.seconds * 1000 / Double(iterations), entry.kind as NSString,
             entry.location as NSString, entry.shapes as NSString))
         }

@@ -134,6 +134,35 @@ struct FastKernelTiming {
     Self.report("packed GEMM \(m)×\(k)×\(n) + bias + relu", milliseconds: milliseconds, flops: 2 * Double(m * n * k))
   }
 
+  /// The micro-kernel's own rate: small GEMMs whose operands stay in L1, called repeatedly.
+  @Test func microKernelInCache() {
+    var generator = SeededGenerator(seed: 3)
+    for (m, k, n) in [(6, 256, 16), (48, 128, 64), (24, 96, 64)] {
+      let a = generator.floats(m * k)
+      let b = generator.floats(k * n)
+      var c = [Float](repeating: 0, count: m * n)
+      let weights = a.withUnsafeBufferPointer {
+        PackedWeights(rows: m, depth: k, weights: $0.baseAddress!, rowStride: k, bias: nil)
+      }
+      let scratch = AlignedBuffer(count: GEMMKernels.packedGEMMScratchCount(depth: k))
+      let calls = 20_000_000 / (m * n * k) + 1
+      let milliseconds = b.withUnsafeBufferPointer { b in
+        c.withUnsafeMutableBufferPointer { c in
+          Self.median {
+            for _ in 0..<calls {
+              GEMMKernels.packedGEMM(
+                weights: weights, b: b.baseAddress!, bRowStride: n, n: n, c: c.baseAddress!, cRowStride: n,
+                scratch: scratch.pointer)
+            }
+          }
+        }
+      }
+      Self.report(
+        "packed GEMM \(m)×\(k)×\(n) in cache, \(calls) calls", milliseconds: milliseconds,
+        flops: 2 * Double(m * n * k * calls))
+    }
+  }
+
   /// Times each layer's fast kernel and, where asked, the reference kernel on the same input.
   static func time(_ layers: [(String, Layer, Bool)], generator: inout SeededGenerator) {
     for (name, layer, compare) in layers {
