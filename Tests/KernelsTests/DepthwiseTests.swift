@@ -47,11 +47,12 @@ struct DepthwiseTester {
 }
 
 @Suite struct DepthwiseTests {
-  /// The row-blocked loops (3×3 and 5×5 at stride 1 and 2, Note [Depthwise row blocks]) at
-  /// every width up to 35 — rows shorter than a vector that spill into the next ones, one to
-  /// four vectors, the overlapping last vector, stride 2's sixteen-column copy and its
-  /// overlapping tail — and every height up to 9 (every remainder of the row blocks), with
-  /// padding 0, 1 and 2, one or two images, the channels in two parts.
+  /// 3×3 and 5×5 at stride 1 and 2 at every width up to 35 — output rows of at most 16 run the
+  /// flat loop (Note [Flat depthwise]: rows shorter than a vector that spill into the next
+  /// ones, the phase scatter's short and overlapping rows), wider ones the row-blocked loops
+  /// (Note [Depthwise row blocks]: several vectors, the overlapping last vector, stride 2's
+  /// sixteen-column copy and its overlapping tail) — and every height up to 9 (every remainder
+  /// of the row blocks), with padding 0, 1 and 2, one or two images, the channels in two parts.
   @Test(arguments: Array(1...35))
   func blockedKernels(width: Int) {
     for kernel in [3, 5] {

@@ -18,7 +18,7 @@ extension ConvolutionKernels {
 
   /// Floats of scratch `depthwiseConv2d` needs.
   public static func depthwiseScratchCount(_ shape: Conv2DShape) -> Int {
-    DepthwisePlaneLayout(shape).scratchCount
+    DepthwiseFlatLayout.applies(shape) ? DepthwiseFlatLayout(shape).scratchCount : DepthwisePlaneLayout(shape).scratchCount
   }
 
   /// Depthwise convolution with packed weights over a range of channels.
@@ -45,29 +45,53 @@ extension ConvolutionKernels {
     let channels = channels ?? 0..<shape.outputChannels
     precondition(channels.lowerBound >= 0 && channels.upperBound <= shape.outputChannels, "channels out of range")
     if channels.isEmpty { return }
+    if DepthwiseFlatLayout.applies(shape) {
+      depthwiseFlat(shape, input: input, weights: weights, output: output, clamp: clamp, channels: channels, scratch: scratch)
+      return
+    }
     let layout = DepthwisePlaneLayout(shape)
     // Padding positions are the same for every channel, and a channel's copy writes only image
-    // pixels: zeroing the padded plane once makes the padding zero for all channels.
+    // pixels: zeroing the padded planes once makes the padding zero for all channels.
     scratch.update(repeating: 0, count: layout.scratchCount)
-    let sweep = DepthwiseSweep(
-      layout: layout, plane: scratch, spare: scratch + layout.planeFloats, clamp: VectorClamp(clamp))
+    let spare = scratch + 2 * layout.planeFloats
+    let sweeps = (
+      DepthwiseSweep(layout: layout, plane: scratch, spare: spare, clamp: VectorClamp(clamp)),
+      DepthwiseSweep(layout: layout, plane: scratch + layout.planeFloats, spare: spare, clamp: VectorClamp(clamp))
+    )
     let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+    let channelCount = channels.count
+    let planeCount = shape.batch * channelCount
+    // Small planes are copied a whole channel ahead, into the other plane (Note [Depthwise
+    // padded planes]); large ones a block of rows ahead, in their channel's own run.
+    let ahead = layout.copiesChannelsAhead
     @inline(__always)
-    func forEachPlane(_ body: (DepthwiseChannel) -> Void) {
-      for image in 0..<shape.batch {
-        for channel in channels {
-          let plane = image * shape.inputChannels + channel
-          body(
-            DepthwiseChannel(
-              source: input + plane * inputPlane, target: output + plane * outputPlane, taps: weights.taps(channel)))
+    func channel(_ index: Int) -> DepthwiseChannel {
+      let (image, offset) = index.quotientAndRemainder(dividingBy: channelCount)
+      let plane = image * shape.inputChannels + channels.lowerBound + offset
+      return DepthwiseChannel(
+        source: input + plane * inputPlane, target: output + plane * outputPlane,
+        taps: weights.taps(channels.lowerBound + offset), copiedRows: ahead ? shape.inputHeight : 0)
+    }
+    @inline(__always)
+    func forEachPlane(_ body: (DepthwiseSweep, DepthwiseChannel) -> Void) {
+      if !ahead {
+        for index in 0..<planeCount { body(sweeps.0, channel(index)) }
+        return
+      }
+      _ = layout.copyRows(channel(0).source, into: sweeps.0.plane, from: 0, to: shape.inputHeight, mask: sweeps.0.mask)
+      for index in 0..<planeCount {
+        let (current, next) = index % 2 == 0 ? (sweeps.0, sweeps.1) : (sweeps.1, sweeps.0)
+        if index + 1 < planeCount {
+          _ = layout.copyRows(channel(index + 1).source, into: next.plane, from: 0, to: shape.inputHeight, mask: next.mask)
         }
+        body(current, channel(index))
       }
     }
     switch (layout.blockedKernel, layout.strideWidth) {
-    case (3, 1): forEachPlane(sweep.run3x3Stride1)
-    case (3, 2): forEachPlane(sweep.run3x3Stride2)
-    case (5, 1): forEachPlane(sweep.run5x5Stride1)
-    case (5, 2): forEachPlane(sweep.run5x5Stride2)
+    case (3, 1): forEachPlane { $0.run3x3Stride1($1) }
+    case (3, 2): forEachPlane { $0.run3x3Stride2($1) }
+    case (5, 1): forEachPlane { $0.run5x5Stride1($1) }
+    case (5, 2): forEachPlane { $0.run5x5Stride2($1) }
     default:
       withUnsafeTemporaryAllocation(of: Int.self, capacity: shape.kernelHeight * shape.kernelWidth) { offsets in
         for ky in 0..<shape.kernelHeight {
@@ -75,7 +99,7 @@ extension ConvolutionKernels {
             offsets[ky * shape.kernelWidth + kx] = layout.tapOffset(ky, kx)
           }
         }
-        forEachPlane { sweep.runGeneral(offsets: UnsafePointer(offsets.baseAddress!), $0) }
+        forEachPlane { $0.runGeneral(offsets: UnsafePointer(offsets.baseAddress!), $1) }
       }
     }
   }
@@ -153,6 +177,12 @@ public final class DepthwiseWeights: @unchecked Sendable {
 // written. Image rows are copied one block of output rows before the block that first reads
 // them, while they are still in L1. Only image pixels are written, at the same positions
 // for every channel, so the plane is zeroed once per call.
+// A small plane is different: there a block of rows is most of the plane, and loads of a row
+// stored a few instructions earlier, at another offset, miss store-to-load forwarding and wait
+// for the stores to retire (this made 7×7 and 14×14 layers three to four times slower than
+// their FMAs). Planes of at most 4096 floats are therefore copied a whole channel ahead: two
+// planes alternate, and channel c + 1 is copied into one while channel c is computed from the
+// other.
 
 // Note [Depthwise row blocks]
 // A k×k kernel (k = 3 or 5, stride s = 1 or 2, no dilation) computes R output rows of one
@@ -182,8 +212,11 @@ struct DepthwisePlaneLayout {
   /// 3 or 5 for a square kernel of that size with equal strides 1 or 2 and no dilation (Note
   /// [Depthwise row blocks]); 0 for the general loop.
   let blockedKernel: Int
-  /// The plane, then one spare vector for a short last row.
-  var scratchCount: Int { planeFloats + 8 }
+  /// Two planes, then one spare vector for a short last row.
+  var scratchCount: Int { 2 * planeFloats + 8 }
+  /// True when each channel is copied into its plane while the channel before is computed
+  /// (Note [Depthwise padded planes]): planes of at most 4096 floats.
+  var copiesChannelsAhead: Bool { planeFloats <= 4096 }
 
   init(_ shape: Conv2DShape) {
     (height, width) = (shape.inputHeight, shape.inputWidth)
@@ -324,6 +357,8 @@ struct DepthwiseChannel {
   let source: UnsafePointer<Float>
   let target: UnsafeMutablePointer<Float>
   let taps: UnsafePointer<Float>
+  /// Image rows already in the padded plane: 0, or all of them when copied ahead.
+  let copiedRows: Int
 }
 
 /// One call's layout, padded plane, spare vector and clamp; runs the channels' loops.
@@ -368,7 +403,7 @@ struct DepthwiseSweep {
     let planeCount = outputHeight * outputWidth
     let wholeRows = planeCount >= 8 ? (planeCount - 8) / outputWidth + 1 : 0
     let (source, target) = (channel.source, channel.target)
-    var copied = 0
+    var copied = channel.copiedRows
     @inline(__always)
     func forEachVector(_ body: (Int) -> Void) {
       var column = 0
@@ -519,5 +554,145 @@ struct DepthwiseSweep {
       store8(clamp(even + odd), output)
     }
     run(channel, rows: 1, block: vector, single: vector)
+  }
+}
+
+// Note [Flat depthwise]
+// On small planes (7×7, 14×14) the row loops of Note [Depthwise row blocks] spend more time per
+// channel on setup, short rows and spills than on FMAs. There each channel goes through the
+// phase planes of Note [Phase planes] instead: tap (ky, kx) of flat output f = oy·Q + ox is the
+// planes' float at `tapOffset(ky, kx) + f`, so the whole output plane is ⌈OH·Q / 8⌉ vectors,
+// each a sum of one broadcast tap times one plain load per tap, four independent sums at a
+// time. The Q − OW junk columns of each row are computed too (Q = OW + ⌊(kW − 1)·dW / sW⌋) and
+// dropped when the vectors are copied out row by row.
+// The three steps are staggered by channel: channel c + 1 is scattered into one set of planes
+// and channel c − 1 copied out of one flat buffer while channel c is computed from the others,
+// so no load reads a store a few instructions old (those miss store-to-load forwarding). Each
+// element's sum is bias, then the taps in row-major order, as in the row loops.
+
+/// The phase-plane layout of a small depthwise plane and the flat buffers (Note [Flat
+/// depthwise]).
+struct DepthwiseFlatLayout {
+  let planes: PhasePlaneLayout
+  /// Flat outputs OH·Q, rounded up to whole vectors.
+  let flatFloats: Int
+
+  /// Depthwise layers with output rows of at most 16 columns.
+  static func applies(_ shape: Conv2DShape) -> Bool {
+    shape.outputWidth <= 16
+  }
+
+  init(_ shape: Conv2DShape) {
+    planes = PhasePlaneLayout(shape)
+    flatFloats = (shape.outputHeight * planes.rowLength + 7) / 8 * 8
+  }
+
+  /// Two sets of planes, then two flat buffers.
+  var scratchCount: Int { 2 * planes.planeFloats + 2 * flatFloats }
+}
+
+extension ConvolutionKernels {
+  /// `depthwiseConv2d` on the flat phase planes (Note [Flat depthwise]).
+  static func depthwiseFlat(
+    _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: DepthwiseWeights, output: UnsafeMutablePointer<Float>,
+    clamp: OutputClamp, channels: Range<Int>, scratch: UnsafeMutablePointer<Float>
+  ) {
+    let layout = DepthwiseFlatLayout(shape)
+    let planeFloats = layout.planes.planeFloats
+    // Only image pixels are scattered, at the same places for every channel: zero once.
+    scratch.update(repeating: 0, count: 2 * planeFloats)
+    let planes = (scratch, scratch + planeFloats)
+    let flats = (scratch + 2 * planeFloats, scratch + 2 * planeFloats + layout.flatFloats)
+    let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+    let (outputHeight, outputWidth, rowLength) = (shape.outputHeight, shape.outputWidth, layout.planes.rowLength)
+    let taps = shape.kernelHeight * shape.kernelWidth
+    let vectors = layout.flatFloats / 8
+    let bounds = VectorClamp(clamp)
+    let channelCount = channels.count
+    let count = shape.batch * channelCount
+    @inline(__always)
+    func plane(_ index: Int) -> (image: Int, channel: Int) {
+      let (image, offset) = index.quotientAndRemainder(dividingBy: channelCount)
+      return (image, channels.lowerBound + offset)
+    }
+    @inline(__always)
+    func scatter(_ index: Int, into target: UnsafeMutablePointer<Float>) {
+      let (image, channel) = plane(index)
+      layout.planes.scatter(input + (image * shape.inputChannels + channel) * inputPlane, into: target)
+    }
+    @inline(__always)
+    func copyOut(_ index: Int, from flat: UnsafePointer<Float>) {
+      let (image, channel) = plane(index)
+      let target = output + (image * shape.outputChannels + channel) * outputPlane
+      for row in 0..<outputHeight {
+        let (source, line) = (flat + row * rowLength, target + row * outputWidth)
+        if outputWidth >= 8 {
+          var column = 0
+          while column + 8 < outputWidth {
+            store8(load8(source + column), line + column)
+            column += 8
+          }
+          store8(load8(source + outputWidth - 8), line + outputWidth - 8)
+        } else if (row + 1) * outputWidth + 8 - outputWidth <= outputPlane {
+          // The lanes past the row land on the next rows, which are written after it.
+          store8(load8(source), line)
+        } else {
+          for column in 0..<outputWidth { line[column] = source[column] }
+        }
+      }
+    }
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: taps) { offsets in
+      let offsets = offsets.baseAddress!
+      for ky in 0..<shape.kernelHeight {
+        for kx in 0..<shape.kernelWidth { offsets[ky * shape.kernelWidth + kx] = layout.planes.tapOffset(ky, kx) }
+      }
+      scatter(0, into: planes.0)
+      for index in 0..<count {
+        let even = index % 2 == 0
+        let (source, flat) = even ? (planes.0, flats.0) : (planes.1, flats.1)
+        if index + 1 < count { scatter(index + 1, into: even ? planes.1 : planes.0) }
+        let tapValues = weights.taps(plane(index).channel)
+        depthwiseFlatChannel(
+          UnsafePointer(source), taps: tapValues, count: taps, offsets: UnsafePointer(offsets), vectors: vectors,
+          into: flat, bounds: bounds)
+        if index > 0 { copyOut(index - 1, from: even ? flats.1 : flats.0) }
+      }
+      copyOut(count - 1, from: (count - 1) % 2 == 0 ? flats.0 : flats.1)
+    }
+  }
+
+  /// One channel's flat output vectors: `flat[f] = clamp(bias + Σ_t taps[t] · planes[offsets[t] + f])`
+  /// for f < 8·`vectors`, four vectors at a time. `taps` holds `count` taps, then the bias.
+  @inline(never)
+  static func depthwiseFlatChannel(
+    _ planes: UnsafePointer<Float>, taps: UnsafePointer<Float>, count: Int, offsets: UnsafePointer<Int>, vectors: Int,
+    into flat: UnsafeMutablePointer<Float>, bounds: VectorClamp
+  ) {
+    let bias = SIMD8<Float>(repeating: taps[count])
+    var vector = 0
+    while vector + 4 <= vectors {
+      let base = planes + 8 * vector
+      var (s0, s1, s2, s3) = (bias, bias, bias, bias)
+      for tap in 0..<count {
+        let (w, row) = (SIMD8<Float>(repeating: taps[tap]), base + offsets[tap])
+        s0.addProduct(w, load8(row))
+        s1.addProduct(w, load8(row + 8))
+        s2.addProduct(w, load8(row + 16))
+        s3.addProduct(w, load8(row + 24))
+      }
+      let out = flat + 8 * vector
+      store8(bounds(s0), out)
+      store8(bounds(s1), out + 8)
+      store8(bounds(s2), out + 16)
+      store8(bounds(s3), out + 24)
+      vector += 4
+    }
+    while vector < vectors {
+      let base = planes + 8 * vector
+      var sum = bias
+      for tap in 0..<count { sum.addProduct(SIMD8(repeating: taps[tap]), load8(base + offsets[tap])) }
+      store8(bounds(sum), flat + 8 * vector)
+      vector += 1
+    }
   }
 }

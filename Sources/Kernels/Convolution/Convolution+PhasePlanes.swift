@@ -130,6 +130,14 @@ struct PhasePlaneRows: PackedGEMMSource {
     let (channel, tap) = k.quotientAndRemainder(dividingBy: taps)
     return planes + channel * planeFloats + offsets[tap] + columns.lowerBound
   }
+
+  func inPlaceRows(depth: Int, offsets rowOffsets: UnsafeMutablePointer<Int>) -> UnsafePointer<Float>? {
+    for k in 0..<depth {
+      let (channel, tap) = k.quotientAndRemainder(dividingBy: taps)
+      rowOffsets[k] = channel * planeFloats + offsets[tap]
+    }
+    return planes
+  }
 }
 
 // Note [Phase planes]
@@ -193,12 +201,24 @@ struct PhasePlaneLayout {
       let target = planes + rowPhase * strideWidth * phaseFloats + planeRow * rowLength
       // Columns whose plane column lies in 0..<Q, per phase: the image columns the outputs read.
       let columns = min(width, rowLength * strideWidth - paddingLeft)
-      if strideWidth == 1 {
+      if strideWidth == 1 && columns < 8 && row * width + 8 <= height * width {
+        // A short row as one vector, the lanes past it zero: they land in padding, in the next
+        // row (copied after this one) or in the planes' spare floats.
+        var mask = SIMD8<UInt32>()
+        for lane in 0..<columns { mask[lane] = .max }
+        let values = unsafeBitCast(load8(source), to: SIMD8<UInt32>.self) & mask
+        store8(unsafeBitCast(values, to: SIMD8<Float>.self), target + paddingLeft)
+      } else if strideWidth == 1 {
         let line = target + paddingLeft
         var column = 0
         while column + 8 <= columns {
           store8(load8(source + column), line + column)
           column += 8
+        }
+        if column < columns && columns >= 8 {
+          // The last eight columns, overlapping the vector before.
+          store8(load8(source + columns - 8), line + columns - 8)
+          column = columns
         }
         while column < columns {
           line[column] = source[column]
@@ -221,15 +241,25 @@ struct PhasePlaneLayout {
           store8(values.oddHalf, odd + first)
           column += 16
         }
-        while column < columns {
-          let (planeColumn, phase) = (column + paddingLeft).quotientAndRemainder(dividingBy: 2)
-          (phase == 0 ? target : odd)[planeColumn] = source[column]
-          column += 1
+        // column + padLeft is even here: the rest alternate phase 0 and phase 1.
+        var planeColumn = (column + paddingLeft) / 2
+        while column + 1 < columns {
+          target[planeColumn] = source[column]
+          odd[planeColumn] = source[column + 1]
+          column += 2
+          planeColumn += 1
         }
+        if column < columns { target[planeColumn] = source[column] }
       } else {
-        for column in 0..<columns {
-          let (planeColumn, phase) = (column + paddingLeft).quotientAndRemainder(dividingBy: strideWidth)
-          target[phase * phaseFloats + planeColumn] = source[column]
+        // Phase by phase: the image columns of phase φ are every sW-th from the first one.
+        for phase in 0..<strideWidth {
+          var column = ((phase - paddingLeft) % strideWidth + strideWidth) % strideWidth
+          var line = target + phase * phaseFloats + (column + paddingLeft) / strideWidth
+          while column < columns {
+            line.pointee = source[column]
+            line += 1
+            column += strideWidth
+          }
         }
       }
     }
