@@ -6,7 +6,9 @@ the scripted model with our tool, then measures the median latency of
   - ours: `mobile-optimizer bench` on our optimized archive,
   - ONNX Runtime on the ONNX export of the same weights,
   - PyTorch 1.13 on its own `optimize_for_mobile` output,
-with 1 and 2 threads, in one run, and prints the ratios.
+with 1 and 2 threads, in one run, and prints the ratios. Each figure is the median of the
+medians of `--rounds` runs (default 3), the three runtimes taking turns, so that the drift of a
+shared machine falls on all of them alike.
 
   python3 Fixtures/make_fixtures.py bench --py113 /usr/bin/python3 --py2 VENV/bin/python --out .bench
   python3 Scripts/bench_peers.py --tool .build/release/mobile-optimizer --ort-python VENV/bin/python
@@ -79,6 +81,9 @@ def main():
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--only", nargs="*")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternate the three runtimes this many times per model and thread count, and report "
+                             "the median of each one's medians (a shared machine drifts between runs)")
     args = parser.parse_args()
 
     rows = []
@@ -94,11 +99,18 @@ def main():
             print(f"{name}: optimize failed: {completed.stderr.strip()}", file=sys.stderr)
             continue
         for threads in args.threads:
-            ours = run_json([args.tool, "bench", ours_model, "--input", x, "--threads", str(threads),
-                             "--iterations", str(args.iterations), "--json"])["median_ms"]
-            ort = run_json([args.ort_python, "-c", ORT_SNIPPET, base + ".onnx", x, str(threads), str(args.iterations)])["median_ms"]
-            xnnpack = run_json([args.torch_python, "-c", TORCH_SNIPPET, base + "_torch_mobile.pt", x, str(threads),
-                                str(args.iterations)])["median_ms"]
+            samples = {"ours": [], "ort": [], "xnnpack": []}
+            for _ in range(max(1, args.rounds)):
+                samples["ours"].append(run_json([
+                    args.tool, "bench", ours_model, "--input", x, "--threads", str(threads),
+                    "--iterations", str(args.iterations), "--json"])["median_ms"])
+                samples["ort"].append(run_json([
+                    args.ort_python, "-c", ORT_SNIPPET, base + ".onnx", x, str(threads),
+                    str(args.iterations)])["median_ms"])
+                samples["xnnpack"].append(run_json([
+                    args.torch_python, "-c", TORCH_SNIPPET, base + "_torch_mobile.pt", x, str(threads),
+                    str(args.iterations)])["median_ms"])
+            ours, ort, xnnpack = (statistics.median(samples[key]) for key in ("ours", "ort", "xnnpack"))
             rows.append((name, threads, ours, ort, xnnpack))
             print(f"{name:20} threads {threads}: ours {ours:8.2f} ms  onnxruntime {ort:8.2f} ms  "
                   f"pytorch-xnnpack {xnnpack:8.2f} ms", file=sys.stderr, flush=True)
