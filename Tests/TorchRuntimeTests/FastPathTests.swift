@@ -164,6 +164,22 @@ struct FastPathTests {
     try Self.check("aten::add.Tensor", [.tensor(Self.tensor([7, 9], seed: 28)), .tensor(transposed), .int(1)])
   }
 
+  /// Concatenation along every dim, of two and three inputs of different sizes; views and mixed
+  /// dtypes fall back to the reference (the results must not change).
+  @Test func concatenation() throws {
+    let list = { (tensors: [Tensor]) -> IValue in .list(ListValue(tensors.map { .tensor($0) }, elementType: .tensor)) }
+    try Self.check("aten::cat", [list([Self.tensor([1, 3, 5, 4], seed: 40), Self.tensor([1, 7, 5, 4], seed: 41)]), .int(1)], tolerance: 0)
+    try Self.check(
+      "aten::cat",
+      [list([Self.tensor([2, 3, 5], seed: 42), Self.tensor([2, 3, 1], seed: 43), Self.tensor([2, 3, 6], seed: 44)]), .int(-1)],
+      tolerance: 0)
+    try Self.check("aten::cat", [list([Self.tensor([2, 3], seed: 45), Self.tensor([4, 3], seed: 46)]), .int(0)], tolerance: 0)
+    let transposed = try Self.tensor([5, 2], seed: 47).transposed(0, 1)
+    try Self.check("aten::cat", [list([Self.tensor([2, 5], seed: 48), transposed]), .int(0)], tolerance: 0)
+    let ints = Tensor(shape: [2, 5], dtype: .int64, doubles: Array(repeating: 3, count: 10))
+    try Self.check("aten::cat", [list([Self.tensor([2, 5], seed: 49), ints]), .int(1)], tolerance: 0)
+  }
+
   @Test func pooling() throws {
     let x = Self.tensor([2, 3, 17, 16], seed: 29)
     for (padding, ceil) in [([1, 1], false), ([0, 0], true), ([0, 0], false)] {

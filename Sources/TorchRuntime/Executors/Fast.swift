@@ -100,7 +100,43 @@ enum FastExecutors {
   static let parallelWork = 1 << 16
 
   static var entries: [(String, ContextualOpExecutor)] {
-    convolutionEntries + linearEntries + unaryEntries + binaryEntries + poolingEntries
+    convolutionEntries + linearEntries + unaryEntries + binaryEntries + poolingEntries + [("aten::cat", cat)]
+  }
+
+  /// `aten::cat` of contiguous float32 tensors: the output from the pool (the reference zero-fills
+  /// a fresh allocation first), each input's slice of every outer index one block copy. Anything
+  /// else (other dtypes, mixed dtypes, views, the legacy empty inputs) is the reference's.
+  private static func cat(_ context: ExecutionContext, _ a: [IValue]) throws -> [IValue] {
+    let tensors = try a.tensorList(0)
+    let rawDim = try a.int(1)
+    guard let first = tensors.first, first.rank > 0,
+      tensors.allSatisfy({ $0.dtype == .float32 && $0.rank == first.rank && $0.isContiguous && $0.count > 0 })
+    else {
+      return try OperatorTable.reference.executor(for: "aten::cat")!(a)
+    }
+    let layout: (shape: [Int], dim: Int)
+    do {
+      layout = try DataMovementKernels.catOutputShape(tensors.map(\.shape), dim: rawDim)
+    } catch {
+      throw error.opError
+    }
+    let output = context.makeTensor(layout.shape)
+    let outer = layout.shape[..<layout.dim].reduce(1, *)
+    let inner = layout.shape[(layout.dim + 1)...].reduce(1, *)
+    let outputRow = layout.shape[layout.dim] * inner
+    withExtendedLifetime((tensors, output)) {
+      let target = output.floatPointer()
+      var offset = 0
+      for tensor in tensors {
+        let row = tensor.shape[layout.dim] * inner
+        let source = UnsafePointer(tensor.floatPointer())
+        for index in 0..<outer {
+          (target + index * outputRow + offset).update(from: source + index * row, count: row)
+        }
+        offset += row
+      }
+    }
+    return [.tensor(output)]
   }
 
   // Note [Epilogue fusion]
