@@ -62,6 +62,17 @@ func convShape(
   }
 
   /// 3×3 convolutions through implicit im2col, strides 1 and 2, paddings 0 to 2, odd widths.
+  /// 1×1 convolutions of a single pixel run the matrix-vector product.
+  @Test(arguments: [1, 5, 6, 7, 13, 40])
+  func pointwiseSinglePixel(channels: Int) {
+    PackedConvolutionTester(shape: convShape(channels + 3, channels, height: 1, width: 1, kernel: 1), seed: UInt64(channels)).test()
+    PackedConvolutionTester(
+      shape: convShape(batch: 2, 2 * channels + 1, channels, height: 1, width: 1, kernel: 1), hasBias: false,
+      clamp: .hardtanh(-0.5, 0.5), channelSplits: channels > 2 ? [channels / 3, channels / 2] : [],
+      seed: UInt64(channels) + 7
+    ).test()
+  }
+
   @Test(arguments: Array(1...19))
   func threeByThree(width: Int) {
     for (stride, padding) in [(1, 1), (2, 1), (1, 0), (2, 2)] where width + 2 * padding >= 3 {

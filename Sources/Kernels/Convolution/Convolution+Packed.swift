@@ -74,6 +74,17 @@ extension ConvolutionKernels {
     precondition(pixels.lowerBound >= 0 && pixels.upperBound <= outputPlane, "output pixels out of range")
     if channels.isEmpty || pixels.isEmpty { return }
     let pointwise = isPointwise(shape)
+    if pointwise && outputPlane == 1 && shape.groups == 1 {
+      // One pixel (squeeze-and-excitation's 1×1 convolutions): a matrix-vector product per
+      // image, which reads each weight once (it is memory bound) instead of a 16-column tile
+      // with one useful column.
+      for image in 0..<shape.batch {
+        GEMMKernels.packedGEMV(
+          weights: weights, x: input + image * shape.inputChannels, y: output + image * shape.outputChannels,
+          clamp: clamp, rows: channels)
+      }
+      return
+    }
     for image in 0..<shape.batch {
       for group in channels.lowerBound / outputsPerGroup...(channels.upperBound - 1) / outputsPerGroup {
         let groupInput = input + (image * shape.inputChannels + group * inputsPerGroup) * inputPlane
