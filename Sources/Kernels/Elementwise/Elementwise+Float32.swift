@@ -41,42 +41,24 @@ extension ElementwiseKernels {
     // Explicit vector loops: LLVM's own vectorization of a per-element loop is abandoned when
     // the output is the input (in-place ops, `relu_` and `hardswish_` in most models), which
     // left those loops scalar. Clamps go through `VectorClamp` (vmaxps / vminps).
+    // Each op is a struct the generic loop is specialized for: with closures, LLVM left the
+    // bodies of the larger ones as out-of-line calls per vector.
     switch op {
-    case .relu:
-      let bounds = VectorClamp(lower: 0, upper: .infinity)
-      mapVectors(x, y, range) { bounds($0) }
-    case .relu6:
-      let bounds = VectorClamp(lower: 0, upper: 6)
-      mapVectors(x, y, range) { bounds($0) }
-    case .hardtanh(let lower, let upper):
-      let bounds = VectorClamp(lower: Float(lower), upper: Float(upper))
-      mapVectors(x, y, range) { bounds($0) }
+    case .relu: mapVectors(x, y, range, VectorClamp(lower: 0, upper: .infinity))
+    case .relu6: mapVectors(x, y, range, VectorClamp(lower: 0, upper: 6))
+    case .hardtanh(let lower, let upper): mapVectors(x, y, range, VectorClamp(lower: Float(lower), upper: Float(upper)))
     case .clamp(let lower, let upper):
-      let bounds = VectorClamp(
-        lower: lower.map { Float(scalar: $0) } ?? -.infinity, upper: upper.map { Float(scalar: $0) } ?? .infinity)
-      mapVectors(x, y, range) { bounds($0) }
-    case .hardswish:
-      // × (1/6) instead of PyTorch's ÷ 6: within an ulp, and a vector division costs as much as
-      // the rest of the loop on cores with slow dividers.
-      let bounds = VectorClamp(lower: 0, upper: 6)
-      let sixth = SIMD8<Float>(repeating: 1 / 6)
-      mapVectors(x, y, range) { $0 * bounds($0 + 3) * sixth }
-    case .hardsigmoid:
-      let bounds = VectorClamp(lower: 0, upper: 6)
-      let sixth = SIMD8<Float>(repeating: 1 / 6)
-      mapVectors(x, y, range) { bounds($0 + 3) * sixth }
-    case .sigmoid:
-      mapVectors(x, y, range) { sigmoid8($0) }
-    case .silu:
-      mapVectors(x, y, range) { $0 * sigmoid8($0) }
-    case .neg:
-      mapVectors(x, y, range) { -$0 }
-    case .abs:
-      mapVectors(x, y, range) {
-        unsafeBitCast(unsafeBitCast($0, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
-      }
-    case .square:
-      mapVectors(x, y, range) { $0 * $0 }
+      mapVectors(
+        x, y, range,
+        VectorClamp(
+          lower: lower.map { Float(scalar: $0) } ?? -.infinity, upper: upper.map { Float(scalar: $0) } ?? .infinity))
+    case .hardswish: mapVectors(x, y, range, VectorHardswish())
+    case .hardsigmoid: mapVectors(x, y, range, VectorHardsigmoid())
+    case .sigmoid: mapVectors(x, y, range, VectorSigmoid())
+    case .silu: mapVectors(x, y, range, VectorSiLU())
+    case .neg: mapVectors(x, y, range, VectorNegation())
+    case .abs: mapVectors(x, y, range, VectorAbsolute())
+    case .square: mapVectors(x, y, range, VectorSquare())
     default:
       unary(
         op, dtype: .float32, input: input + elements.lowerBound, inputStrides: [1],
@@ -232,12 +214,54 @@ func mapVectors<B: BinaryOperand>(
   }
 }
 
+/// A function applied to eight floats at a time.
+protocol VectorFunction {
+  func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float>
+}
+
+extension VectorClamp: VectorFunction {}
+
+/// `x · clamp(x + 3, 0, 6) · (1/6)`: × (1/6) instead of PyTorch's ÷ 6, within an ulp, because a
+/// vector division costs as much as the rest of the loop on cores with slow dividers.
+struct VectorHardswish: VectorFunction {
+  @inline(__always) func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    x * VectorClamp(lower: 0, upper: 6)(x + 3) * SIMD8(repeating: 1 / 6)
+  }
+}
+
+/// `clamp(x + 3, 0, 6) · (1/6)` (see `VectorHardswish`).
+struct VectorHardsigmoid: VectorFunction {
+  @inline(__always) func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    VectorClamp(lower: 0, upper: 6)(x + 3) * SIMD8(repeating: 1 / 6)
+  }
+}
+
+struct VectorSigmoid: VectorFunction {
+  @inline(__always) func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float> { sigmoid8(x) }
+}
+
+struct VectorSiLU: VectorFunction {
+  @inline(__always) func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float> { x * sigmoid8(x) }
+}
+
+struct VectorNegation: VectorFunction {
+  @inline(__always) func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float> { -x }
+}
+
+struct VectorAbsolute: VectorFunction {
+  @inline(__always) func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+  }
+}
+
+struct VectorSquare: VectorFunction {
+  @inline(__always) func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float> { x * x }
+}
+
 /// `y[i] = body(x[i…])` over `range`, four vectors per step, then single vectors, then a
 /// partial vector that neither reads nor writes past the range.
-@inline(__always)
-func mapVectors(
-  _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>,
-  _ body: (SIMD8<Float>) -> SIMD8<Float>
+func mapVectors<Body: VectorFunction>(
+  _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>, _ body: Body
 ) {
   var index = range.lowerBound
   let end = range.upperBound
