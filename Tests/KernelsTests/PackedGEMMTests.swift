@@ -90,6 +90,20 @@ struct PackedGEMMTester {
   }
 }
 
+/// Packed random weights with bias for an m×k A, and a random k×n B.
+func randomGEMM(m: Int, n: Int, k: Int, seed: UInt64) -> (PackedWeights, [Float]) {
+  var generator = SeededGenerator(seed: seed)
+  let a = generator.floats(m * k)
+  let bias = generator.floats(m)
+  let b = generator.floats(k * n)
+  let weights = a.withUnsafeBufferPointer { a in
+    bias.withUnsafeBufferPointer {
+      PackedWeights(rows: m, depth: k, weights: a.baseAddress!, rowStride: k, bias: $0.baseAddress!)
+    }
+  }
+  return (weights, b)
+}
+
 /// Block sizes small enough that a test-sized problem has several depth and column blocks; B
 /// is always packed.
 let smallTiling = GEMMTiling(depthBlock: 8, columnBlock: 32)
@@ -157,15 +171,7 @@ let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
   /// packed loop nest: the results are identical, not just close.
   @Test func inPlaceMatchesPackedExactly() {
     let (m, n, k) = (23, 83, 200)
-    var generator = SeededGenerator(seed: 91)
-    let a = generator.floats(m * k)
-    let bias = generator.floats(m)
-    let b = generator.floats(k * n)
-    let weights = a.withUnsafeBufferPointer { a in
-      bias.withUnsafeBufferPointer {
-        PackedWeights(rows: m, depth: k, weights: a.baseAddress!, rowStride: k, bias: $0.baseAddress!)
-      }
-    }
+    let (weights, b) = randomGEMM(m: m, n: n, k: k, seed: 91)
     func run(_ tiling: GEMMTiling) -> [Float] {
       var c = [Float](repeating: .nan, count: m * n)
       let scratch = AlignedBuffer(count: tiling.scratchCount(depth: k))
@@ -200,15 +206,7 @@ let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
   func rangeSplitsCompose(tilingIndex: Int) {
     let tiling = [GEMMTiling.standard, smallTiling, smallInPlaceTiling][tilingIndex]
     let (m, n, k) = (17, 45, 19)
-    var generator = SeededGenerator(seed: 77)
-    let a = generator.floats(m * k)
-    let bias = generator.floats(m)
-    let b = generator.floats(k * n)
-    let weights = a.withUnsafeBufferPointer { a in
-      bias.withUnsafeBufferPointer {
-        PackedWeights(rows: m, depth: k, weights: a.baseAddress!, rowStride: k, bias: $0.baseAddress!)
-      }
-    }
+    let (weights, b) = randomGEMM(m: m, n: n, k: k, seed: 77)
     let scratch = AlignedBuffer(count: tiling.scratchCount(depth: k))
     func run(_ parts: [(Range<Int>, Range<Int>)]) -> [Float] {
       var c = [Float](repeating: .nan, count: m * n)

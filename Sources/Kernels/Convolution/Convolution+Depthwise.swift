@@ -270,12 +270,7 @@ struct DepthwisePlaneLayout {
       if strideWidth == 1 {
         let line = target + paddingLeft
         if width >= 8 {
-          var column = 0
-          while column + 8 < width {
-            store8(load8(source + column), line + column)
-            column += 8
-          }
-          store8(load8(source + width - 8), line + width - 8)
+          copyOverlapping(source, to: line, count: width)
         } else if row * width + 8 <= height * width {
           // Eight floats still inside the input plane: the lanes past the row become zeros.
           let values = unsafeBitCast(load8(source), to: SIMD8<UInt32>.self) & mask
@@ -315,16 +310,8 @@ struct DepthwisePlaneLayout {
           target[(padded & 1) * phaseLength + padded >> 1] = source[column]
         }
       } else {
-        // Phase by phase: the image columns of phase φ are every sW-th from the first one.
-        for phase in 0..<strideWidth {
-          var column = ((phase - paddingLeft) % strideWidth + strideWidth) % strideWidth
-          var line = target + phase * phaseLength + (column + paddingLeft) / strideWidth
-          while column < width {
-            line.pointee = source[column]
-            line += 1
-            column += strideWidth
-          }
-        }
+        scatterByPhase(
+          source, count: width, paddingLeft: paddingLeft, stride: strideWidth, into: target, phaseStride: phaseLength)
       }
     }
     return end
@@ -627,12 +614,7 @@ extension ConvolutionKernels {
       for row in 0..<outputHeight {
         let (source, line) = (flat + row * rowLength, target + row * outputWidth)
         if outputWidth >= 8 {
-          var column = 0
-          while column + 8 < outputWidth {
-            store8(load8(source + column), line + column)
-            column += 8
-          }
-          store8(load8(source + outputWidth - 8), line + outputWidth - 8)
+          copyOverlapping(source, to: line, count: outputWidth)
         } else if (row + 1) * outputWidth + 8 - outputWidth <= outputPlane {
           // The lanes past the row land on the next rows, which are written after it.
           store8(load8(source), line)

@@ -210,19 +210,10 @@ struct PhasePlaneLayout {
         store8(unsafeBitCast(values, to: SIMD8<Float>.self), target + paddingLeft)
       } else if strideWidth == 1 {
         let line = target + paddingLeft
-        var column = 0
-        while column + 8 <= columns {
-          store8(load8(source + column), line + column)
-          column += 8
-        }
-        if column < columns && columns >= 8 {
-          // The last eight columns, overlapping the vector before.
-          store8(load8(source + columns - 8), line + columns - 8)
-          column = columns
-        }
-        while column < columns {
-          line[column] = source[column]
-          column += 1
+        if columns >= 8 {
+          copyOverlapping(source, to: line, count: columns)
+        } else {
+          for column in 0..<columns { line[column] = source[column] }
         }
       } else if strideWidth == 2 && paddingLeft <= 1 {
         // Sixteen consecutive columns split into their even and odd halves give eight columns
@@ -251,17 +242,28 @@ struct PhasePlaneLayout {
         }
         if column < columns { target[planeColumn] = source[column] }
       } else {
-        // Phase by phase: the image columns of phase φ are every sW-th from the first one.
-        for phase in 0..<strideWidth {
-          var column = ((phase - paddingLeft) % strideWidth + strideWidth) % strideWidth
-          var line = target + phase * phaseFloats + (column + paddingLeft) / strideWidth
-          while column < columns {
-            line.pointee = source[column]
-            line += 1
-            column += strideWidth
-          }
-        }
+        scatterByPhase(
+          source, count: columns, paddingLeft: paddingLeft, stride: strideWidth, into: target, phaseStride: phaseFloats)
       }
+    }
+  }
+}
+
+/// Scatters `count` columns of an image row into `stride` column phases `phaseStride` floats
+/// apart: column c goes to phase (c + padLeft) mod s at ⌊(c + padLeft) / s⌋. Phase by phase (the
+/// image columns of phase φ are every s-th from the first one), so no element needs a division.
+@inline(__always)
+func scatterByPhase(
+  _ source: UnsafePointer<Float>, count: Int, paddingLeft: Int, stride: Int, into target: UnsafeMutablePointer<Float>,
+  phaseStride: Int
+) {
+  for phase in 0..<stride {
+    var column = ((phase - paddingLeft) % stride + stride) % stride
+    var line = target + phase * phaseStride + (column + paddingLeft) / stride
+    while column < count {
+      line.pointee = source[column]
+      line += 1
+      column += stride
     }
   }
 }

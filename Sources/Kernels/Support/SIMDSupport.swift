@@ -27,6 +27,18 @@ func store8(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>) {
   UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Float>.self)
 }
 
+/// Copies `count` (at least 8) floats with vector moves, the last one ending at the last float
+/// (overlapping the one before when `count` is not a multiple of 8).
+@inline(__always)
+func copyOverlapping(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+  var index = 0
+  while index + 8 < count {
+    store8(load8(source + index), target + index)
+    index += 8
+  }
+  store8(load8(source + count - 8), target + count - 8)
+}
+
 /// The first `count` (< 8) floats at `pointer`, the other lanes zero; never reads past them.
 @inline(__always)
 func loadPartial8(_ pointer: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
