@@ -225,6 +225,9 @@ let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
     let byRows = run([(0..<4, 0..<n), (4..<11, 0..<n), (11..<m, 0..<n)])
     let byColumns = run([(0..<m, 0..<7), (0..<m, 7..<16), (0..<m, 16..<n)])
     let byTiles = run([(0..<9, 0..<20), (9..<m, 0..<20), (0..<9, 20..<n), (9..<m, 20..<n)])
+    // Single columns run the one-column kernel; in `whole` they are lanes of full tiles.
+    let singleColumns = run([(0..<m, 0..<1), (0..<m, 1..<17), (0..<m, 17..<18), (0..<m, 18..<n)])
+    #expect(singleColumns == whole)
     #expect(byRows == whole)
     #expect(byColumns == whole)
     #expect(byTiles == whole)

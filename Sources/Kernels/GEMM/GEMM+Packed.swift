@@ -380,6 +380,10 @@ extension GEMMKernels {
             microKernel6x16(
               depth: depth, a: a, b: InPlacePanel(base: b + column, offsets: rowOffsets), c: tile, cRowStride: nr,
               accumulate: false, bias: bias, finish: finish, bounds: bounds)
+          } else if columnCount == 1 {
+            microKernel6x1(
+              depth: depth, a: a, b: lastPanel, c: tile, cRowStride: nr, accumulate: false, bias: bias,
+              finish: finish, bounds: bounds)
           } else if columnCount <= 4 {
             microKernel6x4(
               depth: depth, a: a, b: lastPanel, c: tile, cRowStride: nr, accumulate: false, bias: bias,
@@ -458,7 +462,11 @@ extension GEMMKernels {
                 for j in 0..<columnCount { tile[(row - m0) * nr + j] = offsets[j] >= 0 ? cRow[offsets[j]] : 0 }
               }
             }
-            if columnCount <= 4 {
+            if columnCount == 1 {
+              microKernel6x1(
+                depth: kc, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
+                bounds: bounds)
+            } else if columnCount <= 4 {
               microKernel6x4(
                 depth: kc, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
                 bounds: bounds)
@@ -702,6 +710,23 @@ extension GEMMKernels {
     if finish { (r0, r1) = (bounds(r0), bounds(r1)) }
     store8(r0, c)
     store8(r1, c + 8)
+  }
+
+  /// `microKernel6x16` for the first column only (`b` still holds 16 floats per k): the panel's
+  /// six values of each k are one vector (its last two lanes, the next k's, are ignored) times
+  /// b[k] broadcast, so a 7×7 plane's 49th column costs one FMA per k instead of a 4-column
+  /// tile's three. Each row's sum is the same sequence of FMAs as in the full tile.
+  @inline(never)
+  static func microKernel6x1(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+  ) {
+    var sum = SIMD8<Float>()
+    for row in 0..<panelRows { sum[row] = accumulate ? c[row * cRowStride] : bias[row] }
+    // Packed panels keep two floats past their end, so the last 8-float load stays inside.
+    for k in 0..<depth { sum.addProduct(load8(a + k * panelRows), SIMD8(repeating: b[k * panelColumns])) }
+    if finish { sum = bounds(sum) }
+    for row in 0..<panelRows { c[row * cRowStride] = sum[row] }
   }
 
   /// `microKernel6x16` for the first 4 columns only (`b` still holds 16 floats per k), on
