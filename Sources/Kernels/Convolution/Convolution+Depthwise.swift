@@ -53,7 +53,8 @@ extension ConvolutionKernels {
     // Padding positions are the same for every channel, and a channel's copy writes only image
     // pixels: zeroing the padded planes once makes the padding zero for all channels.
     scratch.update(repeating: 0, count: layout.scratchCount)
-    let spare = scratch + 2 * layout.planeFloats
+    let spare = scratch + layout.planeCount * layout.planeFloats
+    // The second sweep is used only when channels are copied ahead (two planes).
     let sweeps = (
       DepthwiseSweep(layout: layout, plane: scratch, spare: spare, clamp: VectorClamp(clamp)),
       DepthwiseSweep(layout: layout, plane: scratch + layout.planeFloats, spare: spare, clamp: VectorClamp(clamp))
@@ -212,8 +213,10 @@ struct DepthwisePlaneLayout {
   /// 3 or 5 for a square kernel of that size with equal strides 1 or 2 and no dilation (Note
   /// [Depthwise row blocks]); 0 for the general loop.
   let blockedKernel: Int
-  /// Two planes, then one spare vector for a short last row.
-  var scratchCount: Int { 2 * planeFloats + 8 }
+  /// The planes (`planeCount`), then one spare vector for a short last row.
+  var scratchCount: Int { planeCount * planeFloats + 8 }
+  /// Planes in the scratch: two that alternate when channels are copied ahead, else one.
+  var planeCount: Int { copiesChannelsAhead ? 2 : 1 }
   /// True when each channel is copied into its plane while the channel before is computed
   /// (Note [Depthwise padded planes]): planes of at most 4096 floats.
   var copiesChannelsAhead: Bool { planeFloats <= 4096 }
@@ -248,9 +251,7 @@ struct DepthwisePlaneLayout {
 
   /// The lanes of a short stride-1 row (`W` < 8) that hold its pixels: all ones, the others 0.
   var shortRowMask: SIMD8<UInt32> {
-    var mask = SIMD8<UInt32>()
-    for lane in 0..<min(width, 8) { mask[lane] = .max }
-    return mask
+    leadingLanes(min(width, 8))
   }
 
   /// Copies image rows `first..<end` of one input plane (`[H, W]`), but none past the image or
@@ -273,8 +274,7 @@ struct DepthwisePlaneLayout {
           copyOverlapping(source, to: line, count: width)
         } else if row * width + 8 <= height * width {
           // Eight floats still inside the input plane: the lanes past the row become zeros.
-          let values = unsafeBitCast(load8(source), to: SIMD8<UInt32>.self) & mask
-          store8(unsafeBitCast(values, to: SIMD8<Float>.self), line)
+          store8(keepingLanes(load8(source), mask), line)
         } else {
           store8(loadPartial8(source, count: width), line)
         }

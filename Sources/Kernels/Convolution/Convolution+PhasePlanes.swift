@@ -194,20 +194,18 @@ struct PhasePlaneLayout {
     let (height, width) = (shape.inputHeight, shape.inputWidth)
     let (strideHeight, strideWidth) = (shape.strideHeight, shape.strideWidth)
     let (paddingTop, paddingLeft) = (shape.paddingTop, shape.paddingLeft)
+    // Columns whose plane column lies in 0..<Q, per phase: the image columns the outputs read.
+    let columns = min(width, rowLength * strideWidth - paddingLeft)
+    let shortRow = leadingLanes(min(max(columns, 0), 8))
     for row in 0..<height {
       let (planeRow, rowPhase) = (row + paddingTop).quotientAndRemainder(dividingBy: strideHeight)
       if planeRow >= planeRows { break }
       let source = input + row * width
       let target = planes + rowPhase * strideWidth * phaseFloats + planeRow * rowLength
-      // Columns whose plane column lies in 0..<Q, per phase: the image columns the outputs read.
-      let columns = min(width, rowLength * strideWidth - paddingLeft)
       if strideWidth == 1 && columns < 8 && row * width + 8 <= height * width {
         // A short row as one vector, the lanes past it zero: they land in padding, in the next
         // row (copied after this one) or in the planes' spare floats.
-        var mask = SIMD8<UInt32>()
-        for lane in 0..<columns { mask[lane] = .max }
-        let values = unsafeBitCast(load8(source), to: SIMD8<UInt32>.self) & mask
-        store8(unsafeBitCast(values, to: SIMD8<Float>.self), target + paddingLeft)
+        store8(keepingLanes(load8(source), shortRow), target + paddingLeft)
       } else if strideWidth == 1 {
         let line = target + paddingLeft
         if columns >= 8 {

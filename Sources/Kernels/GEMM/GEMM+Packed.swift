@@ -380,27 +380,14 @@ extension GEMMKernels {
             microKernel6x16(
               depth: depth, a: a, b: InPlacePanel(base: b + column, offsets: rowOffsets), c: tile, cRowStride: nr,
               accumulate: false, bias: bias, finish: finish, bounds: bounds)
-          } else if columnCount == 1 {
-            microKernel6x1(
-              depth: depth, a: a, b: lastPanel, c: tile, cRowStride: nr, accumulate: false, bias: bias,
-              finish: finish, bounds: bounds)
-          } else if columnCount <= 4 {
-            microKernel6x4(
-              depth: depth, a: a, b: lastPanel, c: tile, cRowStride: nr, accumulate: false, bias: bias,
-              finish: finish, bounds: bounds)
-          } else if columnCount <= 8 {
-            microKernel6x8(
-              depth: depth, a: a, b: lastPanel, c: tile, cRowStride: nr, accumulate: false, bias: bias,
-              finish: finish, bounds: bounds)
           } else {
-            microKernel6x16(
-              depth: depth, a: a, b: PackedPanel(lastPanel), c: tile, cRowStride: nr, accumulate: false, bias: bias,
+            narrowTileKernel(
+              columns: columnCount, depth: depth, a: a, b: lastPanel, tile: tile, accumulate: false, bias: bias,
               finish: finish, bounds: bounds)
           }
-          for row in rowRange {
-            let cRow = c + (row - rows.lowerBound) * cRowStride
-            for j in 0..<columnCount where offsets[j] >= 0 { cRow[offsets[j]] = tile[(row - m0) * nr + j] }
-          }
+          storeTile(
+            tile, rows: rowRange, panelRow: m0, columns: columnCount, offsets: offsets,
+            c: c + (rowRange.lowerBound - rows.lowerBound) * cRowStride, cRowStride: cRowStride)
         }
       }
     }
@@ -462,30 +449,57 @@ extension GEMMKernels {
                 for j in 0..<columnCount { tile[(row - m0) * nr + j] = offsets[j] >= 0 ? cRow[offsets[j]] : 0 }
               }
             }
-            if columnCount == 1 {
-              microKernel6x1(
-                depth: kc, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
-                bounds: bounds)
-            } else if columnCount <= 4 {
-              microKernel6x4(
-                depth: kc, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
-                bounds: bounds)
-            } else if columnCount <= 8 {
-              microKernel6x8(
-                depth: kc, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
-                bounds: bounds)
-            } else {
-              microKernel6x16(
-                depth: kc, a: a, b: PackedPanel(b), c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
-                bounds: bounds)
-            }
-            for row in rowRange {
-              let cRow = c + (row - rows.lowerBound) * cRowStride
-              for j in 0..<columnCount where offsets[j] >= 0 { cRow[offsets[j]] = tile[(row - m0) * nr + j] }
-            }
+            narrowTileKernel(
+              columns: columnCount, depth: kc, a: a, b: b, tile: tile, accumulate: accumulate, bias: bias,
+              finish: finish, bounds: bounds)
+            storeTile(
+              tile, rows: rowRange, panelRow: m0, columns: columnCount, offsets: offsets,
+              c: c + (rowRange.lowerBound - rows.lowerBound) * cRowStride, cRowStride: cRowStride)
           }
         }
       }
+    }
+  }
+
+  /// The 6×16 scratch `tile` (row stride NR) of an edge tile with `columns` ≤ 16 columns from a
+  /// packed panel `b` (16 floats per k): the narrowest kernel that covers them.
+  @inline(__always)
+  static func narrowTileKernel(
+    columns: Int, depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>,
+    accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+  ) {
+    let nr = panelColumns
+    if columns == 1 {
+      microKernel6x1(
+        depth: depth, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
+        bounds: bounds)
+    } else if columns <= 4 {
+      microKernel6x4(
+        depth: depth, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
+        bounds: bounds)
+    } else if columns <= 8 {
+      microKernel6x8(
+        depth: depth, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
+        bounds: bounds)
+    } else {
+      microKernel6x16(
+        depth: depth, a: a, b: PackedPanel(b), c: tile, cRowStride: nr, accumulate: accumulate, bias: bias,
+        finish: finish, bounds: bounds)
+    }
+  }
+
+  /// Copies the kept elements of an edge tile out of the scratch `tile`: rows `rows` of the
+  /// panel starting at row `panelRow`, its first `columns` columns, column j to `offsets[j]`
+  /// (none when negative) of C's row; `c` points at the row `rows.lowerBound`.
+  @inline(__always)
+  static func storeTile(
+    _ tile: UnsafePointer<Float>, rows: Range<Int>, panelRow: Int, columns: Int, offsets: UnsafePointer<Int>,
+    c: UnsafeMutablePointer<Float>, cRowStride: Int
+  ) {
+    for row in rows {
+      let cRow = c + (row - rows.lowerBound) * cRowStride
+      let tileRow = tile + (row - panelRow) * panelColumns
+      for j in 0..<columns where offsets[j] >= 0 { cRow[offsets[j]] = tileRow[j] }
     }
   }
 

@@ -39,6 +39,20 @@ func copyOverlapping(_ source: UnsafePointer<Float>, to target: UnsafeMutablePoi
   store8(load8(source + count - 8), target + count - 8)
 }
 
+/// A mask of the first `count` (≤ 8) lanes: all ones there, zero in the others.
+@inline(__always)
+func leadingLanes(_ count: Int) -> SIMD8<UInt32> {
+  var mask = SIMD8<UInt32>()
+  for lane in 0..<count { mask[lane] = .max }
+  return mask
+}
+
+/// `value` with the lanes outside `mask` (`leadingLanes`) set to +0.
+@inline(__always)
+func keepingLanes(_ value: SIMD8<Float>, _ mask: SIMD8<UInt32>) -> SIMD8<Float> {
+  unsafeBitCast(unsafeBitCast(value, to: SIMD8<UInt32>.self) & mask, to: SIMD8<Float>.self)
+}
+
 /// The first `count` (< 8) floats at `pointer`, the other lanes zero; never reads past them.
 @inline(__always)
 func loadPartial8(_ pointer: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
