@@ -233,6 +233,39 @@ let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
     #expect(byTiles == whole)
   }
 
+  /// A last tile of one column (a 7×7 plane's 49th) runs every row panel at once, eight at a
+  /// time: more than eight panels, partial first and last panels, several depth and column
+  /// blocks, packed and in place, groups, every clamp; and each element equal to the same
+  /// column computed as a lane of a wider tile.
+  @Test(arguments: [GEMMTiling.standard, packedTiling, smallTiling, smallInPlaceTiling].indices)
+  func singleColumnTiles(tilingIndex: Int) {
+    let tiling = [GEMMTiling.standard, packedTiling, smallTiling, smallInPlaceTiling][tilingIndex]
+    for (index, clamp) in clamps.enumerated() {
+      PackedGEMMTester(m: 59, n: 49, k: 37, clamp: clamp, tiling: tiling, seed: UInt64(index)).test()
+      PackedGEMMTester(m: 61, n: 33, k: 19, rows: 5..<58, tiling: tiling, seed: UInt64(index) + 10).test()
+      PackedGEMMTester(m: 50, n: 17, k: 12, groups: 2, clamp: clamp, tiling: tiling, seed: UInt64(index) + 20).test()
+    }
+    let (m, n, k) = (59, 49, 300)
+    let (weights, b) = randomGEMM(m: m, n: n, k: k, seed: 5)
+    let scratch = AlignedBuffer(count: tiling.scratchCount(depth: k))
+    func run(_ parts: [(Range<Int>, Range<Int>)]) -> [Float] {
+      var c = [Float](repeating: .nan, count: m * n)
+      b.withUnsafeBufferPointer { b in
+        c.withUnsafeMutableBufferPointer { c in
+          for (rows, columns) in parts {
+            GEMMKernels.packedGEMM(
+              weights: weights, group: 0, b: b.baseAddress!, bRowStride: n, n: n, c: c.baseAddress!, cRowStride: n,
+              clamp: .relu6, rows: rows, columns: columns, scratch: scratch.pointer, tiling: tiling)
+          }
+        }
+      }
+      return c
+    }
+    // Column 48 alone after 48 columns, against column 48 inside a 9-column edge tile.
+    #expect(run([(0..<m, 0..<n)]) == run([(0..<m, 0..<40), (0..<m, 40..<n)]))
+    #expect(run([(0..<7, 0..<n), (7..<m, 0..<n)]) == run([(0..<m, 0..<40), (0..<m, 40..<n)]))
+  }
+
   /// An empty reduction (K = 0, e.g. `nn.Linear(0, n)`) gives the bias, then the clamp.
   @Test func zeroDepthGivesTheBias() {
     PackedGEMMTester(m: 7, n: 19, k: 0, clamp: .relu).test()

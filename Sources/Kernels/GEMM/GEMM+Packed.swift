@@ -360,6 +360,7 @@ extension GEMMKernels {
         let first = rowRange.lowerBound - m0
         for column in stride(from: j0, to: blockEnd, by: nr) {
           let columnCount = min(nr, blockEnd - column)
+          if column >= inPlaceEnd && columnCount == 1 { continue }  // after the blocks
           if column < inPlaceEnd, let start = columnMap.run(column, count: nr) {
             let tileC = c + (rowRange.lowerBound - rows.lowerBound) * cRowStride + start
             let panel = InPlacePanel(base: b + column, offsets: rowOffsets)
@@ -391,6 +392,12 @@ extension GEMMKernels {
         }
       }
     }
+    if columns.upperBound - inPlaceEnd == 1 {
+      // A last tile of one column: every row panel at once.
+      singleColumn(
+        weights: weights, group: group, k0: 0, depth: depth, b: lastPanel, column: inPlaceEnd, columnMap: columnMap,
+        c: c, cRowStride: cRowStride, rows: rows, accumulate: false, finish: finish, bounds: bounds, offsets: offsets)
+    }
   }
 
   /// `runPackedGEMM` with `panelColumns` ints of room for an edge tile's column offsets.
@@ -410,6 +417,9 @@ extension GEMMKernels {
     for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: tiling.columnBlock) {
       let width = min(tiling.columnBlock, columns.upperBound - j0)
       let panelCount = (width + nr - 1) / nr
+      // A last tile of one column runs after the row panels, all of them at once.
+      let singleColumnTile = width % nr == 1
+      let tiledPanels = singleColumnTile ? panelCount - 1 : panelCount
       for block in 0..<blockCount {
         let k0 = block * blockDepth
         let kc = min(blockDepth, weights.depth - k0)
@@ -421,7 +431,7 @@ extension GEMMKernels {
           let bias = weights.panelBias(group: group, row: m0)
           let rowRange = max(m0, rows.lowerBound)..<min(m0 + mr, rows.upperBound)
           let fullRows = rowRange.count == mr
-          for q in 0..<panelCount {
+          for q in 0..<tiledPanels {
             let column = j0 + q * nr
             let columnCount = min(nr, j0 + width - column)
             let b = UnsafePointer(packed + q * kc * nr)
@@ -457,6 +467,12 @@ extension GEMMKernels {
               c: c + (rowRange.lowerBound - rows.lowerBound) * cRowStride, cRowStride: cRowStride)
           }
         }
+        if singleColumnTile {
+          singleColumn(
+            weights: weights, group: group, k0: k0, depth: kc, b: packed + tiledPanels * kc * nr,
+            column: j0 + width - 1, columnMap: columnMap, c: c, cRowStride: cRowStride, rows: rows,
+            accumulate: accumulate, finish: finish, bounds: bounds, offsets: offsets)
+        }
       }
     }
   }
@@ -469,11 +485,7 @@ extension GEMMKernels {
     accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
   ) {
     let nr = panelColumns
-    if columns == 1 {
-      microKernel6x1(
-        depth: depth, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
-        bounds: bounds)
-    } else if columns <= 4 {
+    if columns <= 4 {
       microKernel6x4(
         depth: depth, a: a, b: b, c: tile, cRowStride: nr, accumulate: accumulate, bias: bias, finish: finish,
         bounds: bounds)
@@ -726,21 +738,80 @@ extension GEMMKernels {
     store8(r1, c + 8)
   }
 
-  /// `microKernel6x16` for the first column only (`b` still holds 16 floats per k): the panel's
-  /// six values of each k are one vector (its last two lanes, the next k's, are ignored) times
-  /// b[k] broadcast, so a 7×7 plane's 49th column costs one FMA per k instead of a 4-column
-  /// tile's three. Each row's sum is the same sequence of FMAs as in the full tile.
-  @inline(never)
-  static func microKernel6x1(
-    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
-    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+  /// Column `column` of C, alone, for every row in `rows`: the last tile of a block when it is a
+  /// single column (a 7×7 plane's 49th). `b` is its packed panel (the column's value of each k
+  /// at `b[16·k]`), `k0..<k0 + depth` the depth block; the edge-tile contract otherwise. One
+  /// column of one row panel is a single chain of dependent FMAs (its six rows are one vector),
+  /// so eight row panels run together (`microKernelColumn`) to keep the FMA unit busy. Each
+  /// row's sum is the same sequence of FMAs as in a full tile.
+  static func singleColumn<Columns: GEMMColumns>(
+    weights: PackedWeights, group: Int, k0: Int, depth: Int, b: UnsafePointer<Float>, column: Int,
+    columnMap: Columns, c: UnsafeMutablePointer<Float>, cRowStride: Int, rows: Range<Int>, accumulate: Bool,
+    finish: Bool, bounds: VectorClamp, offsets: UnsafeMutablePointer<Int>
   ) {
-    var sum = SIMD8<Float>()
-    for row in 0..<panelRows { sum[row] = accumulate ? c[row * cRowStride] : bias[row] }
-    // Packed panels keep two floats past their end, so the last 8-float load stays inside.
-    for k in 0..<depth { sum.addProduct(load8(a + k * panelRows), SIMD8(repeating: b[k * panelColumns])) }
-    if finish { sum = bounds(sum) }
-    for row in 0..<panelRows { c[row * cRowStride] = sum[row] }
+    let mr = panelRows
+    columnMap.offsets(column, count: 1, into: offsets)
+    if offsets[0] < 0 { return }
+    // Row r of the column at cColumn[(r − rows.lowerBound) · cRowStride].
+    let cColumn = c + offsets[0]
+    withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: columnPanels) { sums in
+      let sums = sums.baseAddress!
+      var m0 = rows.lowerBound - rows.lowerBound % mr
+      while m0 < rows.upperBound {
+        let panels = min(columnPanels, (rows.upperBound - m0 + mr - 1) / mr)
+        for p in 0..<columnPanels {
+          var sum = SIMD8<Float>()
+          let bias = weights.panelBias(group: group, row: m0 + min(p, panels - 1) * mr)
+          for row in 0..<mr where rows.contains(m0 + p * mr + row) {
+            sum[row] = accumulate ? cColumn[(m0 + p * mr + row - rows.lowerBound) * cRowStride] : bias[row]
+          }
+          sums[p] = sum
+        }
+        microKernelColumn(
+          depth: depth, a: weights.panel(group: group, row: m0, column: k0), panelStride: weights.depth * mr,
+          panels: panels, b: b, sums: sums)
+        for p in 0..<panels {
+          let sum = finish ? bounds(sums[p]) : sums[p]
+          for row in 0..<mr where rows.contains(m0 + p * mr + row) {
+            cColumn[(m0 + p * mr + row - rows.lowerBound) * cRowStride] = sum[row]
+          }
+        }
+        m0 += panels * mr
+      }
+    }
+  }
+
+  /// Row panels `singleColumn` runs at once.
+  static let columnPanels = 8
+
+  /// `sums[p] += Σ_k panel_p[k] · b[16·k]` for `panels` ≤ 8 row panels `panelStride` floats
+  /// apart from `a` (panels past `panels` repeat the last one; their sums are ignored). A
+  /// panel's six values of each k are one vector whose last two lanes (the next k's, or the
+  /// padding after the last panel) are ignored.
+  @inline(never)
+  static func microKernelColumn(
+    depth: Int, a: UnsafePointer<Float>, panelStride: Int, panels: Int, b: UnsafePointer<Float>,
+    sums: UnsafeMutablePointer<SIMD8<Float>>
+  ) {
+    func panel(_ p: Int) -> UnsafePointer<Float> { a + min(p, panels - 1) * panelStride }
+    let (a0, a1, a2, a3) = (panel(0), panel(1), panel(2), panel(3))
+    let (a4, a5, a6, a7) = (panel(4), panel(5), panel(6), panel(7))
+    var (s0, s1, s2, s3) = (sums[0], sums[1], sums[2], sums[3])
+    var (s4, s5, s6, s7) = (sums[4], sums[5], sums[6], sums[7])
+    for k in 0..<depth {
+      let x = SIMD8<Float>(repeating: b[k &* panelColumns])
+      let offset = k &* panelRows
+      s0.addProduct(load8(a0 + offset), x)
+      s1.addProduct(load8(a1 + offset), x)
+      s2.addProduct(load8(a2 + offset), x)
+      s3.addProduct(load8(a3 + offset), x)
+      s4.addProduct(load8(a4 + offset), x)
+      s5.addProduct(load8(a5 + offset), x)
+      s6.addProduct(load8(a6 + offset), x)
+      s7.addProduct(load8(a7 + offset), x)
+    }
+    (sums[0], sums[1], sums[2], sums[3]) = (s0, s1, s2, s3)
+    (sums[4], sums[5], sums[6], sums[7]) = (s4, s5, s6, s7)
   }
 
   /// `microKernel6x16` for the first 4 columns only (`b` still holds 16 floats per k), on

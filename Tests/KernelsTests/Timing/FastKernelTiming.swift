@@ -191,6 +191,8 @@ struct FastKernelTiming {
       ("1×1 conv 96→576 @14×14", Self.conv(96, 576, size: 14, kernel: 1, clamp: .relu6, generator: &generator), false),
       ("1×1 conv 16→96 @112×112", Self.conv(16, 96, size: 112, kernel: 1, clamp: .relu6, generator: &generator), false),
       ("3×3 conv 64→64 @56×56 (resnet18, implicit im2col)", Self.conv(64, 64, size: 56, kernel: 3, clamp: .relu, generator: &generator), true),
+      ("3×3 conv 128→128 @28×28 (resnet18)", Self.conv(128, 128, size: 28, kernel: 3, clamp: .relu, generator: &generator), false),
+      ("3×3 conv 256→256 @14×14 (resnet18)", Self.conv(256, 256, size: 14, kernel: 3, clamp: .relu, generator: &generator), false),
       ("3×3 conv 512→512 @7×7 (resnet18)", Self.conv(512, 512, size: 7, kernel: 3, clamp: .relu, generator: &generator), false),
       ("7×7 conv 3→64 s2 @224×224 (resnet18 stem)", Self.conv(3, 64, size: 224, kernel: 7, stride: 2, clamp: .relu, generator: &generator), false),
       ("3×3 conv 3→32 s2 @224×224 (mobilenet_v2 stem)", Self.conv(3, 32, size: 224, kernel: 3, stride: 2, clamp: .relu6, generator: &generator), false),
@@ -214,6 +216,54 @@ struct FastKernelTiming {
       }
     }
     Self.report("3×3 conv 64→64 @56×56, explicit im2col + packed GEMM", milliseconds: explicit, flops: layer.flops)
+  }
+
+  @Test func scratchLayer() {
+    guard let spec = ProcessInfo.processInfo.environment["LAYER"] else { return }
+    let v = spec.split(separator: ",").map { Int($0)! }
+    var generator = SeededGenerator(seed: 9)
+    let layer = Self.conv(v[0], v[1], size: v[2], kernel: v[3], stride: v[4], clamp: .relu, generator: &generator)
+    let input = generator.floats(layer.shape.inputShape.elementCount)
+    var output = [Float](repeating: 0, count: layer.shape.outputShape.elementCount)
+    let scratch = AlignedBuffer(count: layer.scratchCount)
+    input.withUnsafeBufferPointer { input in
+      output.withUnsafeMutableBufferPointer { output in
+        for _ in 0..<5 {
+          let t = Self.median(runs: 21) { layer.run(input.baseAddress!, output.baseAddress!, scratch: scratch.pointer) }
+          Self.report("layer \(spec)", milliseconds: t, flops: layer.flops)
+        }
+      }
+    }
+  }
+
+  /// ResNet-18's dense 3×3 layers the way the runtime runs them: scatter into phase planes, then
+  /// the packed GEMM reading the planes in place (Note [Phase-plane GEMM]).
+  @Test func phasePlaneLayers() {
+    var generator = SeededGenerator(seed: 5)
+    let layers: [(String, Layer)] = [
+      ("3×3 conv 64→64 @56×56", Self.conv(64, 64, size: 56, kernel: 3, clamp: .relu, generator: &generator)),
+      ("3×3 conv 128→128 @28×28", Self.conv(128, 128, size: 28, kernel: 3, clamp: .relu, generator: &generator)),
+      ("3×3 conv 64→128 s2 @56×56", Self.conv(64, 128, size: 56, kernel: 3, stride: 2, clamp: .relu, generator: &generator)),
+      ("7×7 conv 3→64 s2 @224×224 (stem)", Self.conv(3, 64, size: 224, kernel: 7, stride: 2, clamp: .relu, generator: &generator)),
+    ]
+    for (name, layer) in layers {
+      let input = generator.floats(layer.shape.inputShape.elementCount)
+      var output = [Float](repeating: 0, count: layer.shape.outputShape.elementCount)
+      let planes = AlignedBuffer(count: ConvolutionKernels.phasePlanesCount(layer.shape))
+      let scratch = AlignedBuffer(count: layer.scratchCount)
+      let milliseconds = input.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { output in
+          Self.median {
+            ConvolutionKernels.conv2dPhasePlanesScatter(
+              layer.shape, input: input.baseAddress!, planes: planes.pointer, channels: 0..<layer.shape.inputChannels)
+            ConvolutionKernels.conv2dPhasePlanesGEMM(
+              layer.shape, planes: planes.pointer, weights: layer.packed!, output: output.baseAddress!,
+              clamp: layer.clamp, scratch: scratch.pointer)
+          }
+        }
+      }
+      Self.report(name + ", phase planes", milliseconds: milliseconds, flops: layer.flops)
+    }
   }
 
   /// MobileNetV2 / V3 / ShuffleNet depthwise layers, from the large planes where the loop
