@@ -327,11 +327,24 @@ struct PhasePlaneConvolutionTester {
     PhasePlaneConvolutionTester(shape: convShape(40, 7, height: 8, width: 19, kernel: 3, padding: 1)).test()
   }
 
-  /// The path is chosen only where junk columns stay under a tenth of the work.
+  /// Every convolution that is neither pointwise nor depthwise runs on phase planes; the GEMM
+  /// reads them in place only where junk columns stay under a tenth of the work.
   @Test func chosenForWideOutputsOnly() {
-    #expect(ConvolutionKernels.prefersPhasePlanes(convShape(64, 64, height: 56, width: 56, kernel: 3, padding: 1)))
-    #expect(ConvolutionKernels.prefersPhasePlanes(convShape(3, 32, height: 224, width: 224, kernel: 3, stride: 2, padding: 1)))
-    #expect(!ConvolutionKernels.prefersPhasePlanes(convShape(512, 512, height: 7, width: 7, kernel: 3, padding: 1)))
+    let wide = [
+      convShape(64, 64, height: 56, width: 56, kernel: 3, padding: 1),
+      convShape(3, 32, height: 224, width: 224, kernel: 3, stride: 2, padding: 1),
+    ]
+    let narrow = [
+      convShape(512, 512, height: 7, width: 7, kernel: 3, padding: 1),
+      convShape(256, 512, height: 14, width: 14, kernel: 3, stride: 2, padding: 1),
+    ]
+    for shape in wide + narrow { #expect(ConvolutionKernels.prefersPhasePlanes(shape)) }
+    for shape in wide { #expect(ConvolutionKernels.readsPlanesInPlace(shape)) }
+    for shape in narrow {
+      #expect(!ConvolutionKernels.readsPlanesInPlace(shape))
+      #expect(ConvolutionKernels.phasePlanesColumns(shape) == shape.outputHeight * shape.outputWidth)
+    }
+    #expect(!ConvolutionKernels.prefersPhasePlanes(convShape(8, 8, height: 9, width: 9, kernel: 3, padding: 1, groups: 8)))
     #expect(!ConvolutionKernels.prefersPhasePlanes(convShape(16, 16, height: 8, width: 8, kernel: 1)))
   }
 }

@@ -12,20 +12,29 @@
 // the implicit im2col (`Im2colRows`) costs about a tenth of a 3×3 layer. The GEMM computes the
 // Q − OW junk columns of every output row too and drops them as it writes C (`FlatPlaneColumns`:
 // a tile inside one output row is stored directly, one crossing junk goes through the edge tile),
-// so C is the output itself. The junk is a fraction (Q − OW) / Q of the work, so `prefersPhasePlanes` takes this path only when that stays small (wide
-// outputs: MobileNet and ResNet stems, ResNet's 56×56 and 28×28 layers); narrow ones keep the
-// implicit im2col. Each element's sum runs over the same k in the same order as im2col's, so
-// both paths give identical results.
+// so C is the output itself. The junk is a fraction (Q − OW) / Q of the work, so the GEMM reads
+// the planes this way only when that stays small (`readsPlanesInPlace`: wide outputs, such as
+// MobileNet and ResNet stems and ResNet's 56×56 and 28×28 layers). Narrower outputs (ResNet's
+// 14×14 and 7×7 layers) run the packed nest over the output pixels instead: row k restricted to
+// an output row is still one contiguous run of the planes, OW floats at `oy·Q + ox` past the
+// tap's offset (`PhasePlanePixelRows`), copied into the GEMM's panels with no index or padding
+// work, which `Im2colRows` spends per output row (a tenth of a 7×7 layer). Either way each
+// element's sum runs over the same k in the same order as im2col's, so all paths give identical
+// results.
 //
 // The two steps (scatter per input channel, GEMM per output block) each split across threads;
 // the scatter must finish before the GEMM starts.
 extension ConvolutionKernels {
-  /// True when `conv2dPhasePlanes` is the better way to run this (non-pointwise) convolution:
-  /// junk columns at most 1/10 of the work.
+  /// True when the phase-plane convolution is the better way to run this convolution: any
+  /// convolution that is neither pointwise nor depthwise.
   public static func prefersPhasePlanes(_ shape: Conv2DShape) -> Bool {
-    if isPointwise(shape) || isDepthwise(shape) { return false }
-    let layout = PhasePlaneLayout(shape)
-    return layout.rowLength * 10 <= shape.outputWidth * 11
+    !isPointwise(shape) && !isDepthwise(shape)
+  }
+
+  /// True when the GEMM reads the phase planes in place over the flat columns (junk columns at
+  /// most 1/10 of the work); else it packs them over the output pixels.
+  public static func readsPlanesInPlace(_ shape: Conv2DShape) -> Bool {
+    PhasePlaneLayout(shape).rowLength * 10 <= shape.outputWidth * 11
   }
 
   /// Floats of the phase planes of one image: `conv2dPhasePlanesScatter`'s `planes`.
@@ -33,10 +42,10 @@ extension ConvolutionKernels {
     PhasePlaneLayout(shape).planeFloats * shape.inputChannels
   }
 
-  /// Columns of the GEMM: OH·Q.
+  /// Columns of the GEMM: the flat indices (OH·Q) when it reads the planes in place, else the
+  /// output pixels (OH·OW).
   public static func phasePlanesColumns(_ shape: Conv2DShape) -> Int {
-    let layout = PhasePlaneLayout(shape)
-    return shape.outputHeight * layout.rowLength
+    shape.outputHeight * (readsPlanesInPlace(shape) ? PhasePlaneLayout(shape).rowLength : shape.outputWidth)
   }
 
   /// Step 1: scatters the input channels `channels` of one image (`[Cin, H, W]`) into their
@@ -55,9 +64,9 @@ extension ConvolutionKernels {
 
   /// Step 2: the packed GEMM of one image over the phase planes, straight into its output:
   /// `out[oc, oy, ox] = clamp(bias[oc] + Σ_k W[oc, k] · row_k[oy·Q + ox])` for the output channels
-  /// in `outputChannels` and the flat columns f = oy·Q + ox in `columns` (ranges of `0..<Cout`
-  /// and `0..<phasePlanesColumns(shape)`; columns with ox ≥ OW are dropped). The output pixels
-  /// written are `phasePlanesPixels(shape, columns:)`.
+  /// in `outputChannels` and the GEMM columns in `columns` (ranges of `0..<Cout` and
+  /// `0..<phasePlanesColumns(shape)`: flat indices f = oy·Q + ox, columns with ox ≥ OW dropped,
+  /// or output pixels). The output pixels written are `phasePlanesPixels(shape, columns:)`.
   ///
   /// - Parameters:
   ///   - planes: the image's planes after step 1 (all input channels).
@@ -70,7 +79,7 @@ extension ConvolutionKernels {
     scratch: UnsafeMutablePointer<Float>
   ) {
     let layout = PhasePlaneLayout(shape)
-    let width = shape.outputHeight * layout.rowLength
+    let width = phasePlanesColumns(shape)
     let outputPlane = shape.outputHeight * shape.outputWidth
     let channels = outputChannels ?? 0..<shape.outputChannels
     let columns = columns ?? 0..<width
@@ -82,21 +91,31 @@ extension ConvolutionKernels {
     precondition(columns.lowerBound >= 0 && columns.upperBound <= width, "columns out of range")
     if channels.isEmpty || columns.isEmpty { return }
     let (inputsPerGroup, outputsPerGroup) = (shape.inputChannelsPerGroup, shape.outputChannelsPerGroup)
+    let inPlace = readsPlanesInPlace(shape)
     let map = FlatPlaneColumns(rowLength: layout.rowLength, width: shape.outputWidth)
     for group in channels.lowerBound / outputsPerGroup...(channels.upperBound - 1) / outputsPerGroup {
       let first = group * outputsPerGroup
       let rows = max(channels.lowerBound, first) - first..<min(channels.upperBound, first + outputsPerGroup) - first
-      GEMMKernels.runPackedGEMM(
-        weights: weights, group: group,
-        source: PhasePlaneRows(layout, planes: planes + group * inputsPerGroup * layout.planeFloats),
-        c: output + (first + rows.lowerBound) * outputPlane, cRowStride: outputPlane, columnMap: map, clamp: clamp,
-        rows: rows, columns: columns, scratch: scratch, tiling: .standard)
+      let groupPlanes = planes + group * inputsPerGroup * layout.planeFloats
+      let c = output + (first + rows.lowerBound) * outputPlane
+      if inPlace {
+        GEMMKernels.runPackedGEMM(
+          weights: weights, group: group, source: PhasePlaneRows(layout, planes: groupPlanes), c: c,
+          cRowStride: outputPlane, columnMap: map, clamp: clamp, rows: rows, columns: columns, scratch: scratch,
+          tiling: .standard)
+      } else {
+        GEMMKernels.runPackedGEMM(
+          weights: weights, group: group, source: PhasePlanePixelRows(layout, planes: groupPlanes),
+          c: c + columns.lowerBound, cRowStride: outputPlane, cColumnStride: 1, clamp: clamp, rows: rows,
+          columns: columns, scratch: scratch, tiling: .standard)
+      }
     }
   }
 
   /// The output pixels (`oy·OW + ox`) that the flat columns `columns` of step 2 write: a
   /// contiguous range.
   public static func phasePlanesPixels(_ shape: Conv2DShape, columns: Range<Int>) -> Range<Int> {
+    if !readsPlanesInPlace(shape) { return columns }
     let rowLength = PhasePlaneLayout(shape).rowLength
     func pixel(_ n: Int) -> Int {
       let (y, x) = n.quotientAndRemainder(dividingBy: rowLength)
@@ -137,6 +156,46 @@ struct PhasePlaneRows: PackedGEMMSource {
       rowOffsets[k] = channel * planeFloats + offsets[tap]
     }
     return planes
+  }
+}
+
+/// The im2col rows of one group over the phase planes, by output pixel (Note [Phase-plane
+/// GEMM]): row (ci, ky, kx) at output pixel oy·OW + ox is the planes' float at
+/// `tapOffset(ky, kx) + oy·Q + ox`, so each output row's part of a row is one contiguous run.
+struct PhasePlanePixelRows: PackedGEMMSource {
+  let rows: PhasePlaneRows
+  let rowLength: Int
+  let outputWidth: Int
+
+  init(_ layout: PhasePlaneLayout, planes: UnsafePointer<Float>) {
+    rows = PhasePlaneRows(layout, planes: planes)
+    (rowLength, outputWidth) = (layout.rowLength, layout.shape.outputWidth)
+  }
+
+  /// Copies the runs with whole vectors: a run's last vector may write up to 7 floats past it,
+  /// which the next run overwrites or which land in the buffer's slack (`PackedGEMMSource`); it
+  /// reads up to 7 floats past the run, inside the planes' spare floats.
+  @inline(__always)
+  func row(_ k: Int, columns: Range<Int>, buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+    let (channel, tap) = k.quotientAndRemainder(dividingBy: rows.taps)
+    let tapStart = rows.planes + channel * rows.planeFloats + rows.offsets[tap]
+    var (outputRow, outputColumn) = columns.lowerBound.quotientAndRemainder(dividingBy: outputWidth)
+    var target = buffer
+    var remaining = columns.count
+    while remaining > 0 {
+      let run = min(outputWidth - outputColumn, remaining)
+      let source = tapStart + outputRow * rowLength + outputColumn
+      var index = 0
+      repeat {
+        store8(load8(source + index), target + index)
+        index += 8
+      } while index < run
+      target += run
+      remaining -= run
+      outputColumn = 0
+      outputRow += 1
+    }
+    return UnsafePointer(buffer)
   }
 }
 

@@ -182,14 +182,18 @@ struct GEMMTiling {
   /// columns, one C tile.
   func scratchCount(depth: Int) -> Int {
     let panels = max(blockDepth(depth).depth * columnBlock, depth * GEMMKernels.panelColumns)
-    return panels + columnBlock + GEMMKernels.panelRows * GEMMKernels.panelColumns
+    return panels + columnBlock + Self.rowSlack + GEMMKernels.panelRows * GEMMKernels.panelColumns
   }
+
+  /// Floats past a row buffer's columns that a source's `row` may overwrite.
+  static let rowSlack = 8
 }
 
 /// A source of B rows for the packed GEMM: the columns of one row, contiguous.
 protocol PackedGEMMSource {
   /// B[k, columns] as contiguous floats: a pointer into the source when its row is contiguous,
-  /// else `buffer` (`columns.count` floats) filled with the values.
+  /// else `buffer` (`columns.count` floats, then `GEMMTiling.rowSlack` it may overwrite) filled
+  /// with the values.
   func row(_ k: Int, columns: Range<Int>, buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float>
 
   /// When every row is a contiguous run of memory, `base` with B[k, n] at
@@ -410,7 +414,7 @@ extension GEMMKernels {
     let (blockCount, blockDepth) = tiling.blockDepth(weights.depth)
     let packed = scratch
     let rowBuffer = scratch + blockDepth * tiling.columnBlock
-    let tile = rowBuffer + tiling.columnBlock
+    let tile = rowBuffer + tiling.columnBlock + GEMMTiling.rowSlack
     let bounds = VectorClamp(clamp)
     let clamps = !clamp.isNone
     let firstPanelRow = rows.lowerBound - rows.lowerBound % mr

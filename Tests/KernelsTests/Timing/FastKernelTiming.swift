@@ -243,6 +243,9 @@ struct FastKernelTiming {
     let layers: [(String, Layer)] = [
       ("3×3 conv 64→64 @56×56", Self.conv(64, 64, size: 56, kernel: 3, clamp: .relu, generator: &generator)),
       ("3×3 conv 128→128 @28×28", Self.conv(128, 128, size: 28, kernel: 3, clamp: .relu, generator: &generator)),
+      ("3×3 conv 256→256 @14×14", Self.conv(256, 256, size: 14, kernel: 3, clamp: .relu, generator: &generator)),
+      ("3×3 conv 512→512 @7×7", Self.conv(512, 512, size: 7, kernel: 3, clamp: .relu, generator: &generator)),
+      ("3×3 conv 256→512 s2 @14×14", Self.conv(256, 512, size: 14, kernel: 3, stride: 2, clamp: .relu, generator: &generator)),
       ("3×3 conv 64→128 s2 @56×56", Self.conv(64, 128, size: 56, kernel: 3, stride: 2, clamp: .relu, generator: &generator)),
       ("7×7 conv 3→64 s2 @224×224 (stem)", Self.conv(3, 64, size: 224, kernel: 7, stride: 2, clamp: .relu, generator: &generator)),
     ]
