@@ -27,7 +27,7 @@ import Testing
   }
 
   /// 3×3 stride-2 max pooling (vector path) and other shapes (reference path) against
-  /// `maxPool2dReference`, widths 1 to 40, padding 0 and 1, both ceil modes, NaN inputs.
+  /// `maxPool2dReference`, widths 1 to 40, padding 0 and 1, both ceil modes, NaN and infinite inputs.
   @Test(arguments: Array(1...40))
   func maxPoolMatchesReference(width: Int) {
     let settings: [(kernel: Int, stride: Int, padding: Int)] = [(3, 2, 1), (3, 2, 0), (2, 2, 0), (3, 1, 1)]
@@ -41,6 +41,9 @@ import Testing
           var generator = SeededGenerator(seed: UInt64(width * 100 + height))
           var input = generator.floats(shape.planes * height * width)
           if width % 5 == 0 { input[(width * height) / 2] = .nan }
+          // Both infinities in one window: their sum is NaN, the maximum is not.
+          if width % 3 == 0 { (input[width + 1], input[width + 2]) = (.infinity, -.infinity) }
+          if width % 4 == 0 { (input[2 * width - 3], input[2 * width - 2]) = (-.infinity, -.infinity) }
           let plane = shape.outputHeight * shape.outputWidth
           var expected = [Float](repeating: 0, count: shape.planes * plane)
           var output = [Float](repeating: .nan, count: shape.planes * plane)

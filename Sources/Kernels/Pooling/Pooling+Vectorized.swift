@@ -75,9 +75,15 @@ extension PoolingKernels {
   /// overlapping 16-column vectors whose even and odd halves give the three taps (the loads touch
   /// an 18th column, whose value is unused: past a row's end it is the next row's first, and
   /// `readable` floats from `input` bound where that is allowed). Rows are reduced first (the
-  /// window rows inside the image), then columns, with one even/odd split per run. When fewer than eight outputs remain, one
-  /// more run ends at the last output, recomputing a few (same values), if those windows lie in
-  /// the image; outputs whose window leaves the image horizontally take the scalar path.
+  /// window rows inside the image), then columns, with one even/odd split per run. When fewer
+  /// than eight outputs remain, one more run ends at the last output, recomputing a few (same
+  /// values), if those windows lie in the image; outputs whose window leaves the image
+  /// horizontally take the scalar path.
+  ///
+  /// The vector maximum is the plain `a > b ? a : b` (one instruction on x86), which drops NaN.
+  /// A run also sums everything it loads: the sum is NaN when a window holds a NaN (or both
+  /// infinities), and then the run's outputs take the scalar path, which propagates NaN as
+  /// PyTorch does. NaN-propagating vector maxima cost twice as much per load.
   private static func maxPool3x3Stride2(
     _ shape: Pool2DShape, input: UnsafePointer<Float>, readable: Int, output: UnsafeMutablePointer<Float>
   ) {
@@ -90,22 +96,32 @@ extension PoolingKernels {
     var lastInside = outputWidth
     while lastInside > 0 && (lastInside - 1) * 2 - padLeft + 3 > width { lastInside -= 1 }
     // Rows first: the window rows' maximum for 18 columns, as four vectors (columns 0..<8,
-    // 8..<16, 2..<10, 10..<18), then one even/odd split for the columns.
+    // 8..<16, 2..<10, 10..<18), then one even/odd split for the columns. False when the run's
+    // sum is NaN (nothing stored).
     @inline(__always)
-    func run(_ column: Int, _ rows: Range<Int>, _ target: UnsafeMutablePointer<Float>) {
+    func run(_ column: Int, _ rows: Range<Int>, _ target: UnsafeMutablePointer<Float>) -> Bool {
       let start = column * 2 - padLeft
       var line = input + rows.lowerBound * width + start
       var (a, b, c, d) = (load8(line), load8(line + 8), load8(line + 2), load8(line + 10))
+      // Columns 0..<18 are all in a, b and d.
+      var sum = a + b + d
       for _ in 1..<rows.count {
         line += width
-        a = nanMax(a, load8(line))
-        b = nanMax(b, load8(line + 8))
-        c = nanMax(c, load8(line + 2))
-        d = nanMax(d, load8(line + 10))
+        let (a1, b1, c1, d1) = (load8(line), load8(line + 8), load8(line + 2), load8(line + 10))
+        a = greaterOf(a, a1)
+        b = greaterOf(b, b1)
+        c = greaterOf(c, c1)
+        d = greaterOf(d, d1)
+        sum += (a1 + b1) + d1
       }
+      if any(sum .!= sum) { return false }
       let lower = SIMD16(lowHalf: a, highHalf: b)
       let upper = SIMD16(lowHalf: c, highHalf: d)
-      store8(nanMax(nanMax(lower.evenHalf, lower.oddHalf), upper.evenHalf), target + column)
+      store8(greaterOf(greaterOf(lower.evenHalf, lower.oddHalf), upper.evenHalf), target + column)
+      return true
+    }
+    func scalarRun(_ columns: Range<Int>, _ rows: Range<Int>, _ target: UnsafeMutablePointer<Float>) {
+      for column in columns { target[column] = windowMax(input, width: width, rows: rows, start: column * 2 - padLeft) }
     }
     for outputRow in 0..<outputHeight {
       let top = outputRow * 2 - padTop
@@ -123,11 +139,11 @@ extension PoolingKernels {
         column += 1
       }
       while fits(column) {
-        run(column, rowRange, target)
+        if !run(column, rowRange, target) { scalarRun(column..<column + 8, rowRange, target) }
         column += 8
       }
       if column < lastInside && fits(lastInside - 8) {
-        run(lastInside - 8, rowRange, target)
+        if !run(lastInside - 8, rowRange, target) { scalarRun(column..<lastInside, rowRange, target) }
         column = lastInside
       }
       while column < outputWidth {
@@ -152,8 +168,8 @@ extension PoolingKernels {
   }
 }
 
-/// `a` where it is larger or NaN, else `b`: a maximum that is NaN when either operand is.
+/// `a` where it is larger, else `b` (x86's `maxps`): no NaN propagation.
 @inline(__always)
-func nanMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
-  b.replacing(with: a, where: (a .> b) .| (a .!= a))
+func greaterOf(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+  b.replacing(with: a, where: a .> b)
 }

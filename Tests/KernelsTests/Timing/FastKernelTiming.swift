@@ -226,10 +226,21 @@ struct FastKernelTiming {
     let input = generator.floats(layer.shape.inputShape.elementCount)
     var output = [Float](repeating: 0, count: layer.shape.outputShape.elementCount)
     let scratch = AlignedBuffer(count: layer.scratchCount)
+    let planes = AlignedBuffer(count: ConvolutionKernels.phasePlanesCount(layer.shape))
     input.withUnsafeBufferPointer { input in
       output.withUnsafeMutableBufferPointer { output in
         for _ in 0..<5 {
-          let t = Self.median(runs: 21) { layer.run(input.baseAddress!, output.baseAddress!, scratch: scratch.pointer) }
+          let t = Self.median(runs: 21) {
+            if ConvolutionKernels.prefersPhasePlanes(layer.shape) {
+              ConvolutionKernels.conv2dPhasePlanesScatter(
+                layer.shape, input: input.baseAddress!, planes: planes.pointer, channels: 0..<layer.shape.inputChannels)
+              ConvolutionKernels.conv2dPhasePlanesGEMM(
+                layer.shape, planes: planes.pointer, weights: layer.packed!, output: output.baseAddress!,
+                clamp: layer.clamp, scratch: scratch.pointer)
+            } else {
+              layer.run(input.baseAddress!, output.baseAddress!, scratch: scratch.pointer)
+            }
+          }
           Self.report("layer \(spec)", milliseconds: t, flops: layer.flops)
         }
       }
