@@ -156,6 +156,11 @@ struct FastPathTests {
       try Self.check("aten::\(op)_.Tensor", [.tensor(a), .tensor(s)])
       try Self.check("aten::\(op).Tensor", [.tensor(a), .tensor(s)])
     }
+    // s · x (torchvision's `scale * input`) takes the channel broadcast too; the operations that
+    // do not commute must not swap their operands.
+    try Self.check("aten::mul.Tensor", [.tensor(s), .tensor(a)])
+    try Self.check("aten::div.Tensor", [.tensor(s), .tensor(a)])
+    try Self.check("aten::sub.Tensor", [.tensor(s), .tensor(a), .double(0.5)])
     // Broadcasts the fast path does not take: row vectors, a [1, C, 1, 1] against batch 2, a
     // transposed (non-contiguous) operand.
     try Self.check("aten::add.Tensor", [.tensor(a), .tensor(Self.tensor([9], seed: 25)), .int(1)])

@@ -549,13 +549,16 @@ enum FastExecutors {
       }
       return output
     }
-    // x ∘ s with s one value per channel of an NCHW x (squeeze-and-excitation's `x * s`).
-    if a.rank == 4, b.rank == 4, b.shape == [a.shape[0], a.shape[1], 1, 1], a.storage !== b.storage {
-      let output = inPlace ? a : context.makeTensor(a.shape)
-      let planes = a.shape[0] * a.shape[1]
-      let planeSize = a.shape[2] * a.shape[3]
-      withExtendedLifetime((a, b, output)) {
-        let (x, s, target) = (UnsafePointer(a.floatPointer()), UnsafePointer(b.floatPointer()), output.floatPointer())
+    // x ∘ s with s one value per channel of an NCHW x (squeeze-and-excitation's `x * s`), and
+    // s · x (torchvision's `scale * input`: multiplication commutes exactly).
+    let swapped = !inPlace && op == .mul && b.rank == 4 && a.shape == [b.shape[0], b.shape[1], 1, 1]
+    let (x, s) = swapped ? (b, a) : (a, b)
+    if x.rank == 4, s.rank == 4, s.shape == [x.shape[0], x.shape[1], 1, 1], x.storage !== s.storage {
+      let output = inPlace ? x : context.makeTensor(x.shape)
+      let planes = x.shape[0] * x.shape[1]
+      let planeSize = x.shape[2] * x.shape[3]
+      withExtendedLifetime((x, s, output)) {
+        let (x, s, target) = (UnsafePointer(x.floatPointer()), UnsafePointer(s.floatPointer()), output.floatPointer())
         context.parallelBlocks(planes, block: 1, work: planes * planeSize * 2) { range in
           ElementwiseKernels.channelBroadcastFloat32(
             op, input: x, scalars: s, planeSize: planeSize, output: target, planes: range)
