@@ -169,7 +169,8 @@ struct FastPathTests {
     try Self.check("aten::add.Tensor", [.tensor(Self.tensor([7, 9], seed: 28)), .tensor(transposed), .int(1)])
   }
 
-  /// Concatenation along every dim, of two and three inputs of different sizes; views and mixed
+  /// Concatenation along every dim, of two and three inputs of different sizes, split across
+  /// threads; views and mixed
   /// dtypes fall back to the reference (the results must not change).
   @Test func concatenation() throws {
     let list = { (tensors: [Tensor]) -> IValue in .list(ListValue(tensors.map { .tensor($0) }, elementType: .tensor)) }
@@ -179,6 +180,14 @@ struct FastPathTests {
       [list([Self.tensor([2, 3, 5], seed: 42), Self.tensor([2, 3, 1], seed: 43), Self.tensor([2, 3, 6], seed: 44)]), .int(-1)],
       tolerance: 0)
     try Self.check("aten::cat", [list([Self.tensor([2, 3], seed: 45), Self.tensor([4, 3], seed: 46)]), .int(0)], tolerance: 0)
+    // Large enough that two threads split the output in blocks that cross inputs and rows.
+    try Self.check(
+      "aten::cat", [list([Self.tensor([2, 37, 30, 31], seed: 50), Self.tensor([2, 5, 30, 31], seed: 51)]), .int(1)],
+      tolerance: 0)
+    try Self.check(
+      "aten::cat",
+      [list([Self.tensor([3, 1500, 7], seed: 52), Self.tensor([3, 1500, 1], seed: 53), Self.tensor([3, 1500, 5], seed: 54)]), .int(2)],
+      tolerance: 0)
     let transposed = try Self.tensor([5, 2], seed: 47).transposed(0, 1)
     try Self.check("aten::cat", [list([Self.tensor([2, 5], seed: 48), transposed]), .int(0)], tolerance: 0)
     let ints = Tensor(shape: [2, 5], dtype: .int64, doubles: Array(repeating: 3, count: 10))

@@ -124,16 +124,26 @@ enum FastExecutors {
     let outer = layout.shape[..<layout.dim].reduce(1, *)
     let inner = layout.shape[(layout.dim + 1)...].reduce(1, *)
     let outputRow = layout.shape[layout.dim] * inner
+    // Input t fills floats starts[t] ..< starts[t + 1] of each output row.
+    var starts = [0]
+    for tensor in tensors { starts.append(starts[starts.count - 1] + tensor.shape[layout.dim] * inner) }
     withExtendedLifetime((tensors, output)) {
       let target = output.floatPointer()
-      var offset = 0
-      for tensor in tensors {
-        let row = tensor.shape[layout.dim] * inner
-        let source = UnsafePointer(tensor.floatPointer())
-        for index in 0..<outer {
-          (target + index * outputRow + offset).update(from: source + index * row, count: row)
+      let sources = tensors.map { UnsafePointer($0.floatPointer()) }
+      // Split by output floats: a thread copies the pieces of the inputs its range covers. A copy
+      // is cheap per float: only large ones (over 1 MB) pay for a second thread.
+      context.parallelBlocks(output.count, block: 4096, work: output.count / 4) { range in
+        var position = range.lowerBound
+        var input = 0
+        while position < range.upperBound {
+          let (index, column) = position.quotientAndRemainder(dividingBy: outputRow)
+          if column < starts[input] { input = 0 }
+          while starts[input + 1] <= column { input += 1 }
+          let count = min(starts[input + 1] - column, range.upperBound - position)
+          let row = starts[input + 1] - starts[input]
+          (target + position).update(from: sources[input] + index * row + column - starts[input], count: count)
+          position += count
         }
-        offset += row
       }
     }
     return [.tensor(output)]
