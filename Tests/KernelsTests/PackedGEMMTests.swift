@@ -104,6 +104,26 @@ func randomGEMM(m: Int, n: Int, k: Int, seed: UInt64) -> (PackedWeights, [Float]
   return (weights, b)
 }
 
+/// C (m×n) of a random GEMM (`randomGEMM(seed:)`) computed by one `packedGEMM` call per
+/// (rows, columns) part, NaN where no part reaches.
+func packedGEMMParts(
+  _ parts: [(Range<Int>, Range<Int>)], m: Int, n: Int, k: Int, seed: UInt64, clamp: OutputClamp, tiling: GEMMTiling
+) -> [Float] {
+  let (weights, b) = randomGEMM(m: m, n: n, k: k, seed: seed)
+  let scratch = AlignedBuffer(count: tiling.scratchCount(depth: k))
+  var c = [Float](repeating: .nan, count: m * n)
+  b.withUnsafeBufferPointer { b in
+    c.withUnsafeMutableBufferPointer { c in
+      for (rows, columns) in parts {
+        GEMMKernels.packedGEMM(
+          weights: weights, group: 0, b: b.baseAddress!, bRowStride: n, n: n, c: c.baseAddress!, cRowStride: n,
+          clamp: clamp, rows: rows, columns: columns, scratch: scratch.pointer, tiling: tiling)
+      }
+    }
+  }
+  return c
+}
+
 /// Block sizes small enough that a test-sized problem has several depth and column blocks; B
 /// is always packed.
 let smallTiling = GEMMTiling(depthBlock: 8, columnBlock: 32)
@@ -206,20 +226,8 @@ let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
   func rangeSplitsCompose(tilingIndex: Int) {
     let tiling = [GEMMTiling.standard, smallTiling, smallInPlaceTiling][tilingIndex]
     let (m, n, k) = (17, 45, 19)
-    let (weights, b) = randomGEMM(m: m, n: n, k: k, seed: 77)
-    let scratch = AlignedBuffer(count: tiling.scratchCount(depth: k))
     func run(_ parts: [(Range<Int>, Range<Int>)]) -> [Float] {
-      var c = [Float](repeating: .nan, count: m * n)
-      b.withUnsafeBufferPointer { b in
-        c.withUnsafeMutableBufferPointer { c in
-          for (rows, columns) in parts {
-            GEMMKernels.packedGEMM(
-              weights: weights, group: 0, b: b.baseAddress!, bRowStride: n, n: n, c: c.baseAddress!, cRowStride: n,
-              clamp: .hardtanh(-1, 1), rows: rows, columns: columns, scratch: scratch.pointer, tiling: tiling)
-          }
-        }
-      }
-      return c
+      packedGEMMParts(parts, m: m, n: n, k: k, seed: 77, clamp: .hardtanh(-1, 1), tiling: tiling)
     }
     let whole = run([(0..<m, 0..<n)])
     let byRows = run([(0..<4, 0..<n), (4..<11, 0..<n), (11..<m, 0..<n)])
@@ -246,20 +254,8 @@ let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
       PackedGEMMTester(m: 50, n: 17, k: 12, groups: 2, clamp: clamp, tiling: tiling, seed: UInt64(index) + 20).test()
     }
     let (m, n, k) = (59, 49, 300)
-    let (weights, b) = randomGEMM(m: m, n: n, k: k, seed: 5)
-    let scratch = AlignedBuffer(count: tiling.scratchCount(depth: k))
     func run(_ parts: [(Range<Int>, Range<Int>)]) -> [Float] {
-      var c = [Float](repeating: .nan, count: m * n)
-      b.withUnsafeBufferPointer { b in
-        c.withUnsafeMutableBufferPointer { c in
-          for (rows, columns) in parts {
-            GEMMKernels.packedGEMM(
-              weights: weights, group: 0, b: b.baseAddress!, bRowStride: n, n: n, c: c.baseAddress!, cRowStride: n,
-              clamp: .relu6, rows: rows, columns: columns, scratch: scratch.pointer, tiling: tiling)
-          }
-        }
-      }
-      return c
+      packedGEMMParts(parts, m: m, n: n, k: k, seed: 5, clamp: .relu6, tiling: tiling)
     }
     // Column 48 alone after 48 columns, against column 48 inside a 9-column edge tile.
     #expect(run([(0..<m, 0..<n)]) == run([(0..<m, 0..<40), (0..<m, 40..<n)]))

@@ -90,6 +90,17 @@ struct FastKernelTiming {
       }
     }
 
+    /// The runtime's way for a dense convolution: scatter into phase planes, then the GEMM
+    /// (Note [Phase-plane GEMM]); `planes` holds `phasePlanesCount(shape)` floats.
+    func runPhasePlanes(
+      _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, planes: UnsafeMutablePointer<Float>,
+      scratch: UnsafeMutablePointer<Float>
+    ) {
+      ConvolutionKernels.conv2dPhasePlanesScatter(shape, input: input, planes: planes, channels: 0..<shape.inputChannels)
+      ConvolutionKernels.conv2dPhasePlanesGEMM(
+        shape, planes: planes, weights: packed!, output: output, clamp: clamp, scratch: scratch)
+    }
+
     func runReference(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
       weight.withUnsafeBufferPointer { weight in
         bias.withUnsafeBufferPointer { bias in
@@ -219,8 +230,13 @@ struct FastKernelTiming {
   }
 
   @Test func scratchLayer() {
+    // LAYER=Cin,Cout,size,kernel,stride: one layer, timed five times (for profiling).
     guard let spec = ProcessInfo.processInfo.environment["LAYER"] else { return }
-    let v = spec.split(separator: ",").map { Int($0)! }
+    let v = spec.split(separator: ",").compactMap { Int($0) }
+    guard v.count == 5 else {
+      Issue.record("LAYER must be Cin,Cout,size,kernel,stride, not \(spec)")
+      return
+    }
     var generator = SeededGenerator(seed: 9)
     let layer = Self.conv(v[0], v[1], size: v[2], kernel: v[3], stride: v[4], clamp: .relu, generator: &generator)
     let input = generator.floats(layer.shape.inputShape.elementCount)
@@ -232,11 +248,7 @@ struct FastKernelTiming {
         for _ in 0..<5 {
           let t = Self.median(runs: 21) {
             if ConvolutionKernels.prefersPhasePlanes(layer.shape) {
-              ConvolutionKernels.conv2dPhasePlanesScatter(
-                layer.shape, input: input.baseAddress!, planes: planes.pointer, channels: 0..<layer.shape.inputChannels)
-              ConvolutionKernels.conv2dPhasePlanesGEMM(
-                layer.shape, planes: planes.pointer, weights: layer.packed!, output: output.baseAddress!,
-                clamp: layer.clamp, scratch: scratch.pointer)
+              layer.runPhasePlanes(input.baseAddress!, output.baseAddress!, planes: planes.pointer, scratch: scratch.pointer)
             } else {
               layer.run(input.baseAddress!, output.baseAddress!, scratch: scratch.pointer)
             }
@@ -268,11 +280,7 @@ struct FastKernelTiming {
       let milliseconds = input.withUnsafeBufferPointer { input in
         output.withUnsafeMutableBufferPointer { output in
           Self.median {
-            ConvolutionKernels.conv2dPhasePlanesScatter(
-              layer.shape, input: input.baseAddress!, planes: planes.pointer, channels: 0..<layer.shape.inputChannels)
-            ConvolutionKernels.conv2dPhasePlanesGEMM(
-              layer.shape, planes: planes.pointer, weights: layer.packed!, output: output.baseAddress!,
-              clamp: layer.clamp, scratch: scratch.pointer)
+            layer.runPhasePlanes(input.baseAddress!, output.baseAddress!, planes: planes.pointer, scratch: scratch.pointer)
           }
         }
       }
