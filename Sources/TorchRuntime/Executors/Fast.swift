@@ -288,8 +288,10 @@ enum FastExecutors {
   }
 
   /// Runs a convolution's GEMM over `columns` output columns and every output channel, split
-  /// across the threads by whole 16-column tiles when there are enough columns, else by 6-channel
-  /// panels. With an activation, a column share runs in blocks of 256 columns (the GEMM's own)
+  /// across the threads by whole 16-column tiles when there are enough columns and that split is
+  /// about as even as one by 6-channel panels (a 13×13 plane's 169 columns are 11 tiles, which
+  /// two threads share 96 : 73, while 1000 channels split 504 : 496), else by panels. With an
+  /// activation, a column share runs in blocks of 256 columns (the GEMM's own)
   /// and each thread activates what it has just written, while in cache; `pixels` maps a range
   /// of columns to the output pixels it writes.
   private static func splitGEMM(
@@ -298,7 +300,15 @@ enum FastExecutors {
     _ gemm: (_ channels: Range<Int>?, _ columns: Range<Int>?, _ scratch: UnsafeMutablePointer<Float>) -> Void
   ) {
     let scratchCount = ConvolutionKernels.conv2dScratchCount(shape)
-    if columns >= context.threadCount * 4 * GEMMKernels.panelColumns {
+    // The largest thread's share of `count` items split in whole blocks of `block`.
+    func largestShare(_ count: Int, block: Int) -> Double {
+      let blocks = (count + block - 1) / block
+      let perThread = (blocks + context.threadCount - 1) / context.threadCount
+      return Double(min(perThread * block, count)) / Double(max(count, 1))
+    }
+    let byColumns = largestShare(columns, block: GEMMKernels.panelColumns)
+    let byChannels = largestShare(shape.outputChannels, block: GEMMKernels.panelRows)
+    if columns >= context.threadCount * 4 * GEMMKernels.panelColumns && byColumns <= byChannels + 0.02 {
       context.parallelBlocks(columns, block: GEMMKernels.panelColumns, work: work) { range in
         context.withScratch(scratchCount) { scratch in
           let chunk = activation == nil ? range.count : 256
