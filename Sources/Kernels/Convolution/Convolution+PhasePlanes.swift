@@ -34,7 +34,7 @@ extension ConvolutionKernels {
   /// True when the GEMM reads the phase planes in place over the flat columns (junk columns at
   /// most 1/10 of the work); else it packs them over the output pixels.
   public static func readsPlanesInPlace(_ shape: Conv2DShape) -> Bool {
-    PhasePlaneLayout(shape).rowLength * 10 <= shape.outputWidth * 11
+    PhasePlaneLayout(shape).readsInPlace
   }
 
   /// Floats of the phase planes of one image: `conv2dPhasePlanesScatter`'s `planes`.
@@ -45,7 +45,7 @@ extension ConvolutionKernels {
   /// Columns of the GEMM: the flat indices (OH·Q) when it reads the planes in place, else the
   /// output pixels (OH·OW).
   public static func phasePlanesColumns(_ shape: Conv2DShape) -> Int {
-    shape.outputHeight * (readsPlanesInPlace(shape) ? PhasePlaneLayout(shape).rowLength : shape.outputWidth)
+    PhasePlaneLayout(shape).gemmColumns
   }
 
   /// Step 1: scatters the input channels `channels` of one image (`[Cin, H, W]`) into their
@@ -79,7 +79,7 @@ extension ConvolutionKernels {
     scratch: UnsafeMutablePointer<Float>
   ) {
     let layout = PhasePlaneLayout(shape)
-    let width = phasePlanesColumns(shape)
+    let width = layout.gemmColumns
     let outputPlane = shape.outputHeight * shape.outputWidth
     let channels = outputChannels ?? 0..<shape.outputChannels
     let columns = columns ?? 0..<width
@@ -91,14 +91,13 @@ extension ConvolutionKernels {
     precondition(columns.lowerBound >= 0 && columns.upperBound <= width, "columns out of range")
     if channels.isEmpty || columns.isEmpty { return }
     let (inputsPerGroup, outputsPerGroup) = (shape.inputChannelsPerGroup, shape.outputChannelsPerGroup)
-    let inPlace = readsPlanesInPlace(shape)
     let map = FlatPlaneColumns(rowLength: layout.rowLength, width: shape.outputWidth)
     for group in channels.lowerBound / outputsPerGroup...(channels.upperBound - 1) / outputsPerGroup {
       let first = group * outputsPerGroup
       let rows = max(channels.lowerBound, first) - first..<min(channels.upperBound, first + outputsPerGroup) - first
       let groupPlanes = planes + group * inputsPerGroup * layout.planeFloats
       let c = output + (first + rows.lowerBound) * outputPlane
-      if inPlace {
+      if layout.readsInPlace {
         GEMMKernels.runPackedGEMM(
           weights: weights, group: group, source: PhasePlaneRows(layout, planes: groupPlanes), c: c,
           cRowStride: outputPlane, columnMap: map, clamp: clamp, rows: rows, columns: columns, scratch: scratch,
@@ -115,8 +114,9 @@ extension ConvolutionKernels {
   /// The output pixels (`oy·OW + ox`) that the flat columns `columns` of step 2 write: a
   /// contiguous range.
   public static func phasePlanesPixels(_ shape: Conv2DShape, columns: Range<Int>) -> Range<Int> {
-    if !readsPlanesInPlace(shape) { return columns }
-    let rowLength = PhasePlaneLayout(shape).rowLength
+    let layout = PhasePlaneLayout(shape)
+    if !layout.readsInPlace { return columns }
+    let rowLength = layout.rowLength
     func pixel(_ n: Int) -> Int {
       let (y, x) = n.quotientAndRemainder(dividingBy: rowLength)
       return y * shape.outputWidth + min(x, shape.outputWidth)
@@ -144,17 +144,20 @@ struct PhasePlaneRows: PackedGEMMSource {
     self.offsets = offsets
   }
 
+  /// Where row k = (channel, tap) starts, from `planes`: the float of flat column 0.
+  @inline(__always)
+  func rowOffset(_ k: Int) -> Int {
+    let (channel, tap) = k.quotientAndRemainder(dividingBy: taps)
+    return channel * planeFloats + offsets[tap]
+  }
+
   @inline(__always)
   func row(_ k: Int, columns: Range<Int>, buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
-    let (channel, tap) = k.quotientAndRemainder(dividingBy: taps)
-    return planes + channel * planeFloats + offsets[tap] + columns.lowerBound
+    planes + rowOffset(k) + columns.lowerBound
   }
 
   func inPlaceRows(depth: Int, offsets rowOffsets: UnsafeMutablePointer<Int>) -> UnsafePointer<Float>? {
-    for k in 0..<depth {
-      let (channel, tap) = k.quotientAndRemainder(dividingBy: taps)
-      rowOffsets[k] = channel * planeFloats + offsets[tap]
-    }
+    for k in 0..<depth { rowOffsets[k] = rowOffset(k) }
     return planes
   }
 }
@@ -177,8 +180,7 @@ struct PhasePlanePixelRows: PackedGEMMSource {
   /// reads up to 7 floats past the run, inside the planes' spare floats.
   @inline(__always)
   func row(_ k: Int, columns: Range<Int>, buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
-    let (channel, tap) = k.quotientAndRemainder(dividingBy: rows.taps)
-    let tapStart = rows.planes + channel * rows.planeFloats + rows.offsets[tap]
+    let tapStart = rows.planes + rows.rowOffset(k)
     var (outputRow, outputColumn) = columns.lowerBound.quotientAndRemainder(dividingBy: outputWidth)
     var target = buffer
     var remaining = columns.count
@@ -237,6 +239,13 @@ struct PhasePlaneLayout {
     phaseFloats = (planeRows * rowLength + rowLength + 16 + 7) / 8 * 8
     planeFloats = shape.strideHeight * shape.strideWidth * phaseFloats
   }
+
+  /// True when the GEMM reads the planes in place over the flat columns: junk columns at most
+  /// 1/10 of the work (Note [Phase-plane GEMM]).
+  var readsInPlace: Bool { rowLength * 10 <= shape.outputWidth * 11 }
+
+  /// Columns of the GEMM: OH·Q flat indices when it reads in place, else OH·OW output pixels.
+  var gemmColumns: Int { shape.outputHeight * (readsInPlace ? rowLength : shape.outputWidth) }
 
   /// Offset from the planes' start of tap (ky, kx) for flat output index 0.
   @inline(__always)
