@@ -72,6 +72,69 @@ struct DepthwiseTester {
     }
   }
 
+  /// Small planes with eight channels or more run eight channels at a time (Note
+  /// [Channel-blocked depthwise]): 19 channels are two blocks and three channels for the flat
+  /// loop, and parts starting at channels 3 and 13 make blocks that start off a multiple of
+  /// eight. Every output width up to 17 (planes of fewer than eight pixels stay on the flat
+  /// loop), stride 1 and 2, padding 0 to 2, odd and even heights (the row pairs' last row).
+  @Test(arguments: Array(1...17))
+  func channelBlocks(width: Int) {
+    for kernel in [3, 5] {
+      for stride in [1, 2] {
+        for padding in [0, 1, 2] where width + 2 * padding >= kernel {
+          for height in [1, 3, 6, 7, 14] where height + 2 * padding >= kernel {
+            let shape = convShape(
+              batch: 1 + height % 2, 19, 19, height: height, width: width, kernel: kernel, stride: stride,
+              padding: padding, groups: 19)
+            DepthwiseTester(
+              shape: shape, hasBias: height != 6, clamp: clamps[(width + height + kernel) % 4],
+              channelSplits: [3, 13], seed: UInt64(width * 1000 + height * 100 + kernel * 10 + stride * 3 + padding)
+            ).test()
+          }
+        }
+      }
+    }
+    // Dilation, stride 3 and asymmetric kernels and strides in blocks too.
+    let general = [
+      convShape(16, 16, height: 9, width: width, kernel: 5, stride: 1, padding: 4, dilation: 2, groups: 16),
+      convShape(16, 16, height: 7, width: width, kernel: 3, stride: 3, padding: 1, groups: 16),
+      Conv2DShape(
+        batch: 1, inputChannels: 16, outputChannels: 16, inputHeight: 6, inputWidth: width, kernelHeight: 2,
+        kernelWidth: 4, stride: (2, 1), padding: (0, 2), groups: 16),
+    ]
+    for (index, shape) in general.enumerated() where shape.outputHeight > 0 && shape.outputWidth > 0 {
+      DepthwiseTester(shape: shape, clamp: clamps[index % 4], channelSplits: [8], seed: UInt64(width * 10 + index))
+        .test()
+    }
+  }
+
+  /// Blocks of eight channels give the very floats of the one-channel loops: the same sums in
+  /// the same order.
+  @Test func channelBlocksMatchSingleChannels() {
+    for (size, kernel, stride) in [(7, 3, 1), (14, 3, 2), (14, 5, 1), (9, 5, 2), (16, 3, 1)] {
+      let shape = convShape(batch: 2, 24, 24, height: size, width: size, kernel: kernel, stride: stride, padding: kernel / 2, groups: 24)
+      let problem = ConvolutionProblem(shape, hasBias: true, clamp: .relu6, seed: UInt64(size * 10 + kernel))
+      let packed = problem.packed { DepthwiseWeights(shape, weight: $0, bias: $1) }
+      let scratch = AlignedBuffer(count: ConvolutionKernels.depthwiseScratchCount(shape))
+      func run(_ parts: [Range<Int>]) -> [Float] {
+        var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
+        problem.input.withUnsafeBufferPointer { input in
+          output.withUnsafeMutableBufferPointer { output in
+            for part in parts {
+              ConvolutionKernels.depthwiseConv2d(
+                shape, input: input.baseAddress!, weights: packed, output: output.baseAddress!, clamp: .relu6,
+                channels: part, scratch: scratch.pointer)
+            }
+          }
+        }
+        return output
+      }
+      let blocked = run([0..<24])
+      let single = run((0..<24).map { $0..<$0 + 1 })
+      #expect(blocked == single, "\(shape)")
+    }
+  }
+
   /// Dilation, strides other than 1 and 2, asymmetric strides and kernels other than 3×3 and
   /// 5×5 run the general loop.
   @Test(arguments: Array(1...19))

@@ -16,9 +16,19 @@ extension ConvolutionKernels {
     shape.groups == shape.inputChannels && shape.outputChannels == shape.inputChannels
   }
 
+  /// Channels the kernel computes together (8 on small planes, Note [Channel-blocked
+  /// depthwise], else 1): callers that split the channels do best in multiples of it.
+  public static func depthwiseChannelGrain(_ shape: Conv2DShape) -> Int {
+    DepthwiseBlockedLayout.applies(shape) ? 8 : 1
+  }
+
   /// Floats of scratch `depthwiseConv2d` needs.
   public static func depthwiseScratchCount(_ shape: Conv2DShape) -> Int {
-    DepthwiseFlatLayout.applies(shape) ? DepthwiseFlatLayout(shape).scratchCount : DepthwisePlaneLayout(shape).scratchCount
+    if DepthwiseBlockedLayout.applies(shape) {
+      // Channels past the last whole block of eight go through the flat kernel.
+      return DepthwiseBlockedLayout(shape).scratchCount + DepthwiseFlatLayout(shape).scratchCount
+    }
+    return DepthwiseFlatLayout.applies(shape) ? DepthwiseFlatLayout(shape).scratchCount : DepthwisePlaneLayout(shape).scratchCount
   }
 
   /// Depthwise convolution with packed weights over a range of channels.
@@ -45,6 +55,11 @@ extension ConvolutionKernels {
     let channels = channels ?? 0..<shape.outputChannels
     precondition(channels.lowerBound >= 0 && channels.upperBound <= shape.outputChannels, "channels out of range")
     if channels.isEmpty { return }
+    if DepthwiseBlockedLayout.applies(shape) {
+      depthwiseBlocked(
+        shape, input: input, weights: weights, output: output, clamp: clamp, channels: channels, scratch: scratch)
+      return
+    }
     if DepthwiseFlatLayout.applies(shape) {
       depthwiseFlat(shape, input: input, weights: weights, output: output, clamp: clamp, channels: channels, scratch: scratch)
       return
@@ -117,7 +132,9 @@ extension ConvolutionKernels {
 }
 
 /// Depthwise weights packed once: per channel its kH·kW taps (row-major) and then its bias,
-/// `channelStride` floats apart, 64-byte aligned. Immutable after `init`.
+/// `channelStride` floats apart, 64-byte aligned; and the same values tap-major (every channel's
+/// tap t, then every channel's bias: `tapMajor[t·C + c]`) for the channel-blocked kernel.
+/// Immutable after `init`.
 public final class DepthwiseWeights: @unchecked Sendable {
   /// Channels (C).
   public let channels: Int
@@ -128,6 +145,8 @@ public final class DepthwiseWeights: @unchecked Sendable {
   /// Floats per channel: taps + bias, rounded up to 8.
   let channelStride: Int
   let values: UnsafeMutablePointer<Float>
+  /// (kH·kW + 1)·C floats: tap t of channel c at t·C + c, the biases last.
+  let tapMajor: UnsafeMutablePointer<Float>
 
   /// Packs a depthwise convolution's weight (`[C, 1, kH, kW]`, as PyTorch stores it) and bias
   /// (`C` values, or nil for zero).
@@ -139,14 +158,19 @@ public final class DepthwiseWeights: @unchecked Sendable {
     let taps = kernelHeight * kernelWidth
     channelStride = (taps + 1 + 7) / 8 * 8
     values = allocateAligned(channels * channelStride)
+    tapMajor = allocateAligned((taps + 1) * channels)
     for channel in 0..<channels {
       let target = values + channel * channelStride
       target.update(from: weight + channel * taps, count: taps)
       target[taps] = bias?[channel] ?? 0
+      for tap in 0...taps { tapMajor[tap * channels + channel] = target[tap] }
     }
   }
 
-  deinit { values.deallocate() }
+  deinit {
+    values.deallocate()
+    tapMajor.deallocate()
+  }
 
   /// The taps of `channel` followed by its bias.
   @inline(__always)
@@ -278,32 +302,8 @@ struct DepthwisePlaneLayout {
         } else {
           store8(loadPartial8(source, count: width), line)
         }
-      } else if strideWidth == 2 && width >= 16 {
-        // Sixteen columns split into their even and odd halves give eight plane columns of each
-        // phase; the last step ends at the row's end, overlapping the one before.
-        var column = 0
-        while true {
-          let start = min(column, width - 16)
-          let values = SIMD16(lowHalf: load8(source + start), highHalf: load8(source + start + 8))
-          let (even, odd) = (start + paddingLeft, start + paddingLeft + 1)
-          store8(values.evenHalf, target + (even & 1) * phaseLength + even >> 1)
-          store8(values.oddHalf, target + (odd & 1) * phaseLength + odd >> 1)
-          if start == width - 16 { break }
-          column += 16
-        }
       } else if strideWidth == 2 && width >= 8 {
-        // The same with eight columns: the first eight, then the last eight.
-        var start = 0
-        while true {
-          let values = load8(source + start)
-          let (even, odd) = (start + paddingLeft, start + paddingLeft + 1)
-          let evenTarget = UnsafeMutableRawPointer(target + (even & 1) * phaseLength + even >> 1)
-          let oddTarget = UnsafeMutableRawPointer(target + (odd & 1) * phaseLength + odd >> 1)
-          evenTarget.storeBytes(of: values.evenHalf, as: SIMD4<Float>.self)
-          oddTarget.storeBytes(of: values.oddHalf, as: SIMD4<Float>.self)
-          if start == width - 8 { break }
-          start = width - 8
-        }
+        scatterTwoPhases(source, count: width, paddingLeft: paddingLeft, into: target, phaseStride: phaseLength)
       } else if strideWidth == 2 {
         for column in 0..<width {
           let padded = column + paddingLeft
@@ -597,8 +597,11 @@ extension ConvolutionKernels {
     let bounds = VectorClamp(clamp)
     let channelCount = channels.count
     let count = shape.batch * channelCount
+    // The image and channel of the index-th plane; a division only past the first image (a
+    // division per plane, three per channel, was a tenth of a 7×7 layer's time).
     @inline(__always)
     func plane(_ index: Int) -> (image: Int, channel: Int) {
+      if index < channelCount { return (0, channels.lowerBound + index) }
       let (image, offset) = index.quotientAndRemainder(dividingBy: channelCount)
       return (image, channels.lowerBound + offset)
     }

@@ -265,11 +265,15 @@ struct PhasePlaneLayout {
     // Columns whose plane column lies in 0..<Q, per phase: the image columns the outputs read.
     let columns = min(width, rowLength * strideWidth - paddingLeft)
     let shortRow = leadingLanes(min(max(columns, 0), 8))
+    // Image row `row` is padded row row + padTop: plane row ⌊(row + padTop) / sH⌋ of row phase
+    // (row + padTop) mod sH, stepped along without a division per row.
+    var (planeRow, rowPhase) = paddingTop.quotientAndRemainder(dividingBy: strideHeight)
     for row in 0..<height {
-      let (planeRow, rowPhase) = (row + paddingTop).quotientAndRemainder(dividingBy: strideHeight)
       if planeRow >= planeRows { break }
       let source = input + row * width
       let target = planes + rowPhase * strideWidth * phaseFloats + planeRow * rowLength
+      rowPhase += 1
+      if rowPhase == strideHeight { (planeRow, rowPhase) = (planeRow + 1, 0) }
       if strideWidth == 1 && columns < 8 && row * width + 8 <= height * width {
         // A short row as one vector, the lanes past it zero: they land in padding, in the next
         // row (copied after this one) or in the planes' spare floats.
@@ -281,37 +285,55 @@ struct PhasePlaneLayout {
         } else {
           for column in 0..<columns { line[column] = source[column] }
         }
-      } else if strideWidth == 2 && paddingLeft <= 1 {
-        // Sixteen consecutive columns split into their even and odd halves give eight columns
-        // of both phases; the ends go one by one.
-        let odd = target + phaseFloats
-        var column = 0
-        if paddingLeft == 1 && columns > 0 {
-          odd[0] = source[0]
-          column = 1
-        }
-        while column + 16 <= columns {
-          let values = SIMD16(lowHalf: load8(source + column), highHalf: load8(source + column + 8))
-          // Even lanes land in phase 0, odd lanes in phase 1, both at plane column `first`.
-          let first = (column + paddingLeft) / 2
-          store8(values.evenHalf, target + first)
-          store8(values.oddHalf, odd + first)
-          column += 16
-        }
-        // column + padLeft is even here: the rest alternate phase 0 and phase 1.
-        var planeColumn = (column + paddingLeft) / 2
-        while column + 1 < columns {
-          target[planeColumn] = source[column]
-          odd[planeColumn] = source[column + 1]
-          column += 2
-          planeColumn += 1
-        }
-        if column < columns { target[planeColumn] = source[column] }
+      } else if strideWidth == 2 && columns >= 8 {
+        scatterTwoPhases(source, count: columns, paddingLeft: paddingLeft, into: target, phaseStride: phaseFloats)
       } else {
         scatterByPhase(
           source, count: columns, paddingLeft: paddingLeft, stride: strideWidth, into: target, phaseStride: phaseFloats)
       }
     }
+  }
+}
+
+/// Splits `count` ≥ 8 columns of an image row into two column phases `phaseStride` floats
+/// apart: column c goes to phase (c + padLeft) mod 2 at ⌊(c + padLeft) / 2⌋. Sixteen columns
+/// (eight when `count` < 16) at a time give their even and odd halves; the last step ends at
+/// the row's end, overlapping the one before, so only the row's own columns are written.
+@inline(__always)
+func scatterTwoPhases(
+  _ source: UnsafePointer<Float>, count: Int, paddingLeft: Int, into target: UnsafeMutablePointer<Float>,
+  phaseStride: Int
+) {
+  // The plane positions of the lanes of a step starting at image column `start`: even lanes
+  // (columns start, start + 2, …) and odd lanes.
+  @inline(__always)
+  func places(_ start: Int) -> (even: UnsafeMutableRawPointer, odd: UnsafeMutableRawPointer) {
+    let (even, odd) = (start + paddingLeft, start + paddingLeft + 1)
+    return (
+      UnsafeMutableRawPointer(target + (even & 1) * phaseStride + even >> 1),
+      UnsafeMutableRawPointer(target + (odd & 1) * phaseStride + odd >> 1)
+    )
+  }
+  if count >= 16 {
+    var column = 0
+    while true {
+      let start = min(column, count - 16)
+      let values = SIMD16(lowHalf: load8(source + start), highHalf: load8(source + start + 8))
+      let (even, odd) = places(start)
+      even.storeBytes(of: values.evenHalf, as: SIMD8<Float>.self)
+      odd.storeBytes(of: values.oddHalf, as: SIMD8<Float>.self)
+      if start == count - 16 { return }
+      column += 16
+    }
+  }
+  var start = 0
+  while true {
+    let values = load8(source + start)
+    let (even, odd) = places(start)
+    even.storeBytes(of: values.evenHalf, as: SIMD4<Float>.self)
+    odd.storeBytes(of: values.oddHalf, as: SIMD4<Float>.self)
+    if start == count - 8 { return }
+    start = count - 8
   }
 }
 

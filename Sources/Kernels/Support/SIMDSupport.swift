@@ -97,3 +97,55 @@ struct VectorClamp {
     return result
   }
 }
+
+/// The 8×8 transpose of `rows`: result i holds float i of every row, row j in lane j.
+///
+/// Three rounds of two-input shuffles that LLVM lowers to `vunpcklps`/`vunpckhps`,
+/// `vunpcklpd`/`vunpckhpd` and 128-bit lane moves. The middle round works on the vectors as
+/// four doubles on purpose: with every round picking floats, LLVM folds the rounds into one
+/// lane-by-lane construction of each result (broadcasts and blends, four times the
+/// instructions).
+@inline(__always)
+func transpose8x8(_ rows: Vectors8) -> Vectors8 {
+  @inline(__always)
+  func low(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD4<Double> {
+    unsafeBitCast(SIMD8(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]), to: SIMD4<Double>.self)
+  }
+  @inline(__always)
+  func high(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD4<Double> {
+    unsafeBitCast(SIMD8(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]), to: SIMD4<Double>.self)
+  }
+  @inline(__always)
+  func evens(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> SIMD8<Float> {
+    unsafeBitCast(SIMD4(a[0], b[0], a[2], b[2]), to: SIMD8<Float>.self)
+  }
+  @inline(__always)
+  func odds(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> SIMD8<Float> {
+    unsafeBitCast(SIMD4(a[1], b[1], a[3], b[3]), to: SIMD8<Float>.self)
+  }
+  @inline(__always)
+  func lowHalves(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3])
+  }
+  @inline(__always)
+  func highHalves(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[4], a[5], a[6], a[7], b[4], b[5], b[6], b[7])
+  }
+  // Pairs of rows interleaved, then pairs of pairs: b0 holds float 0 of rows 0–3, then float 4
+  // of rows 0–3; b4 the same of rows 4–7.
+  let (a0, a1) = (low(rows.0, rows.1), high(rows.0, rows.1))
+  let (a2, a3) = (low(rows.2, rows.3), high(rows.2, rows.3))
+  let (a4, a5) = (low(rows.4, rows.5), high(rows.4, rows.5))
+  let (a6, a7) = (low(rows.6, rows.7), high(rows.6, rows.7))
+  let (b0, b1, b2, b3) = (evens(a0, a2), odds(a0, a2), evens(a1, a3), odds(a1, a3))
+  let (b4, b5, b6, b7) = (evens(a4, a6), odds(a4, a6), evens(a5, a7), odds(a5, a7))
+  return (
+    lowHalves(b0, b4), lowHalves(b1, b5), lowHalves(b2, b6), lowHalves(b3, b7),
+    highHalves(b0, b4), highHalves(b1, b5), highHalves(b2, b6), highHalves(b3, b7)
+  )
+}
+
+/// Eight vectors of eight floats.
+typealias Vectors8 = (
+  SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>
+)

@@ -259,9 +259,11 @@ enum FastExecutors {
       switch weights.layout {
       case .depthwise(let packed):
         let work = shape.batch * shape.outputChannels * pixels * taps
-        // With an activation, channels go in chunks of about 16K floats, activated while in cache.
-        let chunk = activation == nil ? shape.outputChannels : max(1, 16384 / max(pixels, 1))
-        context.parallelBlocks(shape.outputChannels, block: 1, work: work) { channels in
+        // With an activation, channels go in chunks of about 16K floats, activated while in cache;
+        // chunks and thread shares are whole multiples of the kernel's channel block.
+        let grain = ConvolutionKernels.depthwiseChannelGrain(shape)
+        let chunk = activation == nil ? shape.outputChannels : max(1, 16384 / max(pixels, 1) / grain) * grain
+        context.parallelBlocks(shape.outputChannels, block: grain, work: work) { channels in
           context.withScratch(ConvolutionKernels.depthwiseScratchCount(shape)) { scratch in
             for start in Swift.stride(from: channels.lowerBound, to: channels.upperBound, by: chunk) {
               let part = start..<min(start + chunk, channels.upperBound)

@@ -230,15 +230,17 @@ struct FastKernelTiming {
   }
 
   @Test func scratchLayer() {
-    // LAYER=Cin,Cout,size,kernel,stride: one layer, timed five times (for profiling).
+    // LAYER=Cin,Cout,size,kernel,stride[,groups]: one layer, timed five times (for profiling).
     guard let spec = ProcessInfo.processInfo.environment["LAYER"] else { return }
     let v = spec.split(separator: ",").compactMap { Int($0) }
-    guard v.count == 5 else {
-      Issue.record("LAYER must be Cin,Cout,size,kernel,stride, not \(spec)")
+    guard v.count == 5 || v.count == 6 else {
+      Issue.record("LAYER must be Cin,Cout,size,kernel,stride[,groups], not \(spec)")
       return
     }
     var generator = SeededGenerator(seed: 9)
-    let layer = Self.conv(v[0], v[1], size: v[2], kernel: v[3], stride: v[4], clamp: .relu, generator: &generator)
+    let layer = Self.conv(
+      v[0], v[1], size: v[2], kernel: v[3], stride: v[4], groups: v.count == 6 ? v[5] : 1, clamp: .relu,
+      generator: &generator)
     let input = generator.floats(layer.shape.inputShape.elementCount)
     var output = [Float](repeating: 0, count: layer.shape.outputShape.elementCount)
     let scratch = AlignedBuffer(count: layer.scratchCount)

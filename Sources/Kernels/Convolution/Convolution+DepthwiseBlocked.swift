@@ -1,0 +1,235 @@
+// Note [Channel-blocked depthwise]
+// On small planes (output rows of at most 16 columns: MobileNet's 7×7 and 14×14 layers and the
+// stride-2 layers into them) a vector along a row costs more in per-channel setup, short rows
+// and scatters than in FMAs. There eight channels at a time are transposed into a zero-padded
+// tile whose pixels hold their eight channels side by side:
+//
+//     tile [(r·Wt + c)·8 + lane]  =  padded input of channel c0 + lane at (r, c)
+//
+// (Wt padded columns, only the rows and columns some output reads). Tap (ky, kx) of output
+// (oy, ox) is then the one vector at ((sH·oy + ky·dH)·Wt + sW·ox + kx·dW)·8 whatever the
+// strides, times the tap's eight weights (`DepthwiseWeights.tapMajor`), and an output pixel's
+// eight channels are one vector: four pixels of a row at a time, each tap's weights loaded once
+// for the four. The output pixels go to a second tile in flat order (oy·OW + ox) and are
+// transposed back into the eight output planes, eight flat pixels at a time. The transposes
+// are three rounds of two-input shuffles (`transpose8x8`); both walk
+// the plane in flat runs of eight pixels, the last run ending at the plane's end (overlapping
+// the one before), so rows shorter than eight cost nothing extra.
+// Each output's sum is the bias, then the taps in row-major order, as in the other depthwise
+// loops: the results are the same floats. Channels past the last whole block of eight go
+// through the flat kernel (Note [Flat depthwise]).
+
+/// The tiles of the channel-blocked depthwise kernel (Note [Channel-blocked depthwise]).
+struct DepthwiseBlockedLayout {
+  let shape: Conv2DShape
+  /// Padded rows some output reads.
+  let tileRows: Int
+  /// Padded columns some output reads (Wt).
+  let tileColumns: Int
+
+  /// Output rows of at most 16 columns, and input and output planes of at least eight pixels
+  /// (one transpose run).
+  static func applies(_ shape: Conv2DShape) -> Bool {
+    shape.outputWidth <= 16 && shape.inputHeight * shape.inputWidth >= 8
+      && shape.outputHeight * shape.outputWidth >= 8
+  }
+
+  init(_ shape: Conv2DShape) {
+    self.shape = shape
+    tileRows = (shape.outputHeight - 1) * shape.strideHeight + (shape.kernelHeight - 1) * shape.dilationHeight + 1
+    tileColumns = (shape.outputWidth - 1) * shape.strideWidth + (shape.kernelWidth - 1) * shape.dilationWidth + 1
+  }
+
+  /// The tile's pixels, then one vector where unread image pixels go.
+  var tileFloats: Int { (tileRows * tileColumns + 1) * 8 }
+  var outputFloats: Int { shape.outputHeight * shape.outputWidth * 8 }
+  /// The input tile, then the output tile.
+  var scratchCount: Int { tileFloats + outputFloats }
+
+  /// Where image pixel q = y·W + x of a channel goes in the tile (its float offset): the vector
+  /// past the tile's pixels when no output reads it.
+  func tileOffset(_ pixel: Int) -> Int {
+    let (y, x) = pixel.quotientAndRemainder(dividingBy: shape.inputWidth)
+    let (row, column) = (y + shape.paddingTop, x + shape.paddingLeft)
+    return (row < tileRows && column < tileColumns ? row * tileColumns + column : tileRows * tileColumns) * 8
+  }
+}
+
+extension ConvolutionKernels {
+  /// `depthwiseConv2d` eight channels at a time (Note [Channel-blocked depthwise]).
+  static func depthwiseBlocked(
+    _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: DepthwiseWeights, output: UnsafeMutablePointer<Float>,
+    clamp: OutputClamp, channels: Range<Int>, scratch: UnsafeMutablePointer<Float>
+  ) {
+    let layout = DepthwiseBlockedLayout(shape)
+    let blocks = channels.count / 8
+    let rest = channels.lowerBound + 8 * blocks..<channels.upperBound
+    if !rest.isEmpty {
+      depthwiseFlat(
+        shape, input: input, weights: weights, output: output, clamp: clamp, channels: rest,
+        scratch: scratch + layout.scratchCount)
+    }
+    if blocks == 0 { return }
+    let (tile, flat) = (scratch, scratch + layout.tileFloats)
+    // Only image pixels (and the spare vector) are written into the tile, at the same places for
+    // every block.
+    tile.update(repeating: 0, count: layout.tileFloats)
+    let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+    let taps = shape.kernelHeight * shape.kernelWidth
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: inputPlane + taps) { buffer in
+      let places = buffer.baseAddress!
+      let offsets = places + inputPlane
+      for pixel in 0..<inputPlane { places[pixel] = layout.tileOffset(pixel) }
+      for ky in 0..<shape.kernelHeight {
+        for kx in 0..<shape.kernelWidth {
+          offsets[ky * shape.kernelWidth + kx] =
+            (ky * shape.dilationHeight * layout.tileColumns + kx * shape.dilationWidth) * 8
+        }
+      }
+      for image in 0..<shape.batch {
+        for block in 0..<blocks {
+          let first = channels.lowerBound + 8 * block
+          let source = input + (image * shape.inputChannels + first) * inputPlane
+          depthwiseBlockGather(source, plane: inputPlane, places: UnsafePointer(places), into: tile)
+          depthwiseBlockCompute(
+            shape, tile: UnsafePointer(tile), tileColumns: layout.tileColumns,
+            weights: weights.tapMajor + first, channelCount: shape.outputChannels, offsets: UnsafePointer(offsets),
+            taps: taps, bounds: VectorClamp(clamp), into: flat)
+          let target = output + (image * shape.outputChannels + first) * outputPlane
+          depthwiseBlockScatter(UnsafePointer(flat), plane: outputPlane, into: target)
+        }
+      }
+    }
+  }
+
+  /// Transposes eight channel planes of `plane` (≥ 8) pixels from `source` into the tile:
+  /// pixel q's eight channels go to `tile + places[q]`. Every vector is stored (unread pixels'
+  /// in the tile's spare vector): a branch per store made LLVM rebuild the transpose lane by lane
+  /// inside the branches.
+  @inline(never)
+  static func depthwiseBlockGather(
+    _ source: UnsafePointer<Float>, plane: Int, places: UnsafePointer<Int>, into tile: UnsafeMutablePointer<Float>
+  ) {
+    var start = 0
+    while true {
+      let run = min(start, plane - 8)
+      let at = source + run
+      let columns = transpose8x8((
+        load8(at), load8(at + plane), load8(at + 2 * plane), load8(at + 3 * plane), load8(at + 4 * plane),
+        load8(at + 5 * plane), load8(at + 6 * plane), load8(at + 7 * plane)
+      ))
+      @inline(__always)
+      func put(_ value: SIMD8<Float>, _ index: Int) { store8(value, tile + places[run + index]) }
+      put(columns.0, 0)
+      put(columns.1, 1)
+      put(columns.2, 2)
+      put(columns.3, 3)
+      put(columns.4, 4)
+      put(columns.5, 5)
+      put(columns.6, 6)
+      put(columns.7, 7)
+      if run == plane - 8 { return }
+      start += 8
+    }
+  }
+
+  /// Transposes `plane` (≥ 8) flat output pixels of eight channels back into their planes at
+  /// `target`, `plane` floats apart.
+  @inline(never)
+  static func depthwiseBlockScatter(_ flat: UnsafePointer<Float>, plane: Int, into target: UnsafeMutablePointer<Float>) {
+    var start = 0
+    while true {
+      let run = min(start, plane - 8)
+      let at = flat + run * 8
+      let channels = transpose8x8((
+        load8(at), load8(at + 8), load8(at + 16), load8(at + 24), load8(at + 32), load8(at + 40), load8(at + 48),
+        load8(at + 56)
+      ))
+      let line = target + run
+      store8(channels.0, line)
+      store8(channels.1, line + plane)
+      store8(channels.2, line + 2 * plane)
+      store8(channels.3, line + 3 * plane)
+      store8(channels.4, line + 4 * plane)
+      store8(channels.5, line + 5 * plane)
+      store8(channels.6, line + 6 * plane)
+      store8(channels.7, line + 7 * plane)
+      if run == plane - 8 { return }
+      start += 8
+    }
+  }
+
+  /// One block's outputs in flat order: `flat[(oy·OW + ox)·8 + lane] = clamp(bias + Σ_t w_t ·
+  /// tile[(sH·oy·Wt + sW·ox)·8 + offsets[t] + lane])`, `weights` pointing at the block's first
+  /// channel of tap 0 in the tap-major weights (`channelCount` floats per tap, the biases after
+  /// the last tap). Four pixels of two rows at a time, eight independent sums (four would wait on
+  /// the FMA latency); a row of at least four pixels ends with the four that end it (recomputing
+  /// some), a shorter one goes pixel by pixel, and an odd last row goes alone.
+  @inline(never)
+  static func depthwiseBlockCompute(
+    _ shape: Conv2DShape, tile: UnsafePointer<Float>, tileColumns: Int, weights: UnsafePointer<Float>,
+    channelCount: Int, offsets: UnsafePointer<Int>, taps: Int, bounds: VectorClamp,
+    into flat: UnsafeMutablePointer<Float>
+  ) {
+    let (outputHeight, outputWidth) = (shape.outputHeight, shape.outputWidth)
+    let bias = load8(weights + taps * channelCount)
+    let step = shape.strideWidth * 8
+    let rowStep = shape.strideHeight * tileColumns * 8
+    let flatRow = outputWidth * 8
+    if outputWidth < 4 {
+      for oy in 0..<outputHeight {
+        for ox in 0..<outputWidth {
+          let base = tile + oy * rowStep + ox * step
+          var sum = bias
+          for tap in 0..<taps { sum.addProduct(load8(weights + tap * channelCount), load8(base + offsets[tap])) }
+          store8(bounds(sum), flat + oy * flatRow + ox * 8)
+        }
+      }
+      return
+    }
+    var oy = 0
+    while oy < outputHeight {
+      let pair = oy + 1 < outputHeight
+      var start = 0
+      while true {
+        let ox = min(start, outputWidth - 4)
+        let base = tile + oy * rowStep + ox * step
+        let target = flat + oy * flatRow + ox * 8
+        var (s0, s1, s2, s3) = (bias, bias, bias, bias)
+        if pair {
+          var (t0, t1, t2, t3) = (bias, bias, bias, bias)
+          for tap in 0..<taps {
+            let (w, at) = (load8(weights + tap * channelCount), base + offsets[tap])
+            s0.addProduct(w, load8(at))
+            s1.addProduct(w, load8(at + step))
+            s2.addProduct(w, load8(at + 2 * step))
+            s3.addProduct(w, load8(at + 3 * step))
+            t0.addProduct(w, load8(at + rowStep))
+            t1.addProduct(w, load8(at + rowStep + step))
+            t2.addProduct(w, load8(at + rowStep + 2 * step))
+            t3.addProduct(w, load8(at + rowStep + 3 * step))
+          }
+          store8(bounds(t0), target + flatRow)
+          store8(bounds(t1), target + flatRow + 8)
+          store8(bounds(t2), target + flatRow + 16)
+          store8(bounds(t3), target + flatRow + 24)
+        } else {
+          for tap in 0..<taps {
+            let (w, at) = (load8(weights + tap * channelCount), base + offsets[tap])
+            s0.addProduct(w, load8(at))
+            s1.addProduct(w, load8(at + step))
+            s2.addProduct(w, load8(at + 2 * step))
+            s3.addProduct(w, load8(at + 3 * step))
+          }
+        }
+        store8(bounds(s0), target)
+        store8(bounds(s1), target + 8)
+        store8(bounds(s2), target + 16)
+        store8(bounds(s3), target + 24)
+        if ox == outputWidth - 4 { break }
+        start += 4
+      }
+      oy += pair ? 2 : 1
+    }
+  }
+}
