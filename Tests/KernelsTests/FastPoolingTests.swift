@@ -33,7 +33,7 @@ import Testing
     let settings: [(kernel: Int, stride: Int, padding: Int)] = [(3, 2, 1), (3, 2, 0), (2, 2, 0), (3, 1, 1)]
     for (kernel, stride, padding) in settings {
       for ceilMode in [false, true] {
-        for height in [3, 6, 9] {
+        for height in [1, 2, 3, 6, 9, 12] {
           let shape = Pool2DShape(
             planes: 3, inputHeight: height, inputWidth: width, kernel: (kernel, kernel), stride: (stride, stride),
             padding: (padding, padding), ceilMode: ceilMode)

@@ -63,92 +63,131 @@ extension PoolingKernels {
       }
       return
     }
-    for plane in planes {
-      maxPool3x3Stride2(
-        shape, input: input + plane * inputPlane, readable: (shape.planes - plane) * inputPlane,
-        output: output + plane * outputPlane)
+    // The row of column maxima of `maxPool3x3Stride2`: −∞, the window rows' column maxima from
+    // padLeft, then −∞ as far as the last run of eight outputs reads (2·max(OW, 8) + 2 floats).
+    let bufferCount = max(shape.paddingWidth + shape.inputWidth, 2 * max(shape.outputWidth, 8) + 2) + 8
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * bufferCount) { buffer in
+      let maxima = buffer.baseAddress!
+      maxima.initialize(repeating: -.infinity, count: 2 * bufferCount)
+      for plane in planes {
+        maxPool3x3Stride2(
+          shape, input: input + plane * inputPlane, output: output + plane * outputPlane,
+          maxima: (maxima, maxima + bufferCount))
+      }
     }
   }
 
-  /// One plane of a 3×3 stride-2 max pooling. Output column ox covers input columns
-  /// c = 2·ox − pW ..< c + 3: a run of eight outputs reads 17 consecutive columns, loaded as two
-  /// overlapping 16-column vectors whose even and odd halves give the three taps (the loads touch
-  /// an 18th column, whose value is unused: past a row's end it is the next row's first, and
-  /// `readable` floats from `input` bound where that is allowed). Rows are reduced first (the
-  /// window rows inside the image), then columns, with one even/odd split per run. When fewer
-  /// than eight outputs remain, one more run ends at the last output, recomputing a few (same
-  /// values), if those windows lie in the image; outputs whose window leaves the image
-  /// horizontally take the scalar path.
+  /// One plane of a 3×3 stride-2 max pooling, an output row at a time: first the maximum of its
+  /// window rows (those inside the image) for every input column, a vector of eight columns at a
+  /// time, into a row of `maxima` at padLeft (its other floats stay −∞: the padding); then output
+  /// ox is the maximum of `maxima[2·ox ..< 2·ox + 3]`, eight outputs from two overlapping
+  /// 16-float loads split into even and odd halves. The last vector of a row ends at its end,
+  /// recomputing a few (same values). The column maxima of row oy + 1 are computed, into the
+  /// other buffer, before the outputs of row oy read theirs: loads of floats stored a few
+  /// instructions earlier at another offset miss store-to-load forwarding and wait for the
+  /// stores to retire (that made this loop three times slower). Planes narrower than eight
+  /// columns take the scalar path.
   ///
   /// The vector maximum is the plain `a > b ? a : b` (one instruction on x86), which drops NaN.
-  /// A run also sums everything it loads: the sum is NaN when a window holds a NaN (or both
-  /// infinities), and then the run's outputs take the scalar path, which propagates NaN as
-  /// PyTorch does. NaN-propagating vector maxima cost twice as much per load.
+  /// The column step also sums everything it loads: the sum is NaN when a window row holds a NaN
+  /// (or both infinities), and then the output row takes the scalar path, which propagates NaN
+  /// as PyTorch does. NaN-propagating vector maxima cost twice as much per load.
   private static func maxPool3x3Stride2(
-    _ shape: Pool2DShape, input: UnsafePointer<Float>, readable: Int, output: UnsafeMutablePointer<Float>
+    _ shape: Pool2DShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+    maxima: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
   ) {
     let (height, width) = (shape.inputHeight, shape.inputWidth)
     let (outputHeight, outputWidth) = (shape.outputHeight, shape.outputWidth)
     let (padTop, padLeft) = (shape.paddingHeight, shape.paddingWidth)
-    // Vector runs start at ox with 2·ox − padLeft ≥ 0; their windows lie in the image while
-    // 2·ox − padLeft + 3 ≤ width.
-    let firstVector = padLeft > 0 ? 1 : 0
-    var lastInside = outputWidth
-    while lastInside > 0 && (lastInside - 1) * 2 - padLeft + 3 > width { lastInside -= 1 }
-    // Rows first: the window rows' maximum for 18 columns, as four vectors (columns 0..<8,
-    // 8..<16, 2..<10, 10..<18), then one even/odd split for the columns. False when the run's
-    // sum is NaN (nothing stored).
     @inline(__always)
-    func run(_ column: Int, _ rows: Range<Int>, _ target: UnsafeMutablePointer<Float>) -> Bool {
-      let start = column * 2 - padLeft
-      var line = input + rows.lowerBound * width + start
-      var (a, b, c, d) = (load8(line), load8(line + 8), load8(line + 2), load8(line + 10))
-      // Columns 0..<18 are all in a, b and d.
-      var sum = a + b + d
-      for _ in 1..<rows.count {
-        line += width
-        let (a1, b1, c1, d1) = (load8(line), load8(line + 8), load8(line + 2), load8(line + 10))
-        a = greaterOf(a, a1)
-        b = greaterOf(b, b1)
-        c = greaterOf(c, c1)
-        d = greaterOf(d, d1)
-        sum += (a1 + b1) + d1
-      }
-      if any(sum .!= sum) { return false }
-      let lower = SIMD16(lowHalf: a, highHalf: b)
-      let upper = SIMD16(lowHalf: c, highHalf: d)
-      store8(greaterOf(greaterOf(lower.evenHalf, lower.oddHalf), upper.evenHalf), target + column)
-      return true
-    }
-    func scalarRun(_ columns: Range<Int>, _ rows: Range<Int>, _ target: UnsafeMutablePointer<Float>) {
-      for column in columns { target[column] = windowMax(input, width: width, rows: rows, start: column * 2 - padLeft) }
-    }
-    for outputRow in 0..<outputHeight {
+    func windowRows(_ outputRow: Int) -> Range<Int> {
       let top = outputRow * 2 - padTop
-      let rowRange = max(top, 0)..<min(top + 3, height)
+      return max(top, 0)..<min(top + 3, height)
+    }
+    @inline(__always)
+    func scalarRow(_ outputRow: Int) {
       let target = output + outputRow * outputWidth
-      // The furthest float a run starting at `column` touches must be readable.
-      let lastRow = rowRange.isEmpty ? 0 : rowRange.upperBound - 1
-      func fits(_ column: Int) -> Bool {
-        !rowRange.isEmpty && column >= firstVector && column + 8 <= lastInside
-          && lastRow * width + column * 2 - padLeft + 18 <= readable
+      for column in 0..<outputWidth {
+        target[column] = windowMax(input, width: width, rows: windowRows(outputRow), start: column * 2 - padLeft)
       }
-      var column = 0
-      while column < firstVector && column < outputWidth {
-        target[column] = windowMax(input, width: width, rows: rowRange, start: column * 2 - padLeft)
-        column += 1
+    }
+    if width < 8 {
+      for outputRow in 0..<outputHeight { scalarRow(outputRow) }
+      return
+    }
+    // Row `outputRow`'s column maxima into `buffer` from padLeft; false when the window rows
+    // hold a NaN (or none is in the image), and nothing is stored.
+    @inline(__always)
+    func columnMaxima(_ outputRow: Int, into buffer: UnsafeMutablePointer<Float>) -> Bool {
+      let rows = windowRows(outputRow)
+      if rows.isEmpty { return false }
+      let columns = buffer + padLeft
+      let first = input + rows.lowerBound * width
+      var sum = SIMD8<Float>()
+      var start = 0
+      // Three window rows (all but the edges) in straight-line code.
+      if rows.count == 3 {
+        while true {
+          let column = min(start, width - 8)
+          let (a, b, c) = (load8(first + column), load8(first + width + column), load8(first + 2 * width + column))
+          store8(greaterOf(greaterOf(a, b), c), columns + column)
+          sum += (a + b) + c
+          if column == width - 8 { break }
+          start += 8
+        }
+        return !any(sum .!= sum)
       }
-      while fits(column) {
-        if !run(column, rowRange, target) { scalarRun(column..<column + 8, rowRange, target) }
-        column += 8
+      while true {
+        let column = min(start, width - 8)
+        var line = first + column
+        var best = load8(line)
+        sum += best
+        for _ in 1..<rows.count {
+          line += width
+          let value = load8(line)
+          best = greaterOf(best, value)
+          sum += value
+        }
+        store8(best, columns + column)
+        if column == width - 8 { break }
+        start += 8
       }
-      if column < lastInside && fits(lastInside - 8) {
-        if !run(lastInside - 8, rowRange, target) { scalarRun(column..<lastInside, rowRange, target) }
-        column = lastInside
+      return !any(sum .!= sum)
+    }
+    // Outputs ox ..< ox + 8 read buffer[2·ox ..< 2·ox + 18]. The even and odd picks stay within
+    // 128-bit halves (outputs 0, 1, 4, 5, then 2, 3, 6, 7), and one permutation of 64-bit pairs
+    // puts the three-way maximum in order; done on doubles so that LLVM does not move it back
+    // into each pick (three lane-crossing shuffles instead of one).
+    @inline(__always)
+    func run(_ buffer: UnsafePointer<Float>, _ ox: Int) -> SIMD8<Float> {
+      let base = buffer + 2 * ox
+      let (a, b, c, d) = (load8(base), load8(base + 8), load8(base + 2), load8(base + 10))
+      let even = SIMD8(a[0], a[2], b[0], b[2], a[4], a[6], b[4], b[6])
+      let odd = SIMD8(a[1], a[3], b[1], b[3], a[5], a[7], b[5], b[7])
+      let next = SIMD8(c[0], c[2], d[0], d[2], c[4], c[6], d[4], d[6])
+      let pairs = unsafeBitCast(greaterOf(greaterOf(even, odd), next), to: SIMD4<Double>.self)
+      return unsafeBitCast(SIMD4(pairs[0], pairs[2], pairs[1], pairs[3]), to: SIMD8<Float>.self)
+    }
+    var vectorRow = columnMaxima(0, into: maxima.0)
+    for outputRow in 0..<outputHeight {
+      let (current, next) = outputRow % 2 == 0 ? (maxima.0, maxima.1) : (maxima.1, maxima.0)
+      let currentRow = vectorRow
+      if outputRow + 1 < outputHeight { vectorRow = columnMaxima(outputRow + 1, into: next) }
+      if !currentRow {
+        scalarRow(outputRow)
+        continue
       }
-      while column < outputWidth {
-        target[column] = windowMax(input, width: width, rows: rowRange, start: column * 2 - padLeft)
-        column += 1
+      let target = output + outputRow * outputWidth
+      if outputWidth < 8 {
+        storePartial8(run(current, 0), target, count: outputWidth)
+        continue
+      }
+      var start = 0
+      while true {
+        let column = min(start, outputWidth - 8)
+        store8(run(current, column), target + column)
+        if column == outputWidth - 8 { break }
+        start += 8
       }
     }
   }
