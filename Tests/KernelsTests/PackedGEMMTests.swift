@@ -257,9 +257,27 @@ let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
     func run(_ parts: [(Range<Int>, Range<Int>)]) -> [Float] {
       packedGEMMParts(parts, m: m, n: n, k: k, seed: 5, clamp: .relu6, tiling: tiling)
     }
-    // Column 48 alone after 48 columns, against column 48 inside a 9-column edge tile.
-    #expect(run([(0..<m, 0..<n)]) == run([(0..<m, 0..<40), (0..<m, 40..<n)]))
-    #expect(run([(0..<7, 0..<n), (7..<m, 0..<n)]) == run([(0..<m, 0..<40), (0..<m, 40..<n)]))
+    // Column 48 alone after 48 columns, against column 48 inside an 11-column edge tile.
+    #expect(run([(0..<m, 0..<n)]) == run([(0..<m, 0..<38), (0..<m, 38..<n)]))
+    #expect(run([(0..<7, 0..<n), (7..<m, 0..<n)]) == run([(0..<m, 0..<38), (0..<m, 38..<n)]))
+  }
+
+  /// A last tile of 9 columns (a 13×13 plane's 169 columns end so) is an 8-column tile and a
+  /// single column, with the same floats as 9 columns inside wider edge tiles.
+  @Test(arguments: 0..<4)
+  func nineColumnTiles(tilingIndex: Int) {
+    let tiling = [GEMMTiling.standard, packedTiling, smallTiling, smallInPlaceTiling][tilingIndex]
+    for (index, clamp) in clamps.enumerated() {
+      PackedGEMMTester(m: 59, n: 25, k: 37, clamp: clamp, tiling: tiling, seed: UInt64(index)).test()
+      PackedGEMMTester(m: 61, n: 57, k: 19, rows: 5..<58, tiling: tiling, seed: UInt64(index) + 10).test()
+      PackedGEMMTester(m: 50, n: 9, k: 12, groups: 2, clamp: clamp, tiling: tiling, seed: UInt64(index) + 20).test()
+    }
+    let (m, n, k) = (59, 169, 300)
+    func run(_ parts: [(Range<Int>, Range<Int>)]) -> [Float] {
+      packedGEMMParts(parts, m: m, n: n, k: k, seed: 7, clamp: .relu, tiling: tiling)
+    }
+    #expect(run([(0..<m, 0..<n)]) == run([(0..<m, 0..<158), (0..<m, 158..<n)]))
+    #expect(run([(0..<13, 0..<n), (13..<m, 0..<n)]) == run([(0..<m, 0..<155), (0..<m, 155..<n)]))
   }
 
   /// An empty reduction (K = 0, e.g. `nn.Linear(0, n)`) gives the bias, then the clamp.
