@@ -187,6 +187,22 @@ extension ConvolutionKernels {
       }
       return
     }
+    typealias Sums = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+    // Four pixels of a row: tap `w` times the vectors at `at`, one pixel step apart.
+    @inline(__always)
+    func add(_ sums: inout Sums, _ w: SIMD8<Float>, _ at: UnsafePointer<Float>) {
+      sums.0.addProduct(w, load8(at))
+      sums.1.addProduct(w, load8(at + step))
+      sums.2.addProduct(w, load8(at + 2 * step))
+      sums.3.addProduct(w, load8(at + 3 * step))
+    }
+    @inline(__always)
+    func store(_ sums: Sums, _ target: UnsafeMutablePointer<Float>) {
+      store8(bounds(sums.0), target)
+      store8(bounds(sums.1), target + 8)
+      store8(bounds(sums.2), target + 16)
+      store8(bounds(sums.3), target + 24)
+    }
     var oy = 0
     while oy < outputHeight {
       let pair = oy + 1 < outputHeight
@@ -195,37 +211,19 @@ extension ConvolutionKernels {
         let ox = min(start, outputWidth - 4)
         let base = tile + oy * rowStep + ox * step
         let target = flat + oy * flatRow + ox * 8
-        var (s0, s1, s2, s3) = (bias, bias, bias, bias)
+        var first: Sums = (bias, bias, bias, bias)
         if pair {
-          var (t0, t1, t2, t3) = (bias, bias, bias, bias)
+          var second: Sums = (bias, bias, bias, bias)
           for tap in 0..<taps {
             let (w, at) = (load8(weights + tap * channelCount), base + offsets[tap])
-            s0.addProduct(w, load8(at))
-            s1.addProduct(w, load8(at + step))
-            s2.addProduct(w, load8(at + 2 * step))
-            s3.addProduct(w, load8(at + 3 * step))
-            t0.addProduct(w, load8(at + rowStep))
-            t1.addProduct(w, load8(at + rowStep + step))
-            t2.addProduct(w, load8(at + rowStep + 2 * step))
-            t3.addProduct(w, load8(at + rowStep + 3 * step))
+            add(&first, w, at)
+            add(&second, w, at + rowStep)
           }
-          store8(bounds(t0), target + flatRow)
-          store8(bounds(t1), target + flatRow + 8)
-          store8(bounds(t2), target + flatRow + 16)
-          store8(bounds(t3), target + flatRow + 24)
+          store(second, target + flatRow)
         } else {
-          for tap in 0..<taps {
-            let (w, at) = (load8(weights + tap * channelCount), base + offsets[tap])
-            s0.addProduct(w, load8(at))
-            s1.addProduct(w, load8(at + step))
-            s2.addProduct(w, load8(at + 2 * step))
-            s3.addProduct(w, load8(at + 3 * step))
-          }
+          for tap in 0..<taps { add(&first, load8(weights + tap * channelCount), base + offsets[tap]) }
         }
-        store8(bounds(s0), target)
-        store8(bounds(s1), target + 8)
-        store8(bounds(s2), target + 16)
-        store8(bounds(s3), target + 24)
+        store(first, target)
         if ox == outputWidth - 4 { break }
         start += 4
       }
