@@ -23,9 +23,46 @@ public final class ExecutionContext: @unchecked Sendable {
     self.workers = WorkerPool(workers: threadCount - 1)
   }
 
-  /// An output tensor from the pool, not initialized.
+  /// The slice of a concatenation buffer the next float32 `makeTensor` returns (Note
+  /// [Concatenation in place]), under `sliceLock`: a slice is handed out once, whichever
+  /// thread asks, so two runs sharing the context never get the same floats.
+  private var sliceBuffer: Tensor?
+  private var sliceOffset = 0
+  private let sliceLock = NSLock()
+
+  /// An output tensor from the pool, not initialized (or the offered slice of a concatenation
+  /// buffer, when it fits).
   public func makeTensor(_ shape: [Int], dtype: DType = .float32) -> Tensor {
-    Tensor(uninitialized: shape, dtype: dtype, pool: pool)
+    if dtype == .float32, let view = takeSlice(shape) { return view }
+    return Tensor(uninitialized: shape, dtype: dtype, pool: pool)
+  }
+
+  /// Offers `buffer` from float `offset` on to the next float32 `makeTensor`.
+  func offerSlice(of buffer: Tensor, at offset: Int) {
+    sliceLock.lock()
+    (sliceBuffer, sliceOffset) = (buffer, offset)
+    sliceLock.unlock()
+  }
+
+  /// Withdraws an offer nothing took.
+  func withdrawSlice() {
+    sliceLock.lock()
+    sliceBuffer = nil
+    sliceLock.unlock()
+  }
+
+  /// The offered slice shaped `shape`, once, if it fits in its buffer.
+  private func takeSlice(_ shape: [Int]) -> Tensor? {
+    sliceLock.lock()
+    defer { sliceLock.unlock() }
+    guard let buffer = sliceBuffer else { return nil }
+    let offset = sliceOffset
+    sliceBuffer = nil
+    let count = shape.reduce(1, *)
+    guard count >= 0, offset + count <= buffer.count else { return nil }
+    return Tensor(
+      storage: buffer.storage, dtype: .float32, shape: shape, strides: Tensor.contiguousStrides(shape),
+      storageOffset: buffer.storageOffset + offset)
   }
 
   /// Runs `body` over `0..<count` split into contiguous ranges, one per thread (never more

@@ -1,3 +1,4 @@
+import Synchronization
 import TensorCore
 import TorchIR
 
@@ -42,6 +43,37 @@ struct Segment {
   var instructions: [Instruction]
   var outputs: [Int]
   var releases: [[Int]] = []
+  /// Instructions in a concatenation group (Note [Concatenation in place]), by index.
+  var arenas: [Int: ArenaRole] = [:]
+}
+
+// Note [Concatenation in place]
+// SqueezeNet's fire modules (and Inception-style blocks) end in `cat([conv(x), conv(y)], 1)`:
+// the convolutions write their outputs, then the cat copies them into one tensor, and at two
+// threads the copy also pulls half of every input across from the other core's cache. When the
+// plan sees a cat of a list built from convolution outputs that nothing else uses, each
+// produced by its own instruction in list order, it makes them a group (`CatArena`): from the
+// second run on (the first one learns the concatenation's size), the first convolution of the
+// group allocates one buffer of that size, each convolution's output is the next slice of it
+// (`ExecutionContext.makeTensor` hands out the slice), and the cat, finding its inputs
+// back to back in that buffer and batch 1 along the joined dimension, returns a view of the
+// buffer instead of copying. Anything unexpected (another shape, a fallback kernel that
+// allocates elsewhere, another dimension) leaves the inputs where they are, and the cat copies
+// as usual. Nothing else can see the slices: the list and its elements have no other use, so
+// the view never aliases a tensor the program still holds.
+
+/// A concatenation group's size, learned from the last run (Note [Concatenation in place]).
+final class CatArena: Sendable {
+  /// Floats of the last concatenation; 0 before the first.
+  let floats = Atomic<Int>(0)
+}
+
+/// An instruction's part in a concatenation group.
+enum ArenaRole {
+  /// Produces element `position` of the group's list.
+  case producer(CatArena, position: Int)
+  /// The cat itself.
+  case cat(CatArena)
 }
 
 // Note [Register release]
@@ -148,8 +180,44 @@ private struct PlanBuilder {
       index += 1
     }
     var segment = Segment(instructions: instructions, outputs: block.outputs.map { register($0) })
+    segment.arenas = PlanBuilder.arenas(instructions)
     segment.releases = PlanBuilder.releases(segment, blockInputs: block.inputs.map { register($0) })
     return segment
+  }
+
+  /// The concatenation groups among `instructions` (Note [Concatenation in place]).
+  static func arenas(_ instructions: [Instruction]) -> [Int: ArenaRole] {
+    var producers: [Int: (index: Int, node: Node)] = [:]
+    var lists: [Int: [Int]] = [:]
+    for (index, instruction) in instructions.enumerated() {
+      switch instruction {
+      case .op(_, _, let outputs, let node):
+        for register in outputs { producers[register] = (index, node) }
+      case .listConstruct(let inputs, _, let output):
+        lists[output] = inputs
+      default:
+        break
+      }
+    }
+    let convolutions: Set<String> = ["prepacked::conv2d_clamp_run", "aten::conv2d"]
+    var roles: [Int: ArenaRole] = [:]
+    for (index, instruction) in instructions.enumerated() {
+      guard case .op(_, let inputs, _, let node) = instruction, node.schema?.fullName == "aten::cat",
+        let list = node.inputs.first, list.uses.count == 1, case let listNode = list.node,
+        listNode.kind == .listConstruct, listNode.inputs.count >= 2,
+        listNode.inputs.allSatisfy({ $0.uses.count == 1 }), let elements = lists[inputs[0]]
+      else { continue }
+      let sources = elements.compactMap { producers[$0] }
+      guard sources.count == elements.count,
+        sources.allSatisfy({ $0.node.schema.map { convolutions.contains($0.fullName) } ?? false }),
+        zip(sources, sources.dropFirst()).allSatisfy({ $0.index < $1.index }), sources.last!.index < index,
+        sources.allSatisfy({ roles[$0.index] == nil })
+      else { continue }
+      let arena = CatArena()
+      for (position, source) in sources.enumerated() { roles[source.index] = .producer(arena, position: position) }
+      roles[index] = .cat(arena)
+    }
+    return roles
   }
 
   /// See Note [Register release].

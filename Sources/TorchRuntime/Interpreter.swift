@@ -98,9 +98,61 @@ public final class Interpreter {
   }
 
   private func execute(_ segment: Segment, _ registers: inout [IValue], method: String) throws {
+    // This run's concatenation buffers and the next free float in each (Note [Concatenation in
+    // place]).
+    var buffers: [ObjectIdentifier: (buffer: Tensor, next: Int)] = [:]
     for (index, instruction) in segment.instructions.enumerated() {
-      try step(instruction, &registers, method: method)
+      if let role = segment.arenas[index] {
+        try step(instruction, role: role, buffers: &buffers, &registers, method: method)
+      } else {
+        try step(instruction, &registers, method: method)
+      }
       for register in segment.releases[index] { registers[register] = .none }
+    }
+  }
+
+  /// `step` for an instruction of a concatenation group (Note [Concatenation in place]).
+  private func step(
+    _ instruction: Instruction, role: ArenaRole, buffers: inout [ObjectIdentifier: (buffer: Tensor, next: Int)],
+    _ registers: inout [IValue], method: String
+  ) throws {
+    guard case .op(_, let inputs, let outputs, let node) = instruction else {
+      return try step(instruction, &registers, method: method)
+    }
+    switch role {
+    case .producer(let arena, let position):
+      let key = ObjectIdentifier(arena)
+      if position == 0 {
+        let floats = arena.floats.load(ordering: .relaxed)
+        buffers[key] = floats > 0 ? (context.makeTensor([floats]), 0) : nil
+      }
+      guard let (buffer, next) = buffers[key] else { return try step(instruction, &registers, method: method) }
+      context.offerSlice(of: buffer, at: next)
+      defer { context.withdrawSlice() }
+      try step(instruction, &registers, method: method)
+      // The group stays in place only while each output is the next slice.
+      if case .tensor(let output) = registers[outputs[outputs.count - 1]], output.storage === buffer.storage,
+        output.storageOffset == buffer.storageOffset + next
+      {
+        buffers[key] = (buffer, next + output.count)
+      } else {
+        buffers[key] = nil
+      }
+    case .cat(let arena):
+      let key = ObjectIdentifier(arena)
+      defer { buffers[key] = nil }
+      if let (buffer, next) = buffers[key], next == buffer.count,
+        let joined = FastExecutors.joinedCat(registers[inputs[0]], registers[inputs[1]], buffer: buffer)
+      {
+        registers[outputs[0]] = .tensor(joined)
+        context.profile?.record(
+          node, seconds: 0, arguments: inputs.map { registers[$0] }, results: [.tensor(joined)])
+        return
+      }
+      try step(instruction, &registers, method: method)
+      if case .tensor(let output) = registers[outputs[0]], output.dtype == .float32 {
+        arena.floats.store(output.count, ordering: .relaxed)
+      }
     }
   }
 

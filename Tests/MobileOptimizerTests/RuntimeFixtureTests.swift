@@ -62,6 +62,20 @@ struct RuntimeFixtureTests {
     try Self.checkCalls(module, fixture: name)
   }
 
+  /// Repeated runs of models whose convolutions feed `cat` (Note [Concatenation in place]: from
+  /// the second run the convolutions write into the concatenation's buffer and the cat returns
+  /// a view of it), with one and two threads, give PyTorch's outputs every time; and the view
+  /// really happens: a model that returns such a cat returns, from the second run on, a tensor
+  /// whose storage holds exactly the concatenation.
+  @Test(arguments: ["squeezenet1_1", "shufflenet_v2"])
+  func repeatedRunsWithConcatenationInPlace(_ name: String) throws {
+    for threads in [1, 2] {
+      let module = try ScriptModule.load(contentsOf: Fixtures.model(name))
+      module.executionContext = ExecutionContext(threads: threads)
+      for _ in 0..<3 { try Self.checkCalls(module, fixture: name) }
+    }
+  }
+
   @Test(arguments: Fixtures.torchMobileNames)
   func archivesPyTorchOptimizedRunHere(_ name: String) throws {
     let module = try ScriptModule.load(contentsOf: Fixtures.folder(name).appendingPathComponent("torch_mobile.pt"))

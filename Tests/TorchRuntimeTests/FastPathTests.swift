@@ -268,3 +268,89 @@ struct EpilogueFusionTests {
     }
   }
 }
+
+/// Note [Concatenation in place]: convolutions whose only use is one list joined by `cat` write
+/// into the concatenation's buffer from the second run on, and the cat returns a view of it;
+/// anything else still copies.
+struct ConcatenationInPlaceTests {
+  /// `cat([conv(x, w1), conv(x, w2)], dim)`, and with `alsoReturn` the first convolution's
+  /// output returned too (another use: no group).
+  static func graph(dim: Int, alsoReturn: Bool) -> String {
+    """
+    graph(%x : Tensor, %w1 : Tensor, %w2 : Tensor):
+      %one : int = prim::Constant[value=1]()
+      %dim : int = prim::Constant[value=\(dim)]()
+      %none : NoneType = prim::Constant()
+      %s : int[] = prim::ListConstruct(%one, %one)
+      %a : Tensor = aten::conv2d(%x, %w1, %none, %s, %s, %s, %one)
+      %b : Tensor = aten::conv2d(%x, %w2, %none, %s, %s, %s, %one)
+      %l : Tensor[] = prim::ListConstruct(%a, %b)
+      %y : Tensor = aten::cat(%l, %dim)
+      \(alsoReturn ? "%t : (Tensor, Tensor) = prim::TupleConstruct(%y, %a)\n  return (%t)" : "return (%y)")
+    """
+  }
+
+  /// Runs the graph `runs` times on one interpreter (the last run profiled); every run's
+  /// results, and the cat's time in the last run.
+  static func run(
+    _ text: String, operators: OperatorTable, threads: Int, runs: Int, secondChannels: Int = 4
+  ) throws -> (results: [[IValue]], catSeconds: Double) {
+    let graph = try IRParser.parse(text)
+    let unit = CompilationUnit()
+    let function = Function(
+      qualifiedName: "__torch__.joined",
+      arguments: ["x", "w1", "w2"].map { FunctionArgument(name: $0, type: .tensor) },
+      returnType: graph.outputs[0].type)
+    function.graph = graph
+    unit.addFunction(function)
+    let context = ExecutionContext(threads: threads)
+    let interpreter = Interpreter(unit: unit, operators: operators, context: context)
+    let arguments: [IValue] = [
+      .tensor(FastPathTests.tensor([1, 5, 9, 11], seed: 41)), .tensor(FastPathTests.tensor([7, 5, 3, 3], seed: 42)),
+      .tensor(FastPathTests.tensor([secondChannels, 5, 3, 3], seed: 43)),
+    ]
+    var results: [[IValue]] = []
+    let profile = Profile()
+    for run in 0..<runs {
+      if run == runs - 1 { context.profile = profile }
+      let result = try interpreter.call(function, arguments: arguments)
+      results.append(result.elements ?? [result])
+    }
+    let cat = profile.byKind().first { $0.kind == "aten::cat" }
+    return (results, cat?.seconds ?? .nan)
+  }
+
+  @Test func convolutionsWriteIntoTheConcatenation() throws {
+    let text = Self.graph(dim: 1, alsoReturn: false)
+    let reference = try Self.run(text, operators: .reference, threads: 1, runs: 1).results[0][0]
+    for threads in [1, 2] {
+      let (results, catSeconds) = try Self.run(text, operators: .standard, threads: threads, runs: 4)
+      // The first run learns the size and copies; later ones return a view of the buffer the
+      // convolutions wrote (the cat takes no time). Each run's result keeps its values while
+      // later runs go on: their buffers are new.
+      #expect(catSeconds == 0, "the cat copied")
+      let values = try results.map { try $0[0].tensor!.doubles() }
+      #expect(results[3][0].tensor!.shape == [1, 11, 9, 11])
+      #expect(values.allSatisfy { $0 == values[0] })
+      #expect(try EpilogueFusionTests.close(results[3][0], reference))
+      #expect(results[2][0].tensor!.storage !== results[3][0].tensor!.storage)
+    }
+  }
+
+  @Test func otherUsesOrDimensionsStillCopy() throws {
+    // The first convolution's output is also returned: the cat must not alias it.
+    let shared = Self.graph(dim: 1, alsoReturn: true)
+    let (results, catSeconds) = try Self.run(shared, operators: .standard, threads: 1, runs: 3)
+    #expect(catSeconds > 0)
+    #expect(results[2][0].tensor!.storage !== results[2][1].tensor!.storage)
+    let reference = try Self.run(shared, operators: .reference, threads: 1, runs: 1).results[0]
+    #expect(try EpilogueFusionTests.close(results[2][0], reference[0]))
+    // Along the height the outputs are not back to back in the concatenation: a copy.
+    let height = Self.graph(dim: 2, alsoReturn: false)
+    let (heightResults, heightSeconds) = try Self.run(height, operators: .standard, threads: 1, runs: 3, secondChannels: 7)
+    #expect(heightSeconds > 0)
+    #expect(heightResults[2][0].tensor!.shape == [1, 7, 18, 11])
+    let heightReference = try Self.run(height, operators: .reference, threads: 1, runs: 1, secondChannels: 7).results[0]
+    #expect(try EpilogueFusionTests.close(heightResults[2][0], heightReference[0]))
+  }
+}

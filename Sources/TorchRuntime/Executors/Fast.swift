@@ -151,6 +151,27 @@ enum FastExecutors {
     return [.tensor(output)]
   }
 
+  /// The concatenation of `list` along `dim` as a view of `buffer`, when the list's tensors are
+  /// float32, contiguous and exactly `buffer`'s floats back to back, with nothing but size-1
+  /// dimensions before `dim` (Note [Concatenation in place]); else nil.
+  static func joinedCat(_ list: IValue, _ dim: IValue, buffer: Tensor) -> Tensor? {
+    guard let tensors = try? [list].tensorList(0), let rawDim = try? [dim].int(0), let first = tensors.first,
+      let layout = try? DataMovementKernels.catOutputShape(tensors.map(\.shape), dim: rawDim),
+      layout.shape[..<layout.dim].allSatisfy({ $0 == 1 })
+    else { return nil }
+    var offset = buffer.storageOffset
+    for tensor in tensors {
+      guard tensor.dtype == .float32, tensor.isContiguous, tensor.rank == first.rank, tensor.storage === buffer.storage,
+        tensor.storageOffset == offset
+      else { return nil }
+      offset += tensor.count
+    }
+    guard offset == buffer.storageOffset + buffer.count else { return nil }
+    return Tensor(
+      storage: buffer.storage, dtype: .float32, shape: layout.shape, strides: Tensor.contiguousStrides(layout.shape),
+      storageOffset: buffer.storageOffset)
+  }
+
   // Note [Epilogue fusion]
   // MobileNetV3 follows most convolutions with `hardswish_` (and its SE blocks with
   // `hardsigmoid`), which XNNPACK's prepacked ops cannot fuse (they clamp only) and which then
