@@ -304,11 +304,6 @@ struct DepthwisePlaneLayout {
         }
       } else if strideWidth == 2 && width >= 8 {
         scatterTwoPhases(source, count: width, paddingLeft: paddingLeft, into: target, phaseStride: phaseLength)
-      } else if strideWidth == 2 {
-        for column in 0..<width {
-          let padded = column + paddingLeft
-          target[(padded & 1) * phaseLength + padded >> 1] = source[column]
-        }
       } else {
         scatterByPhase(
           source, count: width, paddingLeft: paddingLeft, stride: strideWidth, into: target, phaseStride: phaseLength)

@@ -9,12 +9,12 @@
 // (Wt padded columns, only the rows and columns some output reads). Tap (ky, kx) of output
 // (oy, ox) is then the one vector at ((sH·oy + ky·dH)·Wt + sW·ox + kx·dW)·8 whatever the
 // strides, times the tap's eight weights (`DepthwiseWeights.tapMajor`), and an output pixel's
-// eight channels are one vector: four pixels of a row at a time, each tap's weights loaded once
-// for the four. The output pixels go to a second tile in flat order (oy·OW + ox) and are
-// transposed back into the eight output planes, eight flat pixels at a time. The transposes
-// are three rounds of two-input shuffles (`transpose8x8`); both walk
-// the plane in flat runs of eight pixels, the last run ending at the plane's end (overlapping
-// the one before), so rows shorter than eight cost nothing extra.
+// eight channels are one vector: four pixels of two rows at a time, each tap's weights loaded
+// once for the eight. The output pixels go to a second tile in flat order (oy·OW + ox) and are
+// transposed back into the eight output planes, eight flat pixels at a time. The transposes are
+// three rounds of two-input shuffles (`transpose8x8`); both walk the plane in flat runs of eight
+// pixels, the last run ending at the plane's end (overlapping the one before), so rows shorter
+// than eight cost nothing extra.
 // Each output's sum is the bias, then the taps in row-major order, as in the other depthwise
 // loops: the results are the same floats. Channels past the last whole block of eight go
 // through the flat kernel (Note [Flat depthwise]).
@@ -110,9 +110,7 @@ extension ConvolutionKernels {
   static func depthwiseBlockGather(
     _ source: UnsafePointer<Float>, plane: Int, places: UnsafePointer<Int>, into tile: UnsafeMutablePointer<Float>
   ) {
-    var start = 0
-    while true {
-      let run = min(start, plane - 8)
+    forEachWindow(plane, width: 8) { run in
       let at = source + run
       let columns = transpose8x8((
         load8(at), load8(at + plane), load8(at + 2 * plane), load8(at + 3 * plane), load8(at + 4 * plane),
@@ -128,8 +126,6 @@ extension ConvolutionKernels {
       put(columns.5, 5)
       put(columns.6, 6)
       put(columns.7, 7)
-      if run == plane - 8 { return }
-      start += 8
     }
   }
 
@@ -137,9 +133,7 @@ extension ConvolutionKernels {
   /// `target`, `plane` floats apart.
   @inline(never)
   static func depthwiseBlockScatter(_ flat: UnsafePointer<Float>, plane: Int, into target: UnsafeMutablePointer<Float>) {
-    var start = 0
-    while true {
-      let run = min(start, plane - 8)
+    forEachWindow(plane, width: 8) { run in
       let at = flat + run * 8
       let channels = transpose8x8((
         load8(at), load8(at + 8), load8(at + 16), load8(at + 24), load8(at + 32), load8(at + 40), load8(at + 48),
@@ -154,8 +148,6 @@ extension ConvolutionKernels {
       store8(channels.5, line + 5 * plane)
       store8(channels.6, line + 6 * plane)
       store8(channels.7, line + 7 * plane)
-      if run == plane - 8 { return }
-      start += 8
     }
   }
 
@@ -206,9 +198,7 @@ extension ConvolutionKernels {
     var oy = 0
     while oy < outputHeight {
       let pair = oy + 1 < outputHeight
-      var start = 0
-      while true {
-        let ox = min(start, outputWidth - 4)
+      forEachWindow(outputWidth, width: 4) { ox in
         let base = tile + oy * rowStep + ox * step
         let target = flat + oy * flatRow + ox * 8
         var first: Sums = (bias, bias, bias, bias)
@@ -224,8 +214,6 @@ extension ConvolutionKernels {
           for tap in 0..<taps { add(&first, load8(weights + tap * channelCount), base + offsets[tap]) }
         }
         store(first, target)
-        if ox == outputWidth - 4 { break }
-        start += 4
       }
       oy += pair ? 2 : 1
     }

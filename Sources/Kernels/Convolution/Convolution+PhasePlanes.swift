@@ -315,25 +315,19 @@ func scatterTwoPhases(
     )
   }
   if count >= 16 {
-    var column = 0
-    while true {
-      let start = min(column, count - 16)
+    forEachWindow(count, width: 16) { start in
       let values = SIMD16(lowHalf: load8(source + start), highHalf: load8(source + start + 8))
       let (even, odd) = places(start)
       even.storeBytes(of: values.evenHalf, as: SIMD8<Float>.self)
       odd.storeBytes(of: values.oddHalf, as: SIMD8<Float>.self)
-      if start == count - 16 { return }
-      column += 16
     }
+    return
   }
-  var start = 0
-  while true {
+  forEachWindow(count, width: 8) { start in
     let values = load8(source + start)
     let (even, odd) = places(start)
     even.storeBytes(of: values.evenHalf, as: SIMD4<Float>.self)
     odd.storeBytes(of: values.oddHalf, as: SIMD4<Float>.self)
-    if start == count - 8 { return }
-    start = count - 8
   }
 }
 

@@ -752,7 +752,8 @@ extension GEMMKernels {
 
   /// Column `column` of C, alone, for every row in `rows`: the last column of a block whose last
   /// tile has 1 or 9 columns (a 7×7 plane's 49th, a 13×13 plane's 169th). `b` points at its
-  /// column of a packed panel (the column's value of each k at `b[16·k]`), `k0..<k0 + depth` the depth block; the edge-tile contract otherwise. One
+  /// column of a packed panel (the column's value of each k at `b[16·k]`), `k0..<k0 + depth` the
+  /// depth block; the edge-tile contract otherwise. One
   /// column of one row panel is a single chain of dependent FMAs (its six rows are one vector),
   /// so eight row panels run together (`microKernelColumn`) to keep the FMA unit busy. Each
   /// row's sum is the same sequence of FMAs as in a full tile.

@@ -124,21 +124,16 @@ extension PoolingKernels {
       let columns = buffer + padLeft
       let first = input + rows.lowerBound * width
       var sum = SIMD8<Float>()
-      var start = 0
       // Three window rows (all but the edges) in straight-line code.
       if rows.count == 3 {
-        while true {
-          let column = min(start, width - 8)
+        forEachWindow(width, width: 8) { column in
           let (a, b, c) = (load8(first + column), load8(first + width + column), load8(first + 2 * width + column))
           store8(greaterOf(greaterOf(a, b), c), columns + column)
           sum += (a + b) + c
-          if column == width - 8 { break }
-          start += 8
         }
         return !any(sum .!= sum)
       }
-      while true {
-        let column = min(start, width - 8)
+      forEachWindow(width, width: 8) { column in
         var line = first + column
         var best = load8(line)
         sum += best
@@ -149,8 +144,6 @@ extension PoolingKernels {
           sum += value
         }
         store8(best, columns + column)
-        if column == width - 8 { break }
-        start += 8
       }
       return !any(sum .!= sum)
     }
@@ -182,13 +175,7 @@ extension PoolingKernels {
         storePartial8(run(current, 0), target, count: outputWidth)
         continue
       }
-      var start = 0
-      while true {
-        let column = min(start, outputWidth - 8)
-        store8(run(current, column), target + column)
-        if column == outputWidth - 8 { break }
-        start += 8
-      }
+      forEachWindow(outputWidth, width: 8) { column in store8(run(current, column), target + column) }
     }
   }
 

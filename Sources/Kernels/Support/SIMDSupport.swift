@@ -39,6 +39,21 @@ func copyOverlapping(_ source: UnsafePointer<Float>, to target: UnsafeMutablePoi
   store8(load8(source + count - 8), target + count - 8)
 }
 
+/// Calls `body` with the starts 0, `width`, 2·`width`, … of windows of `width` covering
+/// `0..<count` (`count` ≥ `width`), the last one moved back to end at `count` (overlapping the
+/// one before when `count` is not a multiple of `width`): a loop of whole vectors, or whole
+/// steps of a kernel, that recomputes a few elements instead of running a remainder.
+@inline(__always)
+func forEachWindow(_ count: Int, width: Int, _ body: (Int) -> Void) {
+  var start = 0
+  while true {
+    let window = min(start, count - width)
+    body(window)
+    if window == count - width { return }
+    start += width
+  }
+}
+
 /// A mask of the first `count` (≤ 8) lanes: all ones there, zero in the others.
 @inline(__always)
 func leadingLanes(_ count: Int) -> SIMD8<UInt32> {
