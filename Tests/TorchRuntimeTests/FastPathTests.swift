@@ -222,18 +222,26 @@ struct EpilogueFusionTests {
     """
   }
 
-  static func run(_ text: String, operators: OperatorTable, threads: Int, profile: Profile? = nil) throws -> [IValue] {
+  /// An interpreter over a unit holding one function `__torch__.<name>`: the IR `text`, whose
+  /// inputs are the tensors `arguments`.
+  static func function(
+    _ text: String, name: String, arguments: [String], operators: OperatorTable, context: ExecutionContext
+  ) throws -> (Interpreter, Function) {
     let graph = try IRParser.parse(text)
     let unit = CompilationUnit()
     let function = Function(
-      qualifiedName: "__torch__.fused",
-      arguments: ["x", "w", "b"].map { FunctionArgument(name: $0, type: .tensor) },
+      qualifiedName: "__torch__.\(name)", arguments: arguments.map { FunctionArgument(name: $0, type: .tensor) },
       returnType: graph.outputs[0].type)
     function.graph = graph
     unit.addFunction(function)
+    return (Interpreter(unit: unit, operators: operators, context: context), function)
+  }
+
+  static func run(_ text: String, operators: OperatorTable, threads: Int, profile: Profile? = nil) throws -> [IValue] {
     let context = ExecutionContext(threads: threads)
     context.profile = profile
-    let interpreter = Interpreter(unit: unit, operators: operators, context: context)
+    let (interpreter, function) = try Self.function(
+      text, name: "fused", arguments: ["x", "w", "b"], operators: operators, context: context)
     let arguments: [IValue] = [
       .tensor(FastPathTests.tensor([1, 6, 23, 40], seed: 31)), .tensor(FastPathTests.tensor([10, 6, 3, 3], seed: 32)),
       .tensor(FastPathTests.tensor([10], seed: 33)),
@@ -295,16 +303,9 @@ struct ConcatenationInPlaceTests {
   static func run(
     _ text: String, operators: OperatorTable, threads: Int, runs: Int, secondChannels: Int = 4
   ) throws -> (results: [[IValue]], catSeconds: Double) {
-    let graph = try IRParser.parse(text)
-    let unit = CompilationUnit()
-    let function = Function(
-      qualifiedName: "__torch__.joined",
-      arguments: ["x", "w1", "w2"].map { FunctionArgument(name: $0, type: .tensor) },
-      returnType: graph.outputs[0].type)
-    function.graph = graph
-    unit.addFunction(function)
     let context = ExecutionContext(threads: threads)
-    let interpreter = Interpreter(unit: unit, operators: operators, context: context)
+    let (interpreter, function) = try EpilogueFusionTests.function(
+      text, name: "joined", arguments: ["x", "w1", "w2"], operators: operators, context: context)
     let arguments: [IValue] = [
       .tensor(FastPathTests.tensor([1, 5, 9, 11], seed: 41)), .tensor(FastPathTests.tensor([7, 5, 3, 3], seed: 42)),
       .tensor(FastPathTests.tensor([secondChannels, 5, 3, 3], seed: 43)),
