@@ -348,3 +348,115 @@ struct PhasePlaneConvolutionTester {
     #expect(!ConvolutionKernels.prefersPhasePlanes(convShape(16, 16, height: 8, width: 8, kernel: 1)))
   }
 }
+
+/// Checks the Winograd convolution (Note [Winograd F(2×2, 3×3)]) against `conv2dReference`, its
+/// three steps split into parts run last-first: input channels for the input transform,
+/// positions and output channels for the GEMMs, output channels for the output transform.
+/// Scratch starts as NaN, so a value a step fails to write shows up in the result.
+struct WinogradConvolutionTester {
+  var shape: Conv2DShape
+  var hasBias = true
+  var clamp = OutputClamp.none
+  var inputSplits: [Int] = []
+  var positionSplits: [Int] = []
+  var channelSplits: [Int] = []
+  var seed: UInt64 = 1
+  var tolerance = 1e-5
+
+  func test(sourceLocation: SourceLocation = #_sourceLocation) {
+    let problem = ConvolutionProblem(shape, hasBias: hasBias, clamp: clamp, seed: seed)
+    let weights = problem.packed { WinogradWeights(shape, weight: $0, bias: $1) }
+    let transformed = AlignedBuffer(count: ConvolutionKernels.winogradInputCount(shape))
+    let products = AlignedBuffer(count: ConvolutionKernels.winogradProductCount(shape))
+    let inputScratch = AlignedBuffer(count: ConvolutionKernels.winogradInputScratchCount(shape))
+    let gemmScratch = AlignedBuffer(count: ConvolutionKernels.winogradGEMMScratchCount(shape))
+    for buffer in [transformed, products, inputScratch, gemmScratch] {
+      buffer.pointer.update(repeating: .nan, count: buffer.count)
+    }
+    func parts(_ splits: [Int], _ count: Int) -> [Range<Int>] {
+      let bounds = [0] + splits + [count]
+      return (0..<bounds.count - 1).reversed().map { bounds[$0]..<bounds[$0 + 1] }
+    }
+    let inputImage = shape.inputChannels * shape.inputHeight * shape.inputWidth
+    let outputImage = shape.outputChannels * shape.outputHeight * shape.outputWidth
+    var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
+    problem.input.withUnsafeBufferPointer { input in
+      output.withUnsafeMutableBufferPointer { output in
+        for image in 0..<shape.batch {
+          for part in parts(inputSplits, shape.inputChannels) {
+            ConvolutionKernels.winogradInputTransform(
+              shape, input: input.baseAddress! + image * inputImage, transformed: transformed.pointer, channels: part,
+              scratch: inputScratch.pointer)
+          }
+          for positions in parts(positionSplits, 16) {
+            for channels in parts(channelSplits, shape.outputChannels) {
+              ConvolutionKernels.winogradGEMM(
+                shape, weights: weights, transformed: transformed.pointer, products: products.pointer,
+                positions: positions, outputChannels: channels, scratch: gemmScratch.pointer)
+            }
+          }
+          for channels in parts(channelSplits, shape.outputChannels) {
+            ConvolutionKernels.winogradOutputTransform(
+              shape, products: products.pointer, weights: weights, output: output.baseAddress! + image * outputImage,
+              clamp: clamp, outputChannels: channels)
+          }
+        }
+      }
+    }
+    expectClose(output, problem.expected, tolerance: tolerance, "\(shape)", sourceLocation: sourceLocation)
+  }
+}
+
+@Suite struct WinogradConvolutionTests {
+  /// Every output width from 1 to 19 (odd ones end in half tiles; 17 and more need a second
+  /// group of eight tiles), paddings 0 to 2, odd and even heights.
+  @Test(arguments: Array(1...19))
+  func widthsAndPaddings(width: Int) {
+    for padding in 0...2 where width + 2 * padding >= 3 {
+      for height in [3, 6, 9] where height + 2 * padding >= 3 {
+        WinogradConvolutionTester(
+          shape: convShape(5, 7, height: height, width: width, kernel: 3, padding: padding),
+          clamp: clamps[(width + height) % 4], inputSplits: [2], positionSplits: [5], channelSplits: [3],
+          seed: UInt64(width * 100 + height * 10 + padding)
+        ).test()
+      }
+    }
+  }
+
+  @Test func batchesBiasUnevenPaddingAndDeepProducts() {
+    WinogradConvolutionTester(
+      shape: convShape(batch: 2, 8, 16, height: 10, width: 21, kernel: 3, padding: 1), clamp: .relu6).test()
+    WinogradConvolutionTester(
+      shape: convShape(9, 13, height: 7, width: 12, kernel: 3, padding: 1), hasBias: false,
+      positionSplits: [1, 15], channelSplits: [6, 7]
+    ).test()
+    // Padding only on the bottom and right (a "same" string padding of an even size).
+    var uneven = convShape(6, 10, height: 8, width: 11, kernel: 3)
+    (uneven.paddingBottom, uneven.paddingRight) = (2, 2)
+    WinogradConvolutionTester(shape: uneven, clamp: .hardtanh(-0.25, 0.5)).test()
+    var top = convShape(6, 10, height: 9, width: 8, kernel: 3)
+    (top.paddingTop, top.paddingLeft, top.paddingRight) = (2, 1, 0)
+    WinogradConvolutionTester(shape: top).test()
+    // Deep enough for two depth blocks of each GEMM (300 > 256). Float rounding grows with the
+    // depth, and the transformed terms are sums of up to four products, so 2,700 unscaled
+    // products of magnitude up to 1 summing to about 1 differ from the double reference by
+    // up to 3e-5 (a wrong term would be off by about 0.1).
+    WinogradConvolutionTester(
+      shape: convShape(300, 20, height: 6, width: 6, kernel: 3, padding: 1), tolerance: 5e-5
+    ).test()
+  }
+
+  /// The runtime takes the Winograd path only for 3×3, stride-1, undilated, one-group
+  /// convolutions with enough channels and pixels for the transforms to pay off.
+  @Test func chosenShapes() {
+    #expect(ConvolutionKernels.prefersWinograd(convShape(64, 64, height: 56, width: 56, kernel: 3, padding: 1)))
+    #expect(ConvolutionKernels.prefersWinograd(convShape(16, 64, height: 55, width: 55, kernel: 3, padding: 1)))
+    #expect(ConvolutionKernels.prefersWinograd(convShape(512, 512, height: 7, width: 7, kernel: 3, padding: 1)))
+    #expect(!ConvolutionKernels.prefersWinograd(convShape(64, 64, height: 56, width: 56, kernel: 3, stride: 2, padding: 1)))
+    #expect(!ConvolutionKernels.prefersWinograd(convShape(64, 64, height: 56, width: 56, kernel: 3, padding: 2, dilation: 2)))
+    #expect(!ConvolutionKernels.prefersWinograd(convShape(64, 64, height: 56, width: 56, kernel: 3, padding: 1, groups: 2)))
+    #expect(!ConvolutionKernels.prefersWinograd(convShape(3, 64, height: 56, width: 56, kernel: 3, padding: 1)))
+    #expect(!ConvolutionKernels.prefersWinograd(convShape(64, 64, height: 56, width: 56, kernel: 5, padding: 2)))
+    #expect(!ConvolutionKernels.prefersWinograd(convShape(64, 64, height: 3, width: 3, kernel: 3, padding: 1)))
+  }
+}

@@ -82,6 +82,11 @@ struct FastPathTests {
     // Wide outputs run on phase planes (Note [Phase-plane GEMM]): a batch, and a stem.
     try Self.conv([2, 8, 13, 40], [12, 8, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])
     try Self.conv([1, 3, 64, 64], [10, 3, 3, 3], bias: false, stride: [2, 2], padding: [1, 1])
+    // 3×3 stride 1 with 8+ input and 16+ output channels run by Winograd F(2×2, 3×3): a batch
+    // on odd sizes, no padding without a bias, padding 2.
+    try Self.conv([2, 16, 13, 17], [24, 16, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])
+    try Self.conv([1, 32, 30, 9], [48, 32, 3, 3], bias: false, stride: [1, 1], padding: [0, 0])
+    try Self.conv([1, 8, 7, 6], [16, 8, 3, 3], bias: true, stride: [1, 1], padding: [2, 2])
   }
 
   @Test func prepackedRunsClampAndReadTheirContext() throws {
@@ -237,14 +242,18 @@ struct EpilogueFusionTests {
     return (Interpreter(unit: unit, operators: operators, context: context), function)
   }
 
-  static func run(_ text: String, operators: OperatorTable, threads: Int, profile: Profile? = nil) throws -> [IValue] {
+  static func run(
+    _ text: String, operators: OperatorTable, threads: Int, profile: Profile? = nil,
+    channels: (input: Int, output: Int) = (6, 10)
+  ) throws -> [IValue] {
     let context = ExecutionContext(threads: threads)
     context.profile = profile
     let (interpreter, function) = try Self.function(
       text, name: "fused", arguments: ["x", "w", "b"], operators: operators, context: context)
     let arguments: [IValue] = [
-      .tensor(FastPathTests.tensor([1, 6, 23, 40], seed: 31)), .tensor(FastPathTests.tensor([10, 6, 3, 3], seed: 32)),
-      .tensor(FastPathTests.tensor([10], seed: 33)),
+      .tensor(FastPathTests.tensor([1, channels.input, 23, 40], seed: 31)),
+      .tensor(FastPathTests.tensor([channels.output, channels.input, 3, 3], seed: 32)),
+      .tensor(FastPathTests.tensor([channels.output], seed: 33)),
     ]
     let result = try interpreter.call(function, arguments: arguments)
     return result.elements ?? [result]
@@ -272,6 +281,19 @@ struct EpilogueFusionTests {
       #expect(try fused[0].tensor!.doubles() == unfused[0].tensor!.doubles())
       let reference = try Self.run(
         Self.graph(activation: activation, alsoReturnConv: false), operators: .reference, threads: 1)
+      #expect(try Self.close(fused[0], reference[0]))
+    }
+  }
+
+  /// The Winograd path (16 output channels) activates each thread's output channels after its
+  /// output transform.
+  @Test func fusedAfterWinograd() throws {
+    let text = Self.graph(activation: "aten::hardswish_", alsoReturnConv: false)
+    let reference = try Self.run(text, operators: .reference, threads: 1, channels: (8, 16))
+    for threads in [1, 2] {
+      let profile = Profile()
+      let fused = try Self.run(text, operators: .standard, threads: threads, profile: profile, channels: (8, 16))
+      #expect(profile.byKind().map(\.kind) == ["aten::conv2d"], "the activation ran as its own instruction")
       #expect(try Self.close(fused[0], reference[0]))
     }
   }

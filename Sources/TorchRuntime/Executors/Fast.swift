@@ -267,6 +267,23 @@ enum FastExecutors {
     }
     let shape = try ConvolutionExecutors.conv2dShape(
       input, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    if ConvolutionKernels.prefersWinograd(shape) {
+      let weights = context.weights.value(
+        WeightCache.key(kind: 4, weight: weight, bias: bias), pins: [weight.storage] + (bias.map { [$0.storage] } ?? [])
+      ) {
+        withExtendedLifetime((weight.contiguous(), bias?.contiguous())) { weight, bias in
+          WinogradWeights(shape, weight: weight.floatPointer(), bias: bias.map { UnsafePointer($0.floatPointer()) })
+        }
+      }
+      let x = input.contiguous()
+      let output = context.makeTensor(input.rank == 3 ? Array(shape.outputShape.dropFirst()) : shape.outputShape)
+      withExtendedLifetime((x, output, weights)) {
+        winogradConv2d(
+          context, shape, input: x.floatPointer(), weights: weights, output: output.floatPointer(), clamp: clamp,
+          activation: activation)
+      }
+      return output
+    }
     let weights = context.weights.value(
       WeightCache.key(kind: 1, weight: weight, bias: bias), pins: [weight.storage] + (bias.map { [$0.storage] } ?? [])
     ) {
@@ -399,6 +416,48 @@ enum FastExecutors {
           ConvolutionKernels.conv2dPhasePlanesGEMM(
             shape, planes: planes, weights: weights, output: imageOutput, clamp: clamp, outputChannels: channels,
             columns: columns, scratch: scratch)
+        }
+      }
+    }
+  }
+
+  /// A 3×3 stride-1 convolution by Note [Winograd F(2×2, 3×3)]: per image, the input
+  /// transform split by input channels, the 16 GEMMs by position, and the output transform by
+  /// output channels, each thread activating the channels it wrote.
+  private static func winogradConv2d(
+    _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: WinogradWeights,
+    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, activation: UnaryOperation?
+  ) {
+    let tiles = ConvolutionKernels.winogradTiles(shape)
+    let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+    let transformedCount = ConvolutionKernels.winogradInputCount(shape)
+    context.withScratch(transformedCount + ConvolutionKernels.winogradProductCount(shape)) { transformed in
+      let products = transformed + transformedCount
+      for image in 0..<shape.batch {
+        let imageInput = input + image * shape.inputChannels * inputPlane
+        let imageOutput = output + image * shape.outputChannels * outputPlane
+        context.parallelBlocks(shape.inputChannels, block: 1, work: 16 * shape.inputChannels * tiles) { channels in
+          context.withScratch(ConvolutionKernels.winogradInputScratchCount(shape)) { scratch in
+            ConvolutionKernels.winogradInputTransform(
+              shape, input: imageInput, transformed: transformed, channels: channels, scratch: scratch)
+          }
+        }
+        let work = 16 * shape.outputChannels * shape.inputChannels * tiles
+        context.parallelBlocks(16, block: 1, work: work) { positions in
+          context.withScratch(ConvolutionKernels.winogradGEMMScratchCount(shape)) { scratch in
+            ConvolutionKernels.winogradGEMM(
+              shape, weights: weights, transformed: transformed, products: products, positions: positions,
+              scratch: scratch)
+          }
+        }
+        context.parallelBlocks(shape.outputChannels, block: 1, work: 16 * shape.outputChannels * tiles) { channels in
+          ConvolutionKernels.winogradOutputTransform(
+            shape, products: products, weights: weights, output: imageOutput, clamp: clamp, outputChannels: channels)
+          if let activation {
+            let first = imageOutput + channels.lowerBound * outputPlane
+            ElementwiseKernels.unaryFloat32(
+              activation, input: first, output: first, elements: 0..<channels.count * outputPlane)
+          }
         }
       }
     }

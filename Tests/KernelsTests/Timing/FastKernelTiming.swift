@@ -290,6 +290,51 @@ struct FastKernelTiming {
     }
   }
 
+  /// The 3×3 stride-1 layers of ResNet-18 and SqueezeNet by phase planes and by Winograd
+  /// F(2×2, 3×3), side by side (GFLOP/s count the direct convolution's work for both).
+  @Test func winogradLayers() {
+    var generator = SeededGenerator(seed: 6)
+    let layers: [Layer] = [
+      Self.conv(64, 64, size: 56, kernel: 3, clamp: .relu, generator: &generator),
+      Self.conv(128, 128, size: 28, kernel: 3, clamp: .relu, generator: &generator),
+      Self.conv(256, 256, size: 14, kernel: 3, clamp: .relu, generator: &generator),
+      Self.conv(512, 512, size: 7, kernel: 3, clamp: .relu, generator: &generator),
+      Self.conv(16, 64, size: 55, kernel: 3, clamp: .relu, generator: &generator),
+      Self.conv(32, 128, size: 27, kernel: 3, clamp: .relu, generator: &generator),
+      Self.conv(48, 192, size: 13, kernel: 3, clamp: .relu, generator: &generator),
+      Self.conv(64, 256, size: 13, kernel: 3, clamp: .relu, generator: &generator),
+    ]
+    for layer in layers {
+      let shape = layer.shape
+      let input = generator.floats(shape.inputShape.elementCount)
+      var direct = [Float](repeating: 0, count: shape.outputShape.elementCount)
+      var winograd = direct
+      let planes = AlignedBuffer(count: ConvolutionKernels.phasePlanesCount(shape))
+      let scratch = AlignedBuffer(count: max(layer.scratchCount, ConvolutionKernels.winogradScratchCount(shape)))
+      let weights = layer.weight.withUnsafeBufferPointer { weight in
+        layer.bias.withUnsafeBufferPointer { WinogradWeights(shape, weight: weight.baseAddress!, bias: $0.baseAddress!) }
+      }
+      let name = "3×3 \(shape.inputChannels)→\(shape.outputChannels) @\(shape.inputHeight)"
+      input.withUnsafeBufferPointer { input in
+        let phase = direct.withUnsafeMutableBufferPointer { output in
+          Self.median {
+            layer.runPhasePlanes(input.baseAddress!, output.baseAddress!, planes: planes.pointer, scratch: scratch.pointer)
+          }
+        }
+        let fast = winograd.withUnsafeMutableBufferPointer { output in
+          Self.median {
+            ConvolutionKernels.conv2dWinograd(
+              shape, input: input.baseAddress!, weights: weights, output: output.baseAddress!, clamp: layer.clamp,
+              scratch: scratch.pointer)
+          }
+        }
+        let error = zip(direct, winograd).map { abs($0 - $1) }.max() ?? 0
+        Self.report(name + ", phase planes", milliseconds: phase, flops: layer.flops)
+        Self.report(name + ", Winograd (max diff \(error))", milliseconds: fast, flops: layer.flops)
+      }
+    }
+  }
+
   /// MobileNetV2 / V3 / ShuffleNet depthwise layers, from the large planes where the loop
   /// dominates to the 7×7 planes where per-channel overhead does.
   @Test func depthwiseLayers() {
