@@ -366,9 +366,10 @@ struct WinogradConvolutionTester {
   func test(sourceLocation: SourceLocation = #_sourceLocation) {
     let problem = ConvolutionProblem(shape, hasBias: hasBias, clamp: clamp, seed: seed)
     let weights = problem.packed { WinogradWeights(shape, weight: $0, bias: $1) }
-    let transformed = AlignedBuffer(count: ConvolutionKernels.winogradInputCount(shape))
-    let products = AlignedBuffer(count: ConvolutionKernels.winogradProductCount(shape))
-    let inputScratch = AlignedBuffer(count: ConvolutionKernels.winogradInputScratchCount(shape))
+    let tileRows = ConvolutionKernels.winogradTileRows(shape)
+    let transformed = AlignedBuffer(count: ConvolutionKernels.winogradInputCount(shape, tileRows: tileRows))
+    let products = AlignedBuffer(count: ConvolutionKernels.winogradProductCount(shape, tileRows: tileRows))
+    let inputScratch = AlignedBuffer(count: ConvolutionKernels.winogradInputScratchCount(shape, tileRows: tileRows))
     let gemmScratch = AlignedBuffer(count: ConvolutionKernels.winogradGEMMScratchCount(shape))
     for buffer in [transformed, products, inputScratch, gemmScratch] {
       buffer.pointer.update(repeating: .nan, count: buffer.count)
@@ -380,27 +381,49 @@ struct WinogradConvolutionTester {
     let inputImage = shape.inputChannels * shape.inputHeight * shape.inputWidth
     let outputImage = shape.outputChannels * shape.outputHeight * shape.outputWidth
     var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
+    var chunked = output
     problem.input.withUnsafeBufferPointer { input in
       output.withUnsafeMutableBufferPointer { output in
         for image in 0..<shape.batch {
+          // The whole plane as one chunk, each step split.
+          let rows = 0..<tileRows
           for part in parts(inputSplits, shape.inputChannels) {
             ConvolutionKernels.winogradInputTransform(
               shape, input: input.baseAddress! + image * inputImage, transformed: transformed.pointer, channels: part,
-              scratch: inputScratch.pointer)
+              tileRows: rows, scratch: inputScratch.pointer)
           }
           for positions in parts(positionSplits, 16) {
             for channels in parts(channelSplits, shape.outputChannels) {
               ConvolutionKernels.winogradGEMM(
                 shape, weights: weights, transformed: transformed.pointer, products: products.pointer,
-                positions: positions, outputChannels: channels, scratch: gemmScratch.pointer)
+                positions: positions, outputChannels: channels, tileRows: tileRows, scratch: gemmScratch.pointer)
             }
           }
           for channels in parts(channelSplits, shape.outputChannels) {
             ConvolutionKernels.winogradOutputTransform(
               shape, products: products.pointer, weights: weights, output: output.baseAddress! + image * outputImage,
-              clamp: clamp, outputChannels: channels)
+              clamp: clamp, outputChannels: channels, tileRows: rows)
           }
         }
+      }
+      // Chunk by chunk, last chunk first: the runtime's chunks, and chunks of one tile row.
+      for chunkRows in [ConvolutionKernels.winogradChunkRows(shape), 1] {
+        chunked.withUnsafeMutableBufferPointer { chunked in
+          let scratch = AlignedBuffer(count: ConvolutionKernels.winogradScratchCount(shape, tileRows: chunkRows))
+          scratch.pointer.update(repeating: .nan, count: scratch.count)
+          for image in 0..<shape.batch {
+            for first in stride(from: 0, to: tileRows, by: chunkRows).reversed() {
+              ConvolutionKernels.winogradChunk(
+                shape, input: input.baseAddress! + image * inputImage, weights: weights,
+                output: chunked.baseAddress! + image * outputImage, clamp: clamp,
+                tileRows: first..<min(first + chunkRows, tileRows), scratch: scratch.pointer)
+            }
+          }
+        }
+        expectClose(
+          chunked, problem.expected, tolerance: tolerance, "\(shape) by chunks of \(chunkRows)",
+          sourceLocation: sourceLocation)
+        chunked = [Float](repeating: .nan, count: chunked.count)
       }
     }
     expectClose(output, problem.expected, tolerance: tolerance, "\(shape)", sourceLocation: sourceLocation)

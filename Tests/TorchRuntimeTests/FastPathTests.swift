@@ -87,6 +87,8 @@ struct FastPathTests {
     try Self.conv([2, 16, 13, 17], [24, 16, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])
     try Self.conv([1, 32, 30, 9], [48, 32, 3, 3], bias: false, stride: [1, 1], padding: [0, 0])
     try Self.conv([1, 8, 7, 6], [16, 8, 3, 3], bias: true, stride: [1, 1], padding: [2, 2])
+    // Eight chunks of tile rows (Cin + Cout = 64 on 30 tile columns: two tile rows per chunk).
+    try Self.conv([1, 24, 30, 60], [40, 24, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])
   }
 
   @Test func prepackedRunsClampAndReadTheirContext() throws {

@@ -2,10 +2,13 @@
 /// F(2×2, 3×3)]): 16 multiplications per output tile of 2×2 pixels per input channel instead of
 /// 36, the multiplications done as 16 packed GEMMs.
 ///
-/// Per image, three steps, each split across threads by the caller:
+/// Per image, in chunks of tile rows (`winogradChunkRows`, so that a chunk's V and M stay in
+/// L2), three steps:
 /// 1. `winogradInputTransform`: every input channel's 4×4 tiles to `V[ξ][ci][t]`,
 /// 2. `winogradGEMM`: `M[ξ] = U[ξ] · V[ξ]` for each of the 16 positions ξ (`U` packed once),
 /// 3. `winogradOutputTransform`: `M` to each 2×2 output tile, plus bias, then the clamp.
+/// Threads take whole chunks, or, when a plane has too few, share each step (input channels,
+/// positions, output channels).
 extension ConvolutionKernels {
   /// True for the shapes the Winograd path computes: 3×3 kernel, stride 1, dilation 1, one
   /// group, at least 8 input and 16 output channels (fewer leave the transforms to dominate)
@@ -16,25 +19,38 @@ extension ConvolutionKernels {
       && shape.outputChannels >= 16 && shape.outputHeight >= 4 && shape.outputWidth >= 4
   }
 
-  /// Output tiles of one image: ⌈OH/2⌉ · ⌈OW/2⌉ (columns of each GEMM).
-  public static func winogradTiles(_ shape: Conv2DShape) -> Int {
-    WinogradLayout(shape).tiles
+  /// Rows of output tiles of one image: ⌈OH/2⌉ (a tile is 2×2 pixels).
+  public static func winogradTileRows(_ shape: Conv2DShape) -> Int {
+    WinogradLayout(shape).tileRows
   }
 
-  /// Floats of one image's transformed input `V` (16 · Cin · tiles).
-  public static func winogradInputCount(_ shape: Conv2DShape) -> Int {
-    16 * shape.inputChannels * WinogradLayout(shape).tiles
-  }
-
-  /// Floats of one image's GEMM results `M` (16 · Cout · tiles).
-  public static func winogradProductCount(_ shape: Conv2DShape) -> Int {
-    16 * shape.outputChannels * WinogradLayout(shape).tiles
-  }
-
-  /// Floats of scratch `winogradInputTransform` needs per thread (one zero-padded plane).
-  public static func winogradInputScratchCount(_ shape: Conv2DShape) -> Int {
+  /// Tile rows per chunk: enough for at least 128 tiles (the GEMMs' columns: fewer make each
+  /// micro-kernel call too short), and as many more as keep the chunk's V and M within 512 KB
+  /// (L2). Measured on ResNet-18's and SqueezeNet's layers against 32 tiles / 256 KB, 256 /
+  /// 1 MB and whole planes: within noise of the best everywhere, up to 25% faster than whole
+  /// planes on 55×55 and 56×56 and than 32-tile chunks on 13×13.
+  public static func winogradChunkRows(_ shape: Conv2DShape) -> Int {
     let layout = WinogradLayout(shape)
-    return layout.paddedRows * layout.paddedWidth
+    let rowBytes = 64 * (shape.inputChannels + shape.outputChannels) * layout.tileColumns
+    let rows = max((128 + layout.tileColumns - 1) / layout.tileColumns, (512 << 10) / rowBytes)
+    return min(rows, layout.tileRows)
+  }
+
+  /// Floats of the transformed input `V` of `tileRows` tile rows (16 · Cin · tiles).
+  public static func winogradInputCount(_ shape: Conv2DShape, tileRows: Int) -> Int {
+    16 * shape.inputChannels * tileRows * WinogradLayout(shape).tileColumns
+  }
+
+  /// Floats of the GEMM results `M` of `tileRows` tile rows: 16 · Cout · tiles, and 8 spare
+  /// floats that the output transform's last group of tiles may read.
+  public static func winogradProductCount(_ shape: Conv2DShape, tileRows: Int) -> Int {
+    16 * shape.outputChannels * tileRows * WinogradLayout(shape).tileColumns + 8
+  }
+
+  /// Floats of scratch `winogradInputTransform` needs per thread for up to `tileRows` tile rows
+  /// (one zero-padded plane band).
+  public static func winogradInputScratchCount(_ shape: Conv2DShape, tileRows: Int) -> Int {
+    (2 * tileRows + 2) * 2 * WinogradLayout(shape).phaseLength
   }
 
   /// Floats of scratch `winogradGEMM` needs per thread.
@@ -42,65 +58,93 @@ extension ConvolutionKernels {
     GEMMKernels.packedGEMMScratchCount(depth: shape.inputChannels)
   }
 
-  /// Step 1: `V[ξ][ci][t] = (Bᵀ · d · B)[ξ]` for the input channels `channels` of one image,
-  /// where d is tile t's 4×4 input patch (zero outside the image).
+  /// Step 1: `V[ξ][ci][t] = (Bᵀ · d · B)[ξ]` for the input channels `channels` and the tiles of
+  /// the tile rows `tileRows` of one image (t counted from the first of them), where d is tile
+  /// t's 4×4 input patch (zero outside the image).
   ///
   /// - Parameters:
   ///   - input: one image, `[Cin, H, W]` floats.
-  ///   - transformed: `winogradInputCount(shape)` floats (only these channels' rows written).
-  ///   - scratch: `winogradInputScratchCount(shape)` floats, the calling thread's own.
+  ///   - transformed: `winogradInputCount(shape, tileRows: tileRows.count)` floats (only these
+  ///     channels' rows written).
+  ///   - scratch: `winogradInputScratchCount(shape, tileRows: tileRows.count)` floats, the
+  ///     calling thread's own.
   public static func winogradInputTransform(
     _ shape: Conv2DShape, input: UnsafePointer<Float>, transformed: UnsafeMutablePointer<Float>,
-    channels: Range<Int>, scratch: UnsafeMutablePointer<Float>
+    channels: Range<Int>, tileRows: Range<Int>, scratch: UnsafeMutablePointer<Float>
   ) {
     let layout = WinogradLayout(shape)
-    let (tiles, tileColumns) = (layout.tiles, layout.tileColumns)
+    precondition(tileRows.lowerBound >= 0 && tileRows.upperBound <= layout.tileRows, "tile rows out of range")
+    let tileColumns = layout.tileColumns
+    let tiles = tileRows.count * tileColumns
     let positionStride = shape.inputChannels * tiles
     let (width, height) = (shape.inputWidth, shape.inputHeight)
+    let (phase, rowLength) = (layout.phaseLength, 2 * layout.phaseLength)
+    // The offset of a row's next even (odd) column: 1, but not a constant (see `nextColumn`).
+    let next = layout.nextColumn
+    // The band of padded rows the tiles read: 2 · first tile row ..< 2 · last + 4.
+    let band = 2 * tileRows.lowerBound..<2 * tileRows.upperBound + 2
     let padded = scratch
-    let paddedWidth = layout.paddedWidth
-    padded.update(repeating: 0, count: layout.paddedRows * paddedWidth)
+    padded.update(repeating: 0, count: band.count * rowLength)
+    let imageRows = max(0, band.lowerBound - shape.paddingTop)..<min(height, band.upperBound - shape.paddingTop)
+    let fullGroups = tileColumns / 8
     for channel in channels {
-      // The plane at row paddingTop, column paddingLeft of the zeroed buffer; rows and columns
-      // past the image are never written, so they stay zero from one channel to the next.
+      // The band's image rows at column paddingLeft of the zeroed buffer, split into even and
+      // odd columns; nothing else is written, so the padding stays zero from one channel to
+      // the next.
       let plane = input + channel * height * width
-      for y in 0..<min(height, layout.paddedRows - shape.paddingTop) {
-        let row = padded + (y + shape.paddingTop) * paddedWidth + shape.paddingLeft
-        row.update(from: plane + y * width, count: min(width, paddedWidth - shape.paddingLeft))
+      for y in imageRows {
+        let row = padded + (y + shape.paddingTop - band.lowerBound) * rowLength
+        if width >= 8 {
+          scatterTwoPhases(plane + y * width, count: width, paddingLeft: shape.paddingLeft, into: row, phaseStride: phase)
+        } else {
+          scatterByPhase(
+            plane + y * width, count: width, paddingLeft: shape.paddingLeft, stride: 2, into: row, phaseStride: phase)
+        }
       }
       let target = transformed + channel * tiles
-      for tileRow in 0..<layout.tileRows {
-        let rows = padded + 2 * tileRow * paddedWidth
-        var tileColumn = 0
-        while tileColumn < tileColumns {
-          let count = min(8, tileColumns - tileColumn)
-          // w_r = (d · B) of patch row r, eight tiles per vector; then V = Bᵀ · w.
-          let source = rows + 2 * tileColumn
-          let w0 = WinogradTile.rowTransform(source)
-          let w1 = WinogradTile.rowTransform(source + paddedWidth)
-          let w2 = WinogradTile.rowTransform(source + 2 * paddedWidth)
-          let w3 = WinogradTile.rowTransform(source + 3 * paddedWidth)
-          let column = target + tileRow * tileColumns + tileColumn
-          WinogradTile.storeColumn(w0, w1, w2, w3, column, positionStride: positionStride, count: count)
-          tileColumn += 8
+      for tileRow in 0..<tileRows.count {
+        let rows = padded + 2 * tileRow * rowLength
+        let column = target + tileRow * tileColumns
+        // Columns 2t ..< 2t + 4 of tile t are even[t], odd[t], even[t + 1], odd[t + 1].
+        @inline(__always)
+        func transform(_ tile: Int) -> (Vectors4, Vectors4, Vectors4, Vectors4) {
+          @inline(__always)
+          func row(_ r: Int) -> Vectors4 {
+            let even = UnsafePointer(rows + r * rowLength + tile)
+            let odd = even + phase
+            let (d0, d1, d2, d3) = (load8(even), load8(odd), load8(even + next), load8(odd + next))
+            return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+          }
+          return WinogradTile.columnTransform(row(0), row(1), row(2), row(3))
+        }
+        for group in 0..<fullGroups {
+          let v = transform(8 * group)
+          WinogradTile.store(v, column + 8 * group, positionStride: positionStride)
+        }
+        if fullGroups * 8 < tileColumns {
+          // The last few tiles: only their lanes are stored, so nothing past the row of tiles
+          // is written.
+          let tile = fullGroups * 8
+          WinogradTile.store(transform(tile), column + tile, positionStride: positionStride, count: tileColumns - tile)
         }
       }
     }
   }
 
   /// Step 2: `M[ξ] = U[ξ] · V[ξ]` for the positions `positions` (a range of `0..<16`), over the
-  /// output channels `outputChannels` (nil for all).
+  /// output channels `outputChannels` (nil for all), for the tiles of `tileRows` tile rows.
   ///
   /// - Parameters:
-  ///   - transformed: step 1's `V`, every input channel.
-  ///   - products: `winogradProductCount(shape)` floats; row (ξ, co) is written.
+  ///   - transformed: step 1's `V` of those tile rows, every input channel.
+  ///   - products: `winogradProductCount(shape, tileRows: tileRows)` floats; row (ξ, co) is
+  ///     written.
   ///   - scratch: `winogradGEMMScratchCount(shape)` floats, the calling thread's own.
   public static func winogradGEMM(
     _ shape: Conv2DShape, weights: WinogradWeights, transformed: UnsafePointer<Float>,
-    products: UnsafeMutablePointer<Float>, positions: Range<Int>, outputChannels: Range<Int>? = nil,
+    products: UnsafeMutablePointer<Float>, positions: Range<Int>, outputChannels: Range<Int>? = nil, tileRows: Int,
     scratch: UnsafeMutablePointer<Float>
   ) {
-    let tiles = WinogradLayout(shape).tiles
+    let tiles = tileRows * WinogradLayout(shape).tileColumns
     let rows = outputChannels ?? 0..<shape.outputChannels
     precondition(positions.lowerBound >= 0 && positions.upperBound <= 16, "Winograd positions out of range")
     precondition(
@@ -116,88 +160,104 @@ extension ConvolutionKernels {
   }
 
   /// Step 3: output channel co's tile t is `Aᵀ · m · A + bias[co]`, clamped, with m[ξ] =
-  /// `M[ξ][co][t]`; writes the channels `outputChannels` of one image's output `[Cout, OH, OW]`.
+  /// `M[ξ][co][t]`; writes the output rows of the tile rows `tileRows` (2 per tile row, but
+  /// none past the plane) of the channels `outputChannels` of one image's output `[Cout, OH,
+  /// OW]`. `products` holds step 2's M of those tile rows.
   public static func winogradOutputTransform(
     _ shape: Conv2DShape, products: UnsafePointer<Float>, weights: WinogradWeights,
-    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, outputChannels: Range<Int>
+    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, outputChannels: Range<Int>, tileRows: Range<Int>
   ) {
     let layout = WinogradLayout(shape)
-    let (tiles, tileColumns) = (layout.tiles, layout.tileColumns)
+    precondition(tileRows.lowerBound >= 0 && tileRows.upperBound <= layout.tileRows, "tile rows out of range")
+    let tileColumns = layout.tileColumns
+    let tiles = tileRows.count * tileColumns
     let positionStride = shape.outputChannels * tiles
     let (width, height) = (shape.outputWidth, shape.outputHeight)
     let bounds = VectorClamp(clamp)
+    // Groups of eight tiles whose 16 output columns all lie inside the plane.
+    let fullGroups = width / 16
     for channel in outputChannels {
       let bias = SIMD8<Float>(repeating: weights.bias[channel])
       let source = products + channel * tiles
       let plane = output + channel * height * width
-      for tileRow in 0..<layout.tileRows {
-        var tileColumn = 0
-        while tileColumn < tileColumns {
-          let count = min(8, tileColumns - tileColumn)
-          let column = source + tileRow * tileColumns + tileColumn
-          // u[r] = (m · A)[r]: columns 0 and 1 of each transformed row.
-          var u = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-          var v = u
-          for r in 0..<4 {
-            let m0 = WinogradTile.load(column + (4 * r) * positionStride, count: count)
-            let m1 = WinogradTile.load(column + (4 * r + 1) * positionStride, count: count)
-            let m2 = WinogradTile.load(column + (4 * r + 2) * positionStride, count: count)
-            let m3 = WinogradTile.load(column + (4 * r + 3) * positionStride, count: count)
-            let (first, second) = (m0 + m1 + m2, m1 - m2 - m3)
-            switch r {
-            case 0: (u.0, v.0) = (first, second)
-            case 1: (u.1, v.1) = (first, second)
-            case 2: (u.2, v.2) = (first, second)
-            default: (u.3, v.3) = (first, second)
-            }
+      for tileRow in tileRows {
+        let column = source + (tileRow - tileRows.lowerBound) * tileColumns
+        let y = 2 * tileRow
+        let (top, bottom) = (plane + y * width, y + 1 < height ? plane + (y + 1) * width : nil)
+        for group in 0..<fullGroups {
+          let (y0, y1) = WinogradTile.outputRows(
+            column + 8 * group, positionStride: positionStride, bias: bias, bounds: bounds)
+          store8(y0.0, top + 16 * group)
+          store8(y0.1, top + 16 * group + 8)
+          if let bottom {
+            store8(y1.0, bottom + 16 * group)
+            store8(y1.1, bottom + 16 * group + 8)
           }
-          let y00 = bounds(u.0 + u.1 + u.2 + bias)
-          let y01 = bounds(v.0 + v.1 + v.2 + bias)
-          let y10 = bounds(u.1 - u.2 - u.3 + bias)
-          let y11 = bounds(v.1 - v.2 - v.3 + bias)
-          let x = 2 * tileColumn
-          let pixels = min(16, width - x)
-          let y = 2 * tileRow
-          WinogradTile.storeInterleaved(y00, y01, plane + y * width + x, count: pixels)
-          if y + 1 < height {
-            WinogradTile.storeInterleaved(y10, y11, plane + (y + 1) * width + x, count: pixels)
-          }
-          tileColumn += 8
+        }
+        let tile = fullGroups * 8
+        if tile < tileColumns {
+          // The last tiles: eight are computed (the loads past the row read the next row, or
+          // the products' spare floats), only the pixels inside the plane stored.
+          let (y0, y1) = WinogradTile.outputRows(column + tile, positionStride: positionStride, bias: bias, bounds: bounds)
+          let pixels = width - 2 * tile
+          WinogradTile.store(y0, top + 2 * tile, count: pixels)
+          if let bottom { WinogradTile.store(y1, bottom + 2 * tile, count: pixels) }
         }
       }
     }
   }
 
-  /// The whole convolution of every image on one thread (tests and the reference for the
-  /// split the runtime runs).
+  /// The whole convolution of every image on one thread, chunk by chunk (tests, and the
+  /// reference for the splits the runtime runs).
   ///
   /// - Parameter scratch: `winogradScratchCount(shape)` floats.
   public static func conv2dWinograd(
     _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: WinogradWeights, output: UnsafeMutablePointer<Float>,
     clamp: OutputClamp = .none, scratch: UnsafeMutablePointer<Float>
   ) {
-    let transformed = scratch
-    let products = transformed + winogradInputCount(shape)
-    let threadScratch = products + winogradProductCount(shape)
     let (inputImage, outputImage) = (shape.inputChannels * shape.inputHeight * shape.inputWidth,
       shape.outputChannels * shape.outputHeight * shape.outputWidth)
+    let (chunkRows, tileRows) = (winogradChunkRows(shape), winogradTileRows(shape))
     for image in 0..<shape.batch {
-      winogradInputTransform(
-        shape, input: input + image * inputImage, transformed: transformed, channels: 0..<shape.inputChannels,
-        scratch: threadScratch)
-      winogradGEMM(
-        shape, weights: weights, transformed: transformed, products: products, positions: 0..<16,
-        scratch: threadScratch)
-      winogradOutputTransform(
-        shape, products: products, weights: weights, output: output + image * outputImage, clamp: clamp,
-        outputChannels: 0..<shape.outputChannels)
+      for first in stride(from: 0, to: tileRows, by: chunkRows) {
+        winogradChunk(
+          shape, input: input + image * inputImage, weights: weights, output: output + image * outputImage,
+          clamp: clamp, tileRows: first..<min(first + chunkRows, tileRows), scratch: scratch)
+      }
     }
   }
 
-  /// Floats of scratch `conv2dWinograd` needs.
+  /// The three steps of one chunk of tile rows of one image on one thread.
+  ///
+  /// - Parameter scratch: `winogradScratchCount(shape, tileRows: tileRows.count)` floats, the
+  ///   calling thread's own.
+  public static func winogradChunk(
+    _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: WinogradWeights, output: UnsafeMutablePointer<Float>,
+    clamp: OutputClamp, tileRows: Range<Int>, scratch: UnsafeMutablePointer<Float>
+  ) {
+    let transformed = scratch
+    let products = transformed + winogradInputCount(shape, tileRows: tileRows.count)
+    let threadScratch = products + winogradProductCount(shape, tileRows: tileRows.count)
+    winogradInputTransform(
+      shape, input: input, transformed: transformed, channels: 0..<shape.inputChannels, tileRows: tileRows,
+      scratch: threadScratch)
+    winogradGEMM(
+      shape, weights: weights, transformed: transformed, products: products, positions: 0..<16,
+      tileRows: tileRows.count, scratch: threadScratch)
+    winogradOutputTransform(
+      shape, products: products, weights: weights, output: output, clamp: clamp,
+      outputChannels: 0..<shape.outputChannels, tileRows: tileRows)
+  }
+
+  /// Floats of scratch `conv2dWinograd` needs: `winogradChunk`'s for `winogradChunkRows` rows.
   public static func winogradScratchCount(_ shape: Conv2DShape) -> Int {
-    winogradInputCount(shape) + winogradProductCount(shape)
-      + max(winogradInputScratchCount(shape), winogradGEMMScratchCount(shape))
+    winogradScratchCount(shape, tileRows: winogradChunkRows(shape))
+  }
+
+  /// Floats of scratch `winogradChunk` needs for a chunk of `tileRows` tile rows.
+  public static func winogradScratchCount(_ shape: Conv2DShape, tileRows: Int) -> Int {
+    winogradInputCount(shape, tileRows: tileRows) + winogradProductCount(shape, tileRows: tileRows)
+      + max(winogradInputScratchCount(shape, tileRows: tileRows), winogradGEMMScratchCount(shape))
   }
 }
 
@@ -232,17 +292,23 @@ struct WinogradLayout {
   let tileRows: Int
   let tileColumns: Int
   let tiles: Int
-  /// The zero-padded plane the input transform reads: 2 · tile rows + 2 rows, and columns for
-  /// whole groups of eight tiles (2 · 8 · ⌈tile columns / 8⌉ + 2).
-  let paddedRows: Int
-  let paddedWidth: Int
+  /// The zero-padded band the input transform reads (2 rows per tile row, and 2 more) holds
+  /// each row's even columns, then its odd ones, `phaseLength` floats apart: padded column c
+  /// at `(c mod 2) · phaseLength + ⌊c / 2⌋`. A group of eight tiles from tile t reads floats
+  /// t ..< t + 9 of each phase, so a phase holds whole groups and one more float.
+  let phaseLength: Int
+  /// 1, the offset from a column to the next one of the same phase, computed from the shape
+  /// on purpose: as a constant, LLVM sees the loads at even[t] and even[t + 1] overlap and
+  /// builds the second from pieces of the first with shuffles (Note [Depthwise padded planes]
+  /// met the same), which measured slower than two plain loads.
+  let nextColumn: Int
 
   init(_ shape: Conv2DShape) {
     tileRows = (shape.outputHeight + 1) / 2
     tileColumns = (shape.outputWidth + 1) / 2
     tiles = tileRows * tileColumns
-    paddedRows = 2 * tileRows + 2
-    paddedWidth = 16 * ((tileColumns + 7) / 8) + 2
+    phaseLength = 8 * ((tileColumns + 7) / 8) + 8
+    nextColumn = shape.kernelWidth - 2
   }
 }
 
@@ -251,65 +317,98 @@ typealias Vectors4 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
 /// The transforms' vector steps on eight tiles side by side, and the partial loads and stores
 /// of the last group of a tile row.
 enum WinogradTile {
-  /// `d · B` of one patch row for eight tiles side by side: `source` holds the row's floats
-  /// from the first tile's (two per tile, then two more).
+  /// `V = Bᵀ · w` for the row transforms w0 … w3 of a tile's four patch rows: V[4i + j] is
+  /// `result.i.j`.
   @inline(__always)
-  static func rowTransform(_ source: UnsafePointer<Float>) -> Vectors4 {
-    let first = SIMD16<Float>(lowHalf: load8(source), highHalf: load8(source + 8))
-    let second = SIMD16<Float>(lowHalf: load8(source + 2), highHalf: load8(source + 10))
-    let (d0, d1, d2, d3) = (first.evenHalf, first.oddHalf, second.evenHalf, second.oddHalf)
-    return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+  static func columnTransform(
+    _ w0: Vectors4, _ w1: Vectors4, _ w2: Vectors4, _ w3: Vectors4
+  ) -> (Vectors4, Vectors4, Vectors4, Vectors4) {
+    (
+      (w0.0 - w2.0, w0.1 - w2.1, w0.2 - w2.2, w0.3 - w2.3),
+      (w1.0 + w2.0, w1.1 + w2.1, w1.2 + w2.2, w1.3 + w2.3),
+      (w2.0 - w1.0, w2.1 - w1.1, w2.2 - w1.2, w2.3 - w1.3),
+      (w1.0 - w3.0, w1.1 - w3.1, w1.2 - w3.2, w1.3 - w3.3)
+    )
   }
 
-  /// `V = Bᵀ · w` for the row transforms w0 … w3: V[4i + j] to `column + (4i + j) ·
-  /// positionStride`, `count` tiles each.
+  /// Stores V[ξ] (eight tiles) at `column + ξ · positionStride`.
   @inline(__always)
-  static func storeColumn(
-    _ w0: Vectors4, _ w1: Vectors4, _ w2: Vectors4, _ w3: Vectors4, _ column: UnsafeMutablePointer<Float>,
-    positionStride: Int, count: Int
+  static func store(
+    _ v: (Vectors4, Vectors4, Vectors4, Vectors4), _ column: UnsafeMutablePointer<Float>, positionStride: Int
   ) {
     @inline(__always)
-    func put(_ row: Int, _ v: Vectors4) {
+    func put(_ row: Int, _ values: Vectors4) {
       let target = column + 4 * row * positionStride
-      store(v.0, target, count: count)
-      store(v.1, target + positionStride, count: count)
-      store(v.2, target + 2 * positionStride, count: count)
-      store(v.3, target + 3 * positionStride, count: count)
+      store8(values.0, target)
+      store8(values.1, target + positionStride)
+      store8(values.2, target + 2 * positionStride)
+      store8(values.3, target + 3 * positionStride)
     }
-    put(0, (w0.0 - w2.0, w0.1 - w2.1, w0.2 - w2.2, w0.3 - w2.3))
-    put(1, (w1.0 + w2.0, w1.1 + w2.1, w1.2 + w2.2, w1.3 + w2.3))
-    put(2, (w2.0 - w1.0, w2.1 - w1.1, w2.2 - w1.2, w2.3 - w1.3))
-    put(3, (w1.0 - w3.0, w1.1 - w3.1, w1.2 - w3.2, w1.3 - w3.3))
+    put(0, v.0)
+    put(1, v.1)
+    put(2, v.2)
+    put(3, v.3)
   }
 
-  /// The first `count` (1 ... 8) lanes of `value` to `pointer`.
+  /// `store` for the first `count` (< 8) tiles only.
   @inline(__always)
-  static func store(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>, count: Int) {
-    if count == 8 { store8(value, pointer) } else { storePartial8(value, pointer, count: count) }
-  }
-
-  /// `count` (1 ... 8) floats at `pointer`, zero in the other lanes.
-  @inline(__always)
-  static func load(_ pointer: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
-    count == 8 ? load8(pointer) : loadPartial8(pointer, count: count)
-  }
-
-  /// a[0], b[0], a[1], b[1], …, a[7], b[7]: the first `count` (1 ... 16) of them to `pointer`.
-  @inline(__always)
-  static func storeInterleaved(
-    _ a: SIMD8<Float>, _ b: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>, count: Int
+  static func store(
+    _ v: (Vectors4, Vectors4, Vectors4, Vectors4), _ column: UnsafeMutablePointer<Float>, positionStride: Int,
+    count: Int
   ) {
-    let low = SIMD8(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3])
-    let high = SIMD8(a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7])
-    if count == 16 {
-      store8(low, pointer)
-      store8(high, pointer + 8)
-    } else if count > 8 {
-      store8(low, pointer)
-      storePartial8(high, pointer + 8, count: count - 8)
-    } else {
-      store(low, pointer, count: count)
+    @inline(__always)
+    func put(_ row: Int, _ values: Vectors4) {
+      let target = column + 4 * row * positionStride
+      storePartial8(values.0, target, count: count)
+      storePartial8(values.1, target + positionStride, count: count)
+      storePartial8(values.2, target + 2 * positionStride, count: count)
+      storePartial8(values.3, target + 3 * positionStride, count: count)
     }
+    put(0, v.0)
+    put(1, v.1)
+    put(2, v.2)
+    put(3, v.3)
+  }
+
+  /// The first `count` (< 16) pixels of an output row (two vectors) to `pointer`.
+  @inline(__always)
+  static func store(_ row: (SIMD8<Float>, SIMD8<Float>), _ pointer: UnsafeMutablePointer<Float>, count: Int) {
+    if count > 8 {
+      store8(row.0, pointer)
+      storePartial8(row.1, pointer + 8, count: count - 8)
+    } else {
+      storePartial8(row.0, pointer, count: count)
+    }
+  }
+
+  /// The two output rows of eight tiles, `Aᵀ · m · A + bias` clamped, from m[ξ] at `column + ξ ·
+  /// positionStride`: each row as its 16 pixels (two vectors), tile t's at 2t and 2t + 1.
+  @inline(__always)
+  static func outputRows(
+    _ column: UnsafePointer<Float>, positionStride: Int, bias: SIMD8<Float>, bounds: VectorClamp
+  ) -> ((SIMD8<Float>, SIMD8<Float>), (SIMD8<Float>, SIMD8<Float>)) {
+    // (m · A)[r] for r = 0 … 3: columns 0 and 1 of each transformed row.
+    @inline(__always)
+    func row(_ r: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+      let m = column + 4 * r * positionStride
+      let (m0, m1, m2, m3) = (load8(m), load8(m + positionStride), load8(m + 2 * positionStride), load8(m + 3 * positionStride))
+      return (m0 + m1 + m2, m1 - m2 - m3)
+    }
+    let (u0, v0) = row(0)
+    let (u1, v1) = row(1)
+    let (u2, v2) = row(2)
+    let (u3, v3) = row(3)
+    let top = separately(bounds(u0 + u1 + u2 + bias), bounds(v0 + v1 + v2 + bias))
+    let bottom = separately(bounds(u1 - u2 - u3 + bias), bounds(v1 - v2 - v3 + bias))
+    return (top, bottom)
+  }
+
+  /// `interleave(a, b)`, out of line on purpose: inlined, LLVM moves its shuffles up through
+  /// the transform's additions and clamps (shuffling every operand instead of the two results),
+  /// which made the output transform about four times slower.
+  @inline(never)
+  static func separately(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+    interleave(a, b)
   }
 }
 

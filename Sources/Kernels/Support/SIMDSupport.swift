@@ -164,3 +164,18 @@ func transpose8x8(_ rows: Vectors8) -> Vectors8 {
 typealias Vectors8 = (
   SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>
 )
+
+/// `a` and `b` interleaved: (a0, b0, a1, b1, a2, b2, a3, b3) and (a4, b4, …, a7, b7).
+///
+/// Two rounds, as in `transpose8x8`: `vunpcklps` / `vunpckhps` within 128-bit lanes, then the
+/// lanes regrouped as doubles (one `vperm2f128` each); picked as floats in one round, LLVM
+/// builds each result lane by lane.
+@inline(__always)
+func interleave(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+  let low = unsafeBitCast(SIMD8(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]), to: SIMD4<Double>.self)
+  let high = unsafeBitCast(SIMD8(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]), to: SIMD4<Double>.self)
+  return (
+    unsafeBitCast(SIMD4(low[0], low[1], high[0], high[1]), to: SIMD8<Float>.self),
+    unsafeBitCast(SIMD4(low[2], low[3], high[2], high[3]), to: SIMD8<Float>.self)
+  )
+}

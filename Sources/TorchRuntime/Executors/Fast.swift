@@ -421,43 +421,80 @@ enum FastExecutors {
     }
   }
 
-  /// A 3×3 stride-1 convolution by Note [Winograd F(2×2, 3×3)]: per image, the input
-  /// transform split by input channels, the 16 GEMMs by position, and the output transform by
-  /// output channels, each thread activating the channels it wrote.
+  /// A 3×3 stride-1 convolution by Note [Winograd F(2×2, 3×3)]: per image, the threads take
+  /// whole chunks of tile rows when there are enough of them, else share each step of one
+  /// chunk (the input transform by input channels, the 16 GEMMs by position, the output
+  /// transform by output channels); each thread activates the output it wrote.
   private static func winogradConv2d(
     _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: WinogradWeights,
     output: UnsafeMutablePointer<Float>, clamp: OutputClamp, activation: UnaryOperation?
   ) {
-    let tiles = ConvolutionKernels.winogradTiles(shape)
     let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
-    let transformedCount = ConvolutionKernels.winogradInputCount(shape)
-    context.withScratch(transformedCount + ConvolutionKernels.winogradProductCount(shape)) { transformed in
-      let products = transformed + transformedCount
-      for image in 0..<shape.batch {
-        let imageInput = input + image * shape.inputChannels * inputPlane
-        let imageOutput = output + image * shape.outputChannels * outputPlane
-        context.parallelBlocks(shape.inputChannels, block: 1, work: 16 * shape.inputChannels * tiles) { channels in
-          context.withScratch(ConvolutionKernels.winogradInputScratchCount(shape)) { scratch in
-            ConvolutionKernels.winogradInputTransform(
-              shape, input: imageInput, transformed: transformed, channels: channels, scratch: scratch)
+    let tileRows = ConvolutionKernels.winogradTileRows(shape)
+    var chunkRows = ConvolutionKernels.winogradChunkRows(shape)
+    var chunks = (tileRows + chunkRows - 1) / chunkRows
+    if context.threadCount > 1 && chunks >= context.threadCount {
+      // A whole number of chunks per thread, of about equal size.
+      chunks = (chunks + context.threadCount - 1) / context.threadCount * context.threadCount
+      chunkRows = (tileRows + chunks - 1) / chunks
+      chunks = (tileRows + chunkRows - 1) / chunkRows
+    }
+    let work = 4 * shape.outputChannels * shape.inputChannels * outputPlane
+    // Activates the output rows of tile rows `rows` of channels `channels`.
+    func activate(_ imageOutput: UnsafeMutablePointer<Float>, channels: Range<Int>, rows: Range<Int>) {
+      guard let activation else { return }
+      let pixels = 2 * rows.lowerBound * shape.outputWidth..<min(2 * rows.upperBound, shape.outputHeight) * shape.outputWidth
+      if pixels.count == outputPlane {
+        let first = imageOutput + channels.lowerBound * outputPlane
+        ElementwiseKernels.unaryFloat32(activation, input: first, output: first, elements: 0..<channels.count * outputPlane)
+        return
+      }
+      for channel in channels {
+        let plane = imageOutput + channel * outputPlane
+        ElementwiseKernels.unaryFloat32(activation, input: plane, output: plane, elements: pixels)
+      }
+    }
+    for image in 0..<shape.batch {
+      let imageInput = input + image * shape.inputChannels * inputPlane
+      let imageOutput = output + image * shape.outputChannels * outputPlane
+      if context.threadCount == 1 || chunks >= context.threadCount {
+        context.parallelBlocks(chunks, block: 1, work: work) { range in
+          context.withScratch(ConvolutionKernels.winogradScratchCount(shape, tileRows: chunkRows)) { scratch in
+            for chunk in range {
+              let rows = chunk * chunkRows..<min((chunk + 1) * chunkRows, tileRows)
+              ConvolutionKernels.winogradChunk(
+                shape, input: imageInput, weights: weights, output: imageOutput, clamp: clamp, tileRows: rows,
+                scratch: scratch)
+              activate(imageOutput, channels: 0..<shape.outputChannels, rows: rows)
+            }
           }
         }
-        let work = 16 * shape.outputChannels * shape.inputChannels * tiles
+        continue
+      }
+      // One chunk (the whole plane), each step split.
+      let rows = 0..<tileRows
+      let transformedCount = ConvolutionKernels.winogradInputCount(shape, tileRows: tileRows)
+      context.withScratch(transformedCount + ConvolutionKernels.winogradProductCount(shape, tileRows: tileRows)) {
+        transformed in
+        let products = transformed + transformedCount
+        context.parallelBlocks(shape.inputChannels, block: 1, work: work) { channels in
+          context.withScratch(ConvolutionKernels.winogradInputScratchCount(shape, tileRows: tileRows)) { scratch in
+            ConvolutionKernels.winogradInputTransform(
+              shape, input: imageInput, transformed: transformed, channels: channels, tileRows: rows, scratch: scratch)
+          }
+        }
         context.parallelBlocks(16, block: 1, work: work) { positions in
           context.withScratch(ConvolutionKernels.winogradGEMMScratchCount(shape)) { scratch in
             ConvolutionKernels.winogradGEMM(
               shape, weights: weights, transformed: transformed, products: products, positions: positions,
-              scratch: scratch)
+              tileRows: tileRows, scratch: scratch)
           }
         }
-        context.parallelBlocks(shape.outputChannels, block: 1, work: 16 * shape.outputChannels * tiles) { channels in
+        context.parallelBlocks(shape.outputChannels, block: 1, work: work) { channels in
           ConvolutionKernels.winogradOutputTransform(
-            shape, products: products, weights: weights, output: imageOutput, clamp: clamp, outputChannels: channels)
-          if let activation {
-            let first = imageOutput + channels.lowerBound * outputPlane
-            ElementwiseKernels.unaryFloat32(
-              activation, input: first, output: first, elements: 0..<channels.count * outputPlane)
-          }
+            shape, products: products, weights: weights, output: imageOutput, clamp: clamp, outputChannels: channels,
+            tileRows: rows)
+          activate(imageOutput, channels: channels, rows: rows)
         }
       }
     }

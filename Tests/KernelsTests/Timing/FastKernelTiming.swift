@@ -331,6 +331,31 @@ struct FastKernelTiming {
         let error = zip(direct, winograd).map { abs($0 - $1) }.max() ?? 0
         Self.report(name + ", phase planes", milliseconds: phase, flops: layer.flops)
         Self.report(name + ", Winograd (max diff \(error))", milliseconds: fast, flops: layer.flops)
+        // Each step on its own over one chunk, scaled to the plane (the three add up to about
+        // the whole).
+        let (chunkRows, tileRows) = (ConvolutionKernels.winogradChunkRows(shape), ConvolutionKernels.winogradTileRows(shape))
+        let scale = Double(tileRows) / Double(chunkRows)
+        let transformed = scratch.pointer
+        let products = transformed + ConvolutionKernels.winogradInputCount(shape, tileRows: chunkRows)
+        let threadScratch = products + ConvolutionKernels.winogradProductCount(shape, tileRows: chunkRows)
+        let inputStep = scale * Self.median {
+          ConvolutionKernels.winogradInputTransform(
+            shape, input: input.baseAddress!, transformed: transformed, channels: 0..<shape.inputChannels,
+            tileRows: 0..<chunkRows, scratch: threadScratch)
+        }
+        let gemmStep = scale * Self.median {
+          ConvolutionKernels.winogradGEMM(
+            shape, weights: weights, transformed: transformed, products: products, positions: 0..<16,
+            tileRows: chunkRows, scratch: threadScratch)
+        }
+        let outputStep = scale * winograd.withUnsafeMutableBufferPointer { output in
+          Self.median {
+            ConvolutionKernels.winogradOutputTransform(
+              shape, products: products, weights: weights, output: output.baseAddress!, clamp: layer.clamp,
+              outputChannels: 0..<shape.outputChannels, tileRows: 0..<chunkRows)
+          }
+        }
+        print(String(format: "timing:   input transform %.3f ms, GEMMs %.3f ms, output transform %.3f ms", inputStep, gemmStep, outputStep))
       }
     }
   }
