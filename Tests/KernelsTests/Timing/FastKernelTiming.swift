@@ -429,6 +429,20 @@ struct FastKernelTiming {
         Self.report("global average pool, 64×112×112", milliseconds: global)
       }
     }
+    // SqueezeNet's pools (no padding, small planes).
+    for (planes, size) in [(64, 111), (128, 55), (256, 27)] {
+      let pool = Pool2DShape(planes: planes, inputHeight: size, inputWidth: size, kernel: (3, 3), stride: (2, 2))
+      let input = generator.floats(planes * size * size)
+      var output = [Float](repeating: 0, count: planes * pool.outputHeight * pool.outputWidth)
+      input.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { output in
+          let fast = Self.median {
+            PoolingKernels.maxPool2d(pool, input: input.baseAddress!, output: output.baseAddress!, planes: 0..<planes)
+          }
+          Self.report("max_pool2d 3×3 s2, \(planes)×\(size)×\(size)", milliseconds: fast)
+        }
+      }
+    }
   }
 
   // MARK: - Whole networks
