@@ -176,6 +176,33 @@ struct FastPathTests {
     try Self.check("aten::add.Tensor", [.tensor(Self.tensor([7, 9], seed: 28)), .tensor(transposed), .int(1)])
   }
 
+  /// A channel shuffle's transposed view, a permutation with no contiguous trailing run, a
+  /// strided slice, and an already contiguous tensor, with one and two threads: the same
+  /// values as the reference's copy. (`check` would copy the views first.)
+  @Test func contiguousCopies() throws {
+    guard case .contextual(let fast)? = OperatorTable.standard.kernel(for: "aten::contiguous") else {
+      Issue.record("aten::contiguous has no fast executor")
+      return
+    }
+    let views = [
+      try Self.tensor([1, 2, 58, 28, 28], seed: 51).transposed(1, 2),
+      try Self.tensor([3, 5, 7, 40], seed: 52).permuted([3, 0, 2, 1]),
+      try Self.tensor([4, 9, 300], seed: 53).slice(dim: 2, start: 1, end: nil, step: 3),
+      Self.tensor([5, 6], seed: 54),
+    ]
+    for view in views {
+      for threads in [1, 2] {
+        let result = try fast(ExecutionContext(threads: threads), [.tensor(view), .int(0)])
+        guard case .tensor(let copy)? = result.first else {
+          Issue.record("aten::contiguous did not return a tensor")
+          return
+        }
+        #expect(copy.isContiguous && copy.shape == view.shape)
+        #expect(copy.floats() == view.contiguous().floats(), "\(view.shape) with \(threads) threads")
+      }
+    }
+  }
+
   /// Concatenation along every dim, of two and three inputs of different sizes, split across
   /// threads; views and mixed
   /// dtypes fall back to the reference (the results must not change).
