@@ -287,28 +287,51 @@ public struct Tensor: @unchecked Sendable {
     var result = Tensor(uninitialized: shape, dtype: dtype)
     result.quantization = quantization
     let total = count
-    let itemSize = dtype.itemSize
     guard total > 0 else { return result }
-    // The trailing dims laid out contiguously form one run copied at once; an odometer walks
-    // the dims outside it (a channel shuffle's transposed copy moves whole planes).
+    copyRuns(0..<total / contiguousRun, into: result.storage.baseAddress)
+    return result
+  }
+}
+
+extension Tensor {
+  /// Elements in the trailing dimensions laid out contiguously: one run that a copy moves at
+  /// once (a channel shuffle's transposed view has whole planes).
+  public var contiguousRun: Int { runLayout.run }
+
+  /// `contiguousRun`, and how many leading dimensions lie outside it.
+  private var runLayout: (run: Int, outerCount: Int) {
     var run = 1
-    var innerDims = 0
-    for dim in stride(from: rank - 1, through: 0, by: -1) {
-      guard shape[dim] == 1 || strides[dim] == run else { break }
-      run *= shape[dim]
-      innerDims += 1
+    var outerCount = rank
+    while outerCount > 0 && (shape[outerCount - 1] == 1 || strides[outerCount - 1] == run) {
+      outerCount -= 1
+      run *= shape[outerCount]
     }
-    let outerShape = Array(shape.prefix(rank - innerDims))
-    let outerStrides = Array(strides.prefix(rank - innerDims))
+    return (run, outerCount)
+  }
+
+  /// Copies runs `runs` (of `count / contiguousRun`, in row-major order) of the elements, each
+  /// `contiguousRun` long, to `target`, each at its place in a contiguous copy; an odometer
+  /// walks the dimensions outside the run. Disjoint ranges may be copied concurrently.
+  public func copyRuns(_ runs: Range<Int>, into target: UnsafeMutableRawPointer) {
+    let (run, outerCount) = runLayout
+    let outerShape = Array(shape.prefix(outerCount))
+    let outerStrides = Array(strides.prefix(outerCount))
+    let itemSize = dtype.itemSize
     let runBytes = run * itemSize
-    let source = storage.baseAddress
-    var target = result.storage.baseAddress
-    var index = [Int](repeating: 0, count: outerShape.count)
+    // The source offset of the first run, then the odometer from there.
+    var index = [Int](repeating: 0, count: outerCount)
     var offset = storageOffset
-    for _ in 0..<(total / run) {
-      target.copyMemory(from: source + offset * itemSize, byteCount: runBytes)
-      target += runBytes
-      var dim = outerShape.count - 1
+    var remainder = runs.lowerBound
+    for dim in stride(from: outerCount - 1, through: 0, by: -1) {
+      (remainder, index[dim]) = remainder.quotientAndRemainder(dividingBy: outerShape[dim])
+      offset += index[dim] * outerStrides[dim]
+    }
+    let source = storage.baseAddress
+    var destination = target + runs.lowerBound * runBytes
+    for _ in runs {
+      destination.copyMemory(from: source + offset * itemSize, byteCount: runBytes)
+      destination += runBytes
+      var dim = outerCount - 1
       while dim >= 0 {
         index[dim] += 1
         offset += outerStrides[dim]
@@ -318,7 +341,6 @@ public struct Tensor: @unchecked Sendable {
         dim -= 1
       }
     }
-    return result
   }
 }
 

@@ -331,38 +331,23 @@ enum WinogradTile {
     )
   }
 
-  /// Stores V[ξ] (eight tiles) at `column + ξ · positionStride`.
-  @inline(__always)
-  static func store(
-    _ v: (Vectors4, Vectors4, Vectors4, Vectors4), _ column: UnsafeMutablePointer<Float>, positionStride: Int
-  ) {
-    @inline(__always)
-    func put(_ row: Int, _ values: Vectors4) {
-      let target = column + 4 * row * positionStride
-      store8(values.0, target)
-      store8(values.1, target + positionStride)
-      store8(values.2, target + 2 * positionStride)
-      store8(values.3, target + 3 * positionStride)
-    }
-    put(0, v.0)
-    put(1, v.1)
-    put(2, v.2)
-    put(3, v.3)
-  }
-
-  /// `store` for the first `count` (< 8) tiles only.
+  /// Stores V[ξ] at `column + ξ · positionStride`: eight tiles, or the first `count`.
   @inline(__always)
   static func store(
     _ v: (Vectors4, Vectors4, Vectors4, Vectors4), _ column: UnsafeMutablePointer<Float>, positionStride: Int,
-    count: Int
+    count: Int = 8
   ) {
+    @inline(__always)
+    func one(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+      if count == 8 { store8(value, pointer) } else { storePartial8(value, pointer, count: count) }
+    }
     @inline(__always)
     func put(_ row: Int, _ values: Vectors4) {
       let target = column + 4 * row * positionStride
-      storePartial8(values.0, target, count: count)
-      storePartial8(values.1, target + positionStride, count: count)
-      storePartial8(values.2, target + 2 * positionStride, count: count)
-      storePartial8(values.3, target + 3 * positionStride, count: count)
+      one(values.0, target)
+      one(values.1, target + positionStride)
+      one(values.2, target + 2 * positionStride)
+      one(values.3, target + 3 * positionStride)
     }
     put(0, v.0)
     put(1, v.1)

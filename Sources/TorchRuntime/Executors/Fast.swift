@@ -105,52 +105,21 @@ enum FastExecutors {
   }
 
   /// `aten::contiguous` of a float32 view that is not contiguous (a channel shuffle's transpose):
-  /// the copy goes into a tensor from the pool and is split across the threads by runs (the
-  /// trailing dimensions that are contiguous in the view, copied at once), as the reference's
-  /// odometer walks them. Anything else is the reference's.
+  /// the copy goes into a tensor from the pool and is split across the threads by runs
+  /// (`Tensor.copyRuns`, which the reference's copy runs whole). Anything else is the
+  /// reference's.
   private static func contiguous(_ context: ExecutionContext, _ a: [IValue]) throws -> [IValue] {
     let input = try a.tensor(0)
     guard input.dtype == .float32, !input.isContiguous, input.count > 0 else {
       return try OperatorTable.reference.executor(for: "aten::contiguous")!(a)
     }
-    let (shape, strides) = (input.shape, input.strides)
-    var run = 1
-    var innerDims = 0
-    for dim in Swift.stride(from: shape.count - 1, through: 0, by: -1) {
-      guard shape[dim] == 1 || strides[dim] == run else { break }
-      run *= shape[dim]
-      innerDims += 1
-    }
-    let outerShape = Array(shape.prefix(shape.count - innerDims))
-    let outerStrides = Array(strides.prefix(shape.count - innerDims))
-    let output = context.makeTensor(shape)
-    withExtendedLifetime((input, output)) {
-      let (source, target) = (UnsafePointer(input.floatPointer()), output.floatPointer())
+    let run = input.contiguousRun
+    let output = context.makeTensor(input.shape)
+    withExtendedLifetime(output) {
+      let target = UnsafeMutableRawPointer(output.floatPointer())
       // Runs of at least 1K floats go one per block; shorter ones in blocks of about that much.
-      let block = max(1, 1024 / run)
-      context.parallelBlocks(input.count / run, block: block, work: input.count) { runs in
-        // The source offset of run `runs.lowerBound`, then the odometer from there.
-        var index = [Int](repeating: 0, count: outerShape.count)
-        var offset = 0
-        var remainder = runs.lowerBound
-        for dim in Swift.stride(from: outerShape.count - 1, through: 0, by: -1) {
-          (remainder, index[dim]) = remainder.quotientAndRemainder(dividingBy: outerShape[dim])
-          offset += index[dim] * outerStrides[dim]
-        }
-        var destination = target + runs.lowerBound * run
-        for _ in runs {
-          destination.update(from: source + offset, count: run)
-          destination += run
-          var dim = outerShape.count - 1
-          while dim >= 0 {
-            index[dim] += 1
-            offset += outerStrides[dim]
-            if index[dim] < outerShape[dim] { break }
-            offset -= outerStrides[dim] * outerShape[dim]
-            index[dim] = 0
-            dim -= 1
-          }
-        }
+      context.parallelBlocks(input.count / run, block: max(1, 1024 / run), work: input.count) { runs in
+        input.copyRuns(runs, into: target)
       }
     }
     return [.tensor(output)]
