@@ -11,6 +11,17 @@ import TorchIR
 // vectorized activations, arithmetic and pooling, split across the context's threads, with
 // outputs from its buffer pool. Anything else falls through to the reference executor, so the
 // results never depend on which path ran beyond the rounding the kernels document.
+//
+// Activations stay NCHW throughout. A channels-last (NHWC) layout for MobileNet chains was
+// built as kernels and timed against the NCHW ones, layer by layer on one thread (branch
+// `experiment/channels-last`, test `FastKernelTiming/channelsLastLayers`): its depthwise
+// kernel vectorizes along channels and wins on stride 2 (96 channels at 112×112: 0.69 →
+// 0.57 ms; 144 at 56×56: 0.27 → 0.16 ms, ONNX Runtime's speed) but loses on stride 1 (32 at
+// 112×112: 0.42 → 0.55 ms; 144 at 56×56: 0.50 → 0.64 ms), and its 1×1 GEMM (pixels as rows,
+// 6×16 register tiles) ran 0–15% behind the NCHW GEMM on every MobileNetV2 shape. Summed over
+// MobileNetV2 that is a loss, so the layout was not wired in; it would pay only with a
+// channels-last GEMM at least as fast as the NCHW one and a stride-1 depthwise kernel that
+// reuses loads across neighbouring columns.
 
 /// Packed weights the fast kernels reuse across runs, keyed by the storage they were read from.
 ///
