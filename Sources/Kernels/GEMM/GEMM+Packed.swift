@@ -254,6 +254,10 @@ protocol GEMMColumns {
   func run(_ n: Int, count: Int) -> Int?
   /// `offsets[j]` = the offset of column n + j, or −1 when it is dropped, for j < count.
   func offsets(_ n: Int, count: Int, into offsets: UnsafeMutablePointer<Int>)
+  /// When columns n ..< n + count are one dropped run of lanes `gap` (0 < its length < count)
+  /// and kept columns at consecutive offsets around it, lane j < gap.lowerBound at `offset + j`
+  /// and lane j ≥ gap.upperBound at `offset + j − gap.count`: those; else nil.
+  func gap(_ n: Int, count: Int) -> (offset: Int, gap: Range<Int>)?
 }
 
 /// Column n at `(n − origin) · stride`.
@@ -265,6 +269,8 @@ struct StridedColumns: GEMMColumns {
   @inline(__always) func offsets(_ n: Int, count: Int, into offsets: UnsafeMutablePointer<Int>) {
     for j in 0..<count { offsets[j] = (n + j - origin) * stride }
   }
+
+  @inline(__always) func gap(_ n: Int, count: Int) -> (offset: Int, gap: Range<Int>)? { nil }
 }
 
 /// Flat columns n = y · rowLength + x of which the first `width` of each row are kept, at
@@ -285,6 +291,16 @@ struct FlatPlaneColumns: GEMMColumns {
       x += 1
       if x == rowLength { (y, x) = (y + 1, 0) }
     }
+  }
+
+  @inline(__always) func gap(_ n: Int, count: Int) -> (offset: Int, gap: Range<Int>)? {
+    let (y, x) = n.quotientAndRemainder(dividingBy: rowLength)
+    // Kept lanes before the row's dropped columns, then the dropped ones (to the row's end or
+    // the tile's); what follows starts the next row, right after the kept lanes in the plane.
+    let kept = max(width - x, 0)
+    let dropped = min(rowLength - max(x, width), count - kept)
+    guard dropped > 0, dropped < count, count - kept - dropped <= width else { return nil }
+    return (y * width + min(x, width), kept..<kept + dropped)
   }
 }
 
@@ -362,44 +378,76 @@ extension GEMMKernels {
         for j in count..<nr { target[j] = 0 }
       }
     }
-    for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: columnBlock) {
-      let blockEnd = min(j0 + columnBlock, columns.upperBound)
-      for m0 in stride(from: firstPanelRow, to: rows.upperBound, by: mr) {
-        let a = weights.panel(group: group, row: m0, column: 0)
-        let bias = weights.panelBias(group: group, row: m0)
-        let rowRange = max(m0, rows.lowerBound)..<min(m0 + mr, rows.upperBound)
-        let first = rowRange.lowerBound - m0
-        for column in stride(from: j0, to: blockEnd, by: nr) {
-          let columnCount = min(nr, blockEnd - column) - (column >= inPlaceEnd && trailingColumn ? 1 : 0)
-          if columnCount == 0 { continue }  // after the blocks
-          if column < inPlaceEnd, let start = columnMap.run(column, count: nr) {
-            let tileC = c + (rowRange.lowerBound - rows.lowerBound) * cRowStride + start
-            let panel = InPlacePanel(base: b + column, offsets: rowOffsets)
-            if rowRange.count == mr {
-              microKernel6x16(
-                depth: depth, a: a, b: panel, c: tileC, cRowStride: cRowStride, accumulate: false, bias: bias,
-                finish: finish, bounds: bounds)
-            } else {
-              partialRowsKernel16(
-                rows: rowRange.count, depth: depth, a: a + first, b: panel, c: tileC, cRowStride: cRowStride,
-                accumulate: false, bias: bias + first, finish: finish, bounds: bounds)
-            }
-            continue
-          }
-          // Edge tile: computed on `tile` (row stride NR), its kept elements copied out.
-          columnMap.offsets(column, count: columnCount, into: offsets)
-          if column < inPlaceEnd {
-            microKernel6x16(
-              depth: depth, a: a, b: InPlacePanel(base: b + column, offsets: rowOffsets), c: tile, cRowStride: nr,
-              accumulate: false, bias: bias, finish: finish, bounds: bounds)
+    // Where each in-place tile of a block goes, found once per block rather than per row panel
+    // (a division per tile): its offset in C when its 16 columns are one run, else, when they
+    // are two runs around a dropped gap, the offset and the gap, else nothing (`Placement`).
+    let blockTiles = (columnBlock + nr - 1) / nr
+    withUnsafeTemporaryAllocation(of: Placement.self, capacity: blockTiles) { placementBuffer in
+      let placements = placementBuffer.baseAddress!
+      for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: columnBlock) {
+        let blockEnd = min(j0 + columnBlock, columns.upperBound)
+        for (t, column) in stride(from: j0, to: min(blockEnd, inPlaceEnd), by: nr).enumerated() {
+          if let start = columnMap.run(column, count: nr) {
+            placements[t] = Placement(offset: start, gapStart: 0, gapLength: 0)
+          } else if let (offset, gap) = columnMap.gap(column, count: nr) {
+            placements[t] = Placement(offset: offset, gapStart: gap.lowerBound, gapLength: gap.count)
           } else {
-            narrowTileKernel(
-              columns: columnCount, depth: depth, a: a, b: lastPanel, tile: tile, accumulate: false, bias: bias,
-              finish: finish, bounds: bounds)
+            placements[t] = .elsewhere
           }
-          storeTile(
-            tile, rows: rowRange, panelRow: m0, columns: columnCount, offsets: offsets,
-            c: c + (rowRange.lowerBound - rows.lowerBound) * cRowStride, cRowStride: cRowStride)
+        }
+        for m0 in stride(from: firstPanelRow, to: rows.upperBound, by: mr) {
+          let a = weights.panel(group: group, row: m0, column: 0)
+          let bias = weights.panelBias(group: group, row: m0)
+          let rowRange = max(m0, rows.lowerBound)..<min(m0 + mr, rows.upperBound)
+          let first = rowRange.lowerBound - m0
+          for column in stride(from: j0, to: blockEnd, by: nr) {
+            let columnCount = min(nr, blockEnd - column) - (column >= inPlaceEnd && trailingColumn ? 1 : 0)
+            if columnCount == 0 { continue }  // after the blocks
+            let placement = column < inPlaceEnd ? placements[(column - j0) / nr] : .elsewhere
+            if placement.offset >= 0 && placement.gapLength > 0 {
+              // Two runs around a gap: the tile on `tile`, then each row's two runs copied out.
+              microKernel6x16(
+                depth: depth, a: a, b: InPlacePanel(base: b + column, offsets: rowOffsets), c: tile, cRowStride: nr,
+                accumulate: false, bias: bias, finish: finish, bounds: bounds)
+              let (gapStart, gapEnd) = (placement.gapStart, placement.gapStart + placement.gapLength)
+              for row in rowRange {
+                let tileRow = tile + (row - m0) * nr
+                let cRow = c + (row - rows.lowerBound) * cRowStride + placement.offset
+                copyShort(tileRow, to: cRow, count: gapStart)
+                copyShort(tileRow + gapEnd, to: cRow + gapStart, count: nr - gapEnd)
+              }
+              continue
+            }
+            if placement.offset >= 0 {
+              let start = placement.offset
+              let tileC = c + (rowRange.lowerBound - rows.lowerBound) * cRowStride + start
+              let panel = InPlacePanel(base: b + column, offsets: rowOffsets)
+              if rowRange.count == mr {
+                microKernel6x16(
+                  depth: depth, a: a, b: panel, c: tileC, cRowStride: cRowStride, accumulate: false, bias: bias,
+                  finish: finish, bounds: bounds)
+              } else {
+                partialRowsKernel16(
+                  rows: rowRange.count, depth: depth, a: a + first, b: panel, c: tileC, cRowStride: cRowStride,
+                  accumulate: false, bias: bias + first, finish: finish, bounds: bounds)
+              }
+              continue
+            }
+            // Edge tile: computed on `tile` (row stride NR), its kept elements copied out.
+            columnMap.offsets(column, count: columnCount, into: offsets)
+            if column < inPlaceEnd {
+              microKernel6x16(
+                depth: depth, a: a, b: InPlacePanel(base: b + column, offsets: rowOffsets), c: tile, cRowStride: nr,
+                accumulate: false, bias: bias, finish: finish, bounds: bounds)
+            } else {
+              narrowTileKernel(
+                columns: columnCount, depth: depth, a: a, b: lastPanel, tile: tile, accumulate: false, bias: bias,
+                finish: finish, bounds: bounds)
+            }
+            storeTile(
+              tile, rows: rowRange, panelRow: m0, columns: columnCount, offsets: offsets,
+              c: c + (rowRange.lowerBound - rows.lowerBound) * cRowStride, cRowStride: cRowStride)
+          }
         }
       }
     }
@@ -944,6 +992,27 @@ extension GEMMKernels {
 // `__builtin_prefetch` shim), and of the image rows 8 ahead in the depthwise plane copy, made
 // single layers faster in the per-node profile (MobileNet V2's 32→16 on 112×112 0.56 → 0.45 ms)
 // but no whole model faster, side by side at 1 and 2 threads; it is not used.
+
+/// Where an in-place tile's 16 columns go in a row of C (`runInPlaceGEMM`): at `offset` on, with
+/// lanes `gapStart ..< gapStart + gapLength` dropped and the lanes after them moved down by
+/// `gapLength`; `offset` −1 when the columns are placed some other way.
+struct Placement {
+  var offset: Int
+  var gapStart: Int
+  var gapLength: Int
+
+  static let elsewhere = Placement(offset: -1, gapStart: 0, gapLength: 0)
+}
+
+/// Copies `count` (0 to 16) floats, whole vectors where there are eight or more.
+@inline(__always)
+func copyShort(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+  if count >= 8 {
+    copyOverlapping(source, to: target, count: count)
+  } else {
+    for j in 0..<count { target[j] = source[j] }
+  }
+}
 
 /// How a micro-kernel reads B[k, 0 ..< 16] of its tile.
 protocol PanelReader {
