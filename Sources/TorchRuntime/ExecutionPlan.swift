@@ -171,9 +171,13 @@ private struct PlanBuilder {
     let nodes = Array(block.nodes)
     var index = 0
     while index < nodes.count {
-      if index + 1 < nodes.count, let fused = fuse(nodes[index], nodes[index + 1]) {
+      // Constants between an op and the one it fuses with (an add's alpha) go first.
+      var next = index + 1
+      while next < nodes.count, nodes[next].kind == .constant { next += 1 }
+      if next < nodes.count, let fused = fuse(nodes[index], nodes[next]) {
+        for constant in nodes[index + 1..<next] { instructions.append(translate(constant)) }
         instructions.append(fused)
-        index += 2
+        index = next + 1
         continue
       }
       instructions.append(translate(nodes[index]))
@@ -242,15 +246,20 @@ private struct PlanBuilder {
 
   /// One instruction for `node` and `next` when `next` applies an op to `node`'s only result,
   /// which nothing else uses, and the table has a fused kernel for the pair (Note [Epilogue
-  /// fusion]).
+  /// fusion]). A `next` with more inputs than that result is looked up as `second@i`, i the
+  /// result's position among them; the fused kernel then takes `node`'s inputs followed by
+  /// `next`'s others, in order (defined before `node`, or by constants between the two, which
+  /// the plan runs first).
   mutating func fuse(_ node: Node, _ next: Node) -> Instruction? {
     guard let first = node.schema?.fullName, let second = next.schema?.fullName,
-      node.outputs.count == 1, next.outputs.count == 1, next.inputs.count == 1,
-      next.inputs[0] === node.outputs[0], node.outputs[0].uses.count == 1,
-      let kernel = operators.fusedKernel(first, then: second)
+      node.outputs.count == 1, next.outputs.count == 1, node.outputs[0].uses.count == 1,
+      let position = next.inputs.firstIndex(where: { $0 === node.outputs[0] })
     else { return nil }
+    let others = next.inputs.enumerated().filter { $0.offset != position }.map(\.element)
+    let name = others.isEmpty ? second : "\(second)@\(position)"
+    guard let kernel = operators.fusedKernel(first, then: name) else { return nil }
     return .op(
-      kernel: kernel, inputs: node.inputs.map { register($0) },
+      kernel: kernel, inputs: (node.inputs + others).map { register($0) },
       outputs: [register(node.outputs[0]), register(next.outputs[0])], node: node)
   }
 

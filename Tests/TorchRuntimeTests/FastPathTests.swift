@@ -407,3 +407,95 @@ struct ConcatenationInPlaceTests {
     #expect(try EpilogueFusionTests.close(heightResults[2][0], heightReference[0]))
   }
 }
+
+/// Note [Residual fusion]: a convolution whose only result is added to another tensor (add,
+/// add_ and _add_relu, the convolution first or, with alpha 1, second) runs as one instruction
+/// with the unfused numbers; `x + alpha·conv` with another alpha or a broadcast operand runs the
+/// op as written.
+struct ResidualFusionTests {
+  /// `op(conv(x), r)` (or `op(r, conv(x))` when `convFirst` is false), alpha's constant between
+  /// the two as torch.jit places it, and with `alsoReturnConv` the convolution's output returned
+  /// too (another use: not fused).
+  static func graph(
+    op: String, convFirst: Bool, alpha: String, kernel: Int, groups: Int, alsoReturnConv: Bool
+  ) -> String {
+    let operands = convFirst ? "%y, %r" : "%r, %y"
+    return """
+      graph(%x : Tensor, %w : Tensor, %b : Tensor, %r : Tensor):
+        %one : int = prim::Constant[value=1]()
+        %groups : int = prim::Constant[value=\(groups)]()
+        %pad : int = prim::Constant[value=\(kernel / 2)]()
+        %s : int[] = prim::ListConstruct(%one, %one)
+        %p : int[] = prim::ListConstruct(%pad, %pad)
+        %y : Tensor = aten::conv2d(%x, %w, %b, %s, %p, %s, %groups)
+        %alpha : \(alpha.contains(".") ? "float" : "int") = prim::Constant[value=\(alpha)]()
+        %z : Tensor = \(op)(\(operands), %alpha)
+        \(alsoReturnConv ? "%t : (Tensor, Tensor) = prim::TupleConstruct(%z, %y)\n  return (%t)" : "return (%z)")
+      """
+  }
+
+  static func run(
+    _ text: String, operators: OperatorTable, threads: Int, kernel: Int, groups: Int, residual: [Int]? = nil,
+    profile: Profile? = nil
+  ) throws -> [IValue] {
+    let context = ExecutionContext(threads: threads)
+    context.profile = profile
+    let (interpreter, function) = try EpilogueFusionTests.function(
+      text, name: "residual", arguments: ["x", "w", "b", "r"], operators: operators, context: context)
+    let channels = 16
+    let arguments: [IValue] = [
+      .tensor(FastPathTests.tensor([1, channels, 23, 40], seed: 41)),
+      .tensor(FastPathTests.tensor([channels, channels / groups, kernel, kernel], seed: 42)),
+      .tensor(FastPathTests.tensor([channels], seed: 43)),
+      .tensor(FastPathTests.tensor(residual ?? [1, channels, 23, 40], seed: 44)),
+    ]
+    let result = try interpreter.call(function, arguments: arguments)
+    return result.elements ?? [result]
+  }
+
+  /// Fused: one instruction, exactly the unfused fast kernels' result and the reference's within
+  /// rounding, for a 1×1 convolution (the GEMM), a 3×3 one and a depthwise one, at 1 and 2
+  /// threads.
+  @Test(arguments: [
+    ("aten::add", true), ("aten::add", false), ("aten::add_", true), ("aten::_add_relu", true),
+    ("aten::_add_relu", false),
+  ])
+  func fusedMatchesUnfused(op: String, convFirst: Bool) throws {
+    for (kernel, groups) in [(1, 1), (3, 1), (3, 16)] {
+      for threads in [1, 2] {
+        let text = Self.graph(
+          op: op, convFirst: convFirst, alpha: "1", kernel: kernel, groups: groups, alsoReturnConv: false)
+        let profile = Profile()
+        let fused = try Self.run(text, operators: .standard, threads: threads, kernel: kernel, groups: groups, profile: profile)
+        #expect(profile.byKind().map(\.kind) == ["aten::conv2d"], "\(op) ran as its own instruction")
+        let unfusedProfile = Profile()
+        let unfused = try Self.run(
+          Self.graph(op: op, convFirst: convFirst, alpha: "1", kernel: kernel, groups: groups, alsoReturnConv: true),
+          operators: .standard, threads: threads, kernel: kernel, groups: groups, profile: unfusedProfile)
+        #expect(unfusedProfile.byKind().count == 2, "conv2d and \(op): nothing fused")
+        #expect(try fused[0].tensor!.doubles() == unfused[0].tensor!.doubles(), "\(op) k\(kernel) g\(groups) t\(threads)")
+        let reference = try Self.run(text, operators: .reference, threads: 1, kernel: kernel, groups: groups)
+        #expect(try EpilogueFusionTests.close(fused[0], reference[0]))
+      }
+    }
+  }
+
+  /// Alpha other than 1 and an operand that broadcasts give the op's own result: fused for
+  /// `conv + alpha·x`, as written for `x + alpha·conv` and the broadcast.
+  @Test(arguments: [(true, false), (false, false), (true, true), (false, true)])
+  func otherAlphaAndBroadcastRunTheOp(convFirst: Bool, broadcast: Bool) throws {
+    for op in ["aten::add", "aten::_add_relu"] {
+      let text = Self.graph(
+        op: op, convFirst: convFirst, alpha: broadcast ? "1" : "2.5", kernel: 1, groups: 1, alsoReturnConv: false)
+      let residual = broadcast ? [1, 16, 1, 1] : nil
+      let profile = Profile()
+      let fast = try Self.run(
+        text, operators: .standard, threads: 2, kernel: 1, groups: 1, residual: residual, profile: profile)
+      let reference = try Self.run(text, operators: .reference, threads: 1, kernel: 1, groups: 1, residual: residual)
+      #expect(fast[0].tensor!.shape == [1, 16, 23, 40])
+      #expect(try EpilogueFusionTests.close(fast[0], reference[0]), "\(op) convFirst \(convFirst) broadcast \(broadcast)")
+      // One instruction either way (the plan fuses by op names; the kernel falls back inside).
+      #expect(profile.byKind().map(\.kind) == ["aten::conv2d"])
+    }
+  }
+}

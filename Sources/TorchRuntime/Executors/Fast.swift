@@ -228,24 +228,129 @@ enum FastExecutors {
     for (name, activation) in activations {
       for second in ["aten::\(name)", "aten::\(name)_"] {
         result.append(("prepacked::conv2d_clamp_run", second, { context, a in
-          let output = try prepackedConv2d(context, a, activation: activation)
+          let output = try prepackedConv2d(context, a, epilogue: .activation(activation))
           return [.tensor(output), .tensor(output)]
         }))
         result.append(("aten::conv2d", second, { context, a in
-          let output = try atenConv2d(context, a, activation: activation)
+          let output = try atenConv2d(context, a, epilogue: .activation(activation))
           return [.tensor(output), .tensor(output)]
         }))
       }
     }
+    // A residual added to the convolution's output (Note [Residual fusion]): `x + conv(…)`
+    // and `conv(…) + x` (add and _add_relu), and `conv(…).add_(x)`; the fused kernel gets the
+    // convolution's arguments, then the other operand and alpha.
+    let residualOps: [(String, @Sendable (Scalar) -> BinaryOperation)] = [
+      ("add", { .add(alpha: $0) }), ("_add_relu", { .addRelu(alpha: $0) }),
+    ]
+    for (name, make) in residualOps {
+      for (second, position, inPlace) in [
+        ("aten::\(name).Tensor", 0, false), ("aten::\(name).Tensor", 1, false), ("aten::\(name)_.Tensor", 0, true),
+      ] {
+        for (first, arity) in [("prepacked::conv2d_clamp_run", 2), ("aten::conv2d", 7)] {
+          result.append((first, "\(second)@\(position)", { context, a in
+            let output = try residualConv2d(
+              context, Array(a.prefix(arity)), other: a[arity], alpha: a.count > arity + 1 ? a[arity + 1] : .int(1),
+              make: make, position: position, inPlace: inPlace, aten: arity == 7)
+            return [.tensor(output.convolution), .tensor(output.sum)]
+          }))
+        }
+      }
+    }
     return result
+  }
+
+  // Note [Residual fusion]
+  // MobileNetV2's inverted residual blocks end in `x + conv(…)`, MobileNetV3's in
+  // `conv(…).add_(x)`, ResNet's in `_add_relu(conv(…), x)`: a separate pass that reads the
+  // convolution's output back from memory with the block input. Fused (`PlanBuilder.fuse`), the
+  // convolution adds the residual to each part of its output right after computing it, while in
+  // cache, with the same kernel as the separate op: `conv + alpha·x` as written, and `x + conv`
+  // as `conv + x` (alpha 1 only: x + 1·y and y + 1·x are the same float), so the results are
+  // the same. Anything else (`x + alpha·conv` with another alpha, a residual of another shape,
+  // dtype or layout) runs the convolution and then the op as written. The convolution's own
+  // output register gets the sum too; nothing else reads it.
+
+  /// `conv(…) ∘ other` or `other ∘ conv(…)` (position 1) for an add-like `make(alpha)` (Note
+  /// [Residual fusion]); `inPlace` for `conv(…).add_(other)`. Returns the convolution's result
+  /// and the op's (the same tensor when fused).
+  private static func residualConv2d(
+    _ context: ExecutionContext, _ convolution: [IValue], other: IValue, alpha: IValue,
+    make: (Scalar) -> BinaryOperation, position: Int, inPlace: Bool, aten: Bool
+  ) throws -> (convolution: Tensor, sum: Tensor) {
+    guard let scalar = alpha.kernelScalar else { throw OpError("alpha must be a number") }
+    let op = make(scalar)
+    // `conv ∘ (alpha·x)` is the op as written; `x ∘ (alpha·conv)` equals it only for alpha 1.
+    let exact = position == 0 || scalar == .int(1) || scalar == .double(1)
+    var epilogue: ConvEpilogue?
+    if exact, case .tensor(let residual) = other, residual.dtype == .float32, residual.isContiguous {
+      epilogue = .residual(op, residual)
+    }
+    let (output, applied) = try aten
+      ? atenConv2dApplying(context, convolution, epilogue: epilogue)
+      : prepackedConv2dApplying(context, convolution, epilogue: epilogue)
+    if applied && epilogue != nil { return (output, output) }
+    if position == 0 {
+      return (output, try binary(context, op, output, other, inPlace: inPlace))
+    }
+    guard case .tensor(let first) = other else { throw OpError("expected a tensor") }
+    return (output, try binary(context, op, first, .tensor(output), inPlace: inPlace))
+  }
+
+  /// What a convolution applies to its output, part by part, right after computing it (Notes
+  /// [Epilogue fusion] and [Residual fusion]).
+  enum ConvEpilogue {
+    /// An elementwise activation.
+    case activation(UnaryOperation)
+    /// `output ∘ residual` elementwise; it applies only to an output of the residual's shape
+    /// (float32 and contiguous), otherwise the convolution leaves it to its caller.
+    case residual(BinaryOperation, Tensor)
+
+    /// The epilogue bound to a convolution's `output`, nil when it cannot apply there (a
+    /// residual of another shape or layout).
+    func bind(_ output: Tensor) -> Bound? {
+      switch self {
+      case .activation(let op): return .activation(op)
+      case .residual(let op, let residual):
+        guard residual.shape == output.shape, residual.isContiguous, residual.storage !== output.storage else {
+          return nil
+        }
+        return .residual(op, UnsafePointer(residual.floatPointer()), output.floatPointer())
+      }
+    }
+
+    var vectorizes: Bool {
+      switch self {
+      case .activation(let op): ElementwiseKernels.vectorizes(op)
+      case .residual(let op, _): ElementwiseKernels.vectorizes(op)
+      }
+    }
+
+    /// An epilogue with its pointers.
+    enum Bound {
+      case activation(UnaryOperation)
+      /// The residual's and the output's first floats.
+      case residual(BinaryOperation, UnsafePointer<Float>, UnsafeMutablePointer<Float>)
+
+      /// Applies in place to `elements` of the floats at `start` (within the output).
+      func apply(_ start: UnsafeMutablePointer<Float>, elements: Range<Int>) {
+        switch self {
+        case .activation(let op):
+          ElementwiseKernels.unaryFloat32(op, input: start, output: start, elements: elements)
+        case .residual(let op, let residual, let output):
+          ElementwiseKernels.binaryFloat32(
+            op, a: start, b: residual + (start - output), output: start, elements: elements)
+        }
+      }
+    }
   }
 
   // MARK: - Convolution
 
   private static var convolutionEntries: [(String, ContextualOpExecutor)] {
     [
-      ("prepacked::conv2d_clamp_run", { context, a in [.tensor(try prepackedConv2d(context, a, activation: nil))] }),
-      ("aten::conv2d", { context, a in [.tensor(try atenConv2d(context, a, activation: nil))] }),
+      ("prepacked::conv2d_clamp_run", { context, a in [.tensor(try prepackedConv2d(context, a, epilogue: nil))] }),
+      ("aten::conv2d", { context, a in [.tensor(try atenConv2d(context, a, epilogue: nil))] }),
       ("aten::conv2d.padding", { context, a in
         [.tensor(try conv2d(
           context, try a.tensor(0), try a.tensor(1), try a.optionalTensor(2), stride: try a.intList(3),
@@ -268,40 +373,73 @@ enum FastExecutors {
     ]
   }
 
-  /// `prepacked::conv2d_clamp_run(input, context)`, then `activation`.
-  private static func prepackedConv2d(_ context: ExecutionContext, _ a: [IValue], activation: UnaryOperation?) throws
+  /// `prepacked::conv2d_clamp_run(input, context)`, then `epilogue`.
+  private static func prepackedConv2d(_ context: ExecutionContext, _ a: [IValue], epilogue: ConvEpilogue?) throws
     -> Tensor
+  {
+    try activatingUnfused(prepackedConv2dApplying(context, a, epilogue: epilogue), epilogue)
+  }
+
+  /// `aten::conv2d(input, weight, bias, stride, padding, dilation, groups)`, then `epilogue`.
+  private static func atenConv2d(_ context: ExecutionContext, _ a: [IValue], epilogue: ConvEpilogue?) throws
+    -> Tensor
+  {
+    try activatingUnfused(atenConv2dApplying(context, a, epilogue: epilogue), epilogue)
+  }
+
+  /// A convolution's output, with an activation epilogue the kernels did not apply applied.
+  private static func activatingUnfused(_ result: (Tensor, applied: Bool), _ epilogue: ConvEpilogue?) throws -> Tensor {
+    guard !result.applied, case .activation(let op)? = epilogue else { return result.0 }
+    return try ElementwiseExecutors.unary(op, result.0, inPlace: true)
+  }
+
+  /// `prepacked::conv2d_clamp_run(input, context)` and whether it applied `epilogue`.
+  private static func prepackedConv2dApplying(_ context: ExecutionContext, _ a: [IValue], epilogue: ConvEpilogue?)
+    throws -> (Tensor, applied: Bool)
   {
     let state = try ConvolutionExecutors.contextState(a[1], count: 8)
-    return try conv2d(
+    return try conv2dApplying(
       context, try a.tensor(0), try state.tensor(0), try state.optionalTensor(1), stride: try state.intList(2),
       padding: .explicit(try state.intList(3)), dilation: try state.intList(4), groups: try state.int(5),
-      clamp: try ConvolutionExecutors.clamp(state[6], state[7]), activation: activation)
+      clamp: try ConvolutionExecutors.clamp(state[6], state[7]), epilogue: epilogue)
   }
 
-  /// `aten::conv2d(input, weight, bias, stride, padding, dilation, groups)`, then `activation`.
-  private static func atenConv2d(_ context: ExecutionContext, _ a: [IValue], activation: UnaryOperation?) throws
-    -> Tensor
+  /// `aten::conv2d(input, weight, bias, stride, padding, dilation, groups)` and whether it
+  /// applied `epilogue`.
+  private static func atenConv2dApplying(_ context: ExecutionContext, _ a: [IValue], epilogue: ConvEpilogue?)
+    throws -> (Tensor, applied: Bool)
   {
-    try conv2d(
+    try conv2dApplying(
       context, try a.tensor(0), try a.tensor(1), try a.optionalTensor(2), stride: try a.intList(3),
       padding: .explicit(try a.intList(4)), dilation: try a.intList(5), groups: try a.int(6), clamp: .none,
-      activation: activation)
+      epilogue: epilogue)
   }
 
-  /// A 2-D convolution with fused bias and clamp, and then `activation` on the result (Note
-  /// [Epilogue fusion]).
+  /// A 2-D convolution with fused bias and clamp, and then `epilogue` on the result (Notes
+  /// [Epilogue fusion] and [Residual fusion]).
   static func conv2d(
     _ context: ExecutionContext, _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: [Int],
-    padding: ConvolutionPadding, dilation: [Int], groups: Int, clamp: OutputClamp, activation: UnaryOperation? = nil
+    padding: ConvolutionPadding, dilation: [Int], groups: Int, clamp: OutputClamp, epilogue: ConvEpilogue? = nil
   ) throws -> Tensor {
+    try activatingUnfused(
+      conv2dApplying(
+        context, input, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups,
+        clamp: clamp, epilogue: epilogue),
+      epilogue)
+  }
+
+  /// `conv2d`, and whether it applied `epilogue` (a residual of another shape or layout, or an
+  /// input the fast kernels do not take, leaves it to the caller).
+  private static func conv2dApplying(
+    _ context: ExecutionContext, _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: [Int],
+    padding: ConvolutionPadding, dilation: [Int], groups: Int, clamp: OutputClamp, epilogue: ConvEpilogue?
+  ) throws -> (Tensor, applied: Bool) {
     guard input.dtype == .float32, weight.dtype == .float32, bias.map({ $0.dtype == .float32 }) ?? true,
-      input.rank == 4 || input.rank == 3, weight.rank == 4, activation.map(ElementwiseKernels.vectorizes) ?? true
+      input.rank == 4 || input.rank == 3, weight.rank == 4, epilogue?.vectorizes ?? true
     else {
       let output = try ConvolutionExecutors.conv2d(
         input, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups, clamp: clamp)
-      guard let activation else { return output }
-      return try ElementwiseExecutors.unary(activation, output, inPlace: true)
+      return (output, epilogue == nil)
     }
     let shape = try ConvolutionExecutors.conv2dShape(
       input, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
@@ -315,12 +453,13 @@ enum FastExecutors {
       }
       let x = input.contiguous()
       let output = context.makeTensor(input.rank == 3 ? Array(shape.outputShape.dropFirst()) : shape.outputShape)
-      withExtendedLifetime((x, output, weights)) {
+      let bound = epilogue?.bind(output)
+      withExtendedLifetime((x, output, weights, epilogue)) {
         winogradConv2d(
           context, shape, input: x.floatPointer(), weights: weights, output: output.floatPointer(), clamp: clamp,
-          activation: activation)
+          epilogue: bound)
       }
-      return output
+      return (output, epilogue == nil || bound != nil)
     }
     let weights = context.weights.value(
       WeightCache.key(kind: 1, weight: weight, bias: bias), pins: [weight.storage] + (bias.map { [$0.storage] } ?? [])
@@ -332,7 +471,9 @@ enum FastExecutors {
     let output = context.makeTensor(outputShape)
     let pixels = shape.outputHeight * shape.outputWidth
     let taps = shape.kernelHeight * shape.kernelWidth
-    withExtendedLifetime((x, output, weights)) {
+    let epilogue = (bound: epilogue?.bind(output), source: epilogue)
+    withExtendedLifetime((x, output, weights, epilogue.source)) {
+      let activation = epilogue.bound
       let (source, target) = (UnsafePointer(x.floatPointer()), output.floatPointer())
       switch weights.layout {
       case .depthwise(let packed):
@@ -364,7 +505,7 @@ enum FastExecutors {
         }
       }
     }
-    return output
+    return (output, epilogue.source == nil || epilogue.bound != nil)
   }
 
   /// Runs a convolution's GEMM over `columns` output columns and every output channel, split
@@ -376,7 +517,7 @@ enum FastExecutors {
   /// of columns to the output pixels it writes.
   private static func splitGEMM(
     _ context: ExecutionContext, _ shape: Conv2DShape, columns: Int, work: Int, output: UnsafeMutablePointer<Float>,
-    activation: UnaryOperation?, pixels: (Range<Int>) -> Range<Int>,
+    activation: ConvEpilogue.Bound?, pixels: (Range<Int>) -> Range<Int>,
     _ gemm: (_ channels: Range<Int>?, _ columns: Range<Int>?, _ scratch: UnsafeMutablePointer<Float>) -> Void
   ) {
     let scratchCount = ConvolutionKernels.conv2dScratchCount(shape)
@@ -407,23 +548,22 @@ enum FastExecutors {
     }
   }
 
-  /// Applies `activation` in place to the output pixels `pixels` of channels `channels` of every
-  /// image (the part of a convolution's output one thread just wrote).
+  /// Applies the epilogue `activation` in place to the output pixels `pixels` of channels
+  /// `channels` of every image (the part of a convolution's output one thread just wrote).
   private static func applyActivation(
-    _ activation: UnaryOperation?, _ shape: Conv2DShape, _ output: UnsafeMutablePointer<Float>, channels: Range<Int>,
-    pixels: Range<Int>
+    _ activation: ConvEpilogue.Bound?, _ shape: Conv2DShape, _ output: UnsafeMutablePointer<Float>,
+    channels: Range<Int>, pixels: Range<Int>
   ) {
     guard let activation, !channels.isEmpty, !pixels.isEmpty else { return }
     let plane = shape.outputHeight * shape.outputWidth
     for image in 0..<shape.batch {
       let first = output + (image * shape.outputChannels + channels.lowerBound) * plane
       if pixels.count == plane {
-        ElementwiseKernels.unaryFloat32(activation, input: first, output: first, elements: 0..<channels.count * plane)
+        activation.apply(first, elements: 0..<channels.count * plane)
         continue
       }
       for channel in 0..<channels.count {
-        let start = first + channel * plane
-        ElementwiseKernels.unaryFloat32(activation, input: start, output: start, elements: pixels)
+        activation.apply(first + channel * plane, elements: pixels)
       }
     }
   }
@@ -432,7 +572,7 @@ enum FastExecutors {
   /// each split across the threads; a thread activates what it wrote.
   private static func phasePlaneConv2d(
     _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: PackedWeights,
-    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, activation: UnaryOperation?
+    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, activation: ConvEpilogue.Bound?
   ) {
     let columns = ConvolutionKernels.phasePlanesColumns(shape)
     let taps = shape.kernelHeight * shape.kernelWidth
@@ -465,7 +605,7 @@ enum FastExecutors {
   /// transform by output channels); each thread activates the output it wrote.
   private static func winogradConv2d(
     _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: WinogradWeights,
-    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, activation: UnaryOperation?
+    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, epilogue activation: ConvEpilogue.Bound?
   ) {
     let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
     let tileRows = ConvolutionKernels.winogradTileRows(shape)
@@ -483,13 +623,11 @@ enum FastExecutors {
       guard let activation else { return }
       let pixels = 2 * rows.lowerBound * shape.outputWidth..<min(2 * rows.upperBound, shape.outputHeight) * shape.outputWidth
       if pixels.count == outputPlane {
-        let first = imageOutput + channels.lowerBound * outputPlane
-        ElementwiseKernels.unaryFloat32(activation, input: first, output: first, elements: 0..<channels.count * outputPlane)
+        activation.apply(imageOutput + channels.lowerBound * outputPlane, elements: 0..<channels.count * outputPlane)
         return
       }
       for channel in channels {
-        let plane = imageOutput + channel * outputPlane
-        ElementwiseKernels.unaryFloat32(activation, input: plane, output: plane, elements: pixels)
+        activation.apply(imageOutput + channel * outputPlane, elements: pixels)
       }
     }
     for image in 0..<shape.batch {
