@@ -480,6 +480,17 @@ struct ResidualFusionTests {
     }
   }
 
+  /// A residual that cannot broadcast fails with the op's error, naming the op (the fused
+  /// instruction reports as the convolution).
+  @Test func mismatchedResidualNamesTheOp() throws {
+    let text = Self.graph(op: "aten::add", convFirst: false, alpha: "1", kernel: 1, groups: 1, alsoReturnConv: false)
+    #expect {
+      _ = try Self.run(text, operators: .standard, threads: 1, kernel: 1, groups: 1, residual: [1, 16, 5, 7])
+    } throws: { error in
+      "\(error)".contains("aten::add.Tensor on the convolution's result") && "\(error)".contains("size")
+    }
+  }
+
   /// Alpha other than 1 and an operand that broadcasts give the op's own result: fused for
   /// `conv + alpha·x`, as written for `x + alpha·conv` and the broadcast.
   @Test(arguments: [(true, false), (false, false), (true, true), (false, true)])
