@@ -29,9 +29,10 @@ import TorchIR
 // 112×112 + 3×3 stride 2 2.35 → 2.27 ms; 24→144 at 56×56 + 3×3 stride 1 and stride 2 and
 // 16→72 at 56×56 + stride 2 within ±4%; 32→192 at 28×28 and 24→88 at 28×28 + stride 1 13–15%
 // slower (short GEMM column ranges per strip). The layers are bound by their instructions more
-// than by the memory the fusion saves, so it was not wired in. Backing the buffer pool's large
-// blocks with 2 MB pages (`madvise(MADV_HUGEPAGE)`, 16 such blocks on MobileNetV2) changed no
-// model's time either: TLB misses are not what the strided GEMM reads wait on.
+// than by the memory the fusion saves, so it was not wired in. Backing the buffer pool's blocks
+// of 256 KB and more with 2 MB pages (`madvise(MADV_HUGEPAGE)`, 34 MB of them on MobileNetV2)
+// left MobileNetV2's time within noise (one thread, five alternating runs of each): TLB misses
+// are not what limits the GEMM's strided reads.
 
 /// Packed weights the fast kernels reuse across runs, keyed by the storage they were read from.
 ///
