@@ -407,21 +407,7 @@ extension GEMMKernels {
             let columnCount = min(nr, blockEnd - column) - (column >= inPlaceEnd && trailingColumn ? 1 : 0)
             if columnCount == 0 { continue }  // after the blocks
             let placement = column < inPlaceEnd ? placements[(column - j0) / nr] : .elsewhere
-            if placement.offset >= 0 && placement.gapLength > 0 {
-              // Two runs around a gap: the tile on `tile`, then each row's two runs copied out.
-              microKernel6x16(
-                depth: depth, a: a, b: InPlacePanel(base: b + column, offsets: rowOffsets), c: tile, cRowStride: nr,
-                accumulate: false, bias: bias, finish: finish, bounds: bounds)
-              let (gapStart, gapEnd) = (placement.gapStart, placement.gapStart + placement.gapLength)
-              for row in rowRange {
-                let tileRow = tile + (row - m0) * nr
-                let cRow = c + (row - rows.lowerBound) * cRowStride + placement.offset
-                copyShort(tileRow, to: cRow, count: gapStart)
-                copyShort(tileRow + gapEnd, to: cRow + gapStart, count: nr - gapEnd)
-              }
-              continue
-            }
-            if placement.offset >= 0 {
+            if placement.offset >= 0 && placement.gapLength == 0 {
               let start = placement.offset
               let tileC = c + (rowRange.lowerBound - rows.lowerBound) * cRowStride + start
               let panel = InPlacePanel(base: b + column, offsets: rowOffsets)
@@ -436,8 +422,8 @@ extension GEMMKernels {
               }
               continue
             }
-            // Edge tile: computed on `tile` (row stride NR), its kept elements copied out.
-            columnMap.offsets(column, count: columnCount, into: offsets)
+            // Edge tile: computed on `tile` (row stride NR), its kept elements copied out: two
+            // runs per row around a gap, else element by element.
             if column < inPlaceEnd {
               microKernel6x16(
                 depth: depth, a: a, b: InPlacePanel(base: b + column, offsets: rowOffsets), c: tile, cRowStride: nr,
@@ -447,6 +433,17 @@ extension GEMMKernels {
                 columns: columnCount, depth: depth, a: a, b: lastPanel, tile: tile, accumulate: false, bias: bias,
                 finish: finish, bounds: bounds)
             }
+            if placement.offset >= 0 {
+              let (gapStart, gapEnd) = (placement.gapStart, placement.gapStart + placement.gapLength)
+              for row in rowRange {
+                let tileRow = tile + (row - m0) * nr
+                let cRow = c + (row - rows.lowerBound) * cRowStride + placement.offset
+                copyShort(tileRow, to: cRow, count: gapStart)
+                copyShort(tileRow + gapEnd, to: cRow + gapStart, count: nr - gapEnd)
+              }
+              continue
+            }
+            columnMap.offsets(column, count: columnCount, into: offsets)
             storeTile(
               tile, rows: rowRange, panelRow: m0, columns: columnCount, offsets: offsets,
               c: c + (rowRange.lowerBound - rows.lowerBound) * cRowStride, cRowStride: cRowStride)

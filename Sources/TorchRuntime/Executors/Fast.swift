@@ -304,7 +304,7 @@ enum FastExecutors {
     // `conv ∘ (alpha·x)` is the op as written; `x ∘ (alpha·conv)` equals it only for alpha 1.
     let exact = position == 0 || scalar == .int(1) || scalar == .double(1)
     var epilogue: ConvEpilogue?
-    if exact, case .tensor(let residual) = other, residual.dtype == .float32, residual.isContiguous {
+    if exact, case .tensor(let residual) = other, residual.dtype == .float32 {
       epilogue = .residual(op, residual)
     }
     let (output, applied) = try aten
@@ -492,9 +492,8 @@ enum FastExecutors {
     let output = context.makeTensor(outputShape)
     let pixels = shape.outputHeight * shape.outputWidth
     let taps = shape.kernelHeight * shape.kernelWidth
-    let epilogue = (bound: epilogue?.bind(output), source: epilogue)
-    withExtendedLifetime((x, output, weights, epilogue.source)) {
-      let activation = epilogue.bound
+    let bound = epilogue?.bind(output)
+    withExtendedLifetime((x, output, weights, epilogue)) {
       let (source, target) = (UnsafePointer(x.floatPointer()), output.floatPointer())
       switch weights.layout {
       case .depthwise(let packed):
@@ -502,23 +501,23 @@ enum FastExecutors {
         // With an activation, channels go in chunks of about 16K floats, activated while in cache;
         // chunks and thread shares are whole multiples of the kernel's channel block.
         let grain = ConvolutionKernels.depthwiseChannelGrain(shape)
-        let chunk = activation == nil ? shape.outputChannels : max(1, 16384 / max(pixels, 1) / grain) * grain
+        let chunk = bound == nil ? shape.outputChannels : max(1, 16384 / max(pixels, 1) / grain) * grain
         context.parallelBlocks(shape.outputChannels, block: grain, work: work) { channels in
           context.withScratch(ConvolutionKernels.depthwiseScratchCount(shape)) { scratch in
             for start in Swift.stride(from: channels.lowerBound, to: channels.upperBound, by: chunk) {
               let part = start..<min(start + chunk, channels.upperBound)
               ConvolutionKernels.depthwiseConv2d(
                 shape, input: source, weights: packed, output: target, clamp: clamp, channels: part, scratch: scratch)
-              applyActivation(activation, shape, target, channels: part, pixels: 0..<pixels)
+              applyActivation(bound, shape, target, channels: part, pixels: 0..<pixels)
             }
           }
         }
       case .gemm(let packed) where ConvolutionKernels.prefersPhasePlanes(shape):
         phasePlaneConv2d(
-          context, shape, input: source, weights: packed, output: target, clamp: clamp, activation: activation)
+          context, shape, input: source, weights: packed, output: target, clamp: clamp, activation: bound)
       case .gemm(let packed):
         let work = shape.batch * shape.outputChannels * pixels * shape.inputChannelsPerGroup * taps
-        splitGEMM(context, shape, columns: pixels, work: work, output: target, activation: activation, pixels: { $0 }) {
+        splitGEMM(context, shape, columns: pixels, work: work, output: target, activation: bound, pixels: { $0 }) {
           channels, columns, scratch in
           ConvolutionKernels.conv2d(
             shape, input: source, weights: packed, output: target, clamp: clamp, outputChannels: channels,
@@ -526,7 +525,7 @@ enum FastExecutors {
         }
       }
     }
-    return (output, epilogue.source == nil || epilogue.bound != nil)
+    return (output, epilogue == nil || bound != nil)
   }
 
   /// Runs a convolution's GEMM over `columns` output columns and every output channel, split
