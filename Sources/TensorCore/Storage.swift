@@ -174,8 +174,9 @@ public final class BufferPool: @unchecked Sendable {
   public func take(_ byteCount: Int) -> UnsafeMutableRawPointer {
     let size = BufferPool.roundedSize(byteCount)
     lock.lock()
-    if var blocks = free[size], let block = blocks.popLast() {
-      free[size] = blocks
+    // Popped in place: copying the list out of the dictionary and back would copy its storage
+    // (a malloc and a free under the lock) on every call.
+    if let block = free[size]?.popLast() {
       idleBytes -= size
       lock.unlock()
       return block
