@@ -13,6 +13,9 @@ public final class ExecutionContext: @unchecked Sendable {
   public var profile: Profile?
   /// Weights packed for the fast kernels (see Note [Fast paths]).
   let weights = WeightCache()
+  /// Prepacked convolutions ready to run, by context object (Note [Prepared convolutions]).
+  private var prepared: [ObjectIdentifier: (object: ScriptObject, convolution: PreparedConvolution)] = [:]
+  private let preparedLock = NSLock()
   /// The threads besides the caller's; started on the first parallel kernel.
   private let workers: WorkerPool
 
@@ -29,6 +32,25 @@ public final class ExecutionContext: @unchecked Sendable {
   private var sliceBuffer: Tensor?
   private var sliceOffset = 0
   private let sliceLock = NSLock()
+
+  /// The convolution prepared for `object` when it was prepared for inputs shaped like
+  /// `input` and the fast kernels take `input` (Note [Prepared convolutions]).
+  func preparedConvolution(_ object: ScriptObject, input: Tensor) -> PreparedConvolution? {
+    preparedLock.lock()
+    let entry = prepared[ObjectIdentifier(object)]
+    preparedLock.unlock()
+    guard let convolution = entry?.convolution, convolution.inputShape == input.shape,
+      PreparedConvolution.takes(input)
+    else { return nil }
+    return convolution
+  }
+
+  /// Keeps `convolution` as the one prepared for `object`.
+  func keepPreparedConvolution(_ convolution: PreparedConvolution, for object: ScriptObject) {
+    preparedLock.lock()
+    prepared[ObjectIdentifier(object)] = (object, convolution)
+    preparedLock.unlock()
+  }
 
   /// An output tensor from the pool, not initialized (or the offered slice of a concatenation
   /// buffer, when it fits).

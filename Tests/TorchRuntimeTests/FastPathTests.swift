@@ -107,6 +107,40 @@ struct FastPathTests {
     try Self.check("prepacked::linear_clamp_run", [.tensor(Self.tensor([5, 64], seed: 10)), .object(linear)], tolerance: 1e-5)
   }
 
+  /// A prepacked convolution keeps its prepared shape and weights per context object (Note
+  /// [Prepared convolutions]): inputs of another shape, a non-contiguous view and an unbatched
+  /// input on the same object, in turns, each match the reference.
+  @Test func preparedConvolutionFollowsTheInput() throws {
+    let state: [IValue] = [
+      .tensor(Self.tensor([12, 8, 3, 3], seed: 21)), .tensor(Self.tensor([12], seed: 22)), Self.ints([1, 1]),
+      Self.ints([1, 1]), Self.ints([1, 1]), .int(1), .none, .double(0.75),
+    ]
+    let object = ConvolutionExecutors.context("Conv2dOpContext", state)
+    guard case .contextual(let fast)? = OperatorTable.standard.kernel(for: "prepacked::conv2d_clamp_run") else {
+      Issue.record("prepacked::conv2d_clamp_run has no fast executor")
+      return
+    }
+    let reference = try #require(OperatorTable.reference.executor(for: "prepacked::conv2d_clamp_run"))
+    let inputs = [
+      Self.tensor([1, 8, 10, 9], seed: 24), Self.tensor([2, 8, 5, 7], seed: 25),
+      try Self.tensor([1, 8, 9, 10], seed: 23).transposed(2, 3), Self.tensor([1, 8, 10, 9], seed: 26),
+      Self.tensor([8, 10, 9], seed: 27),
+    ]
+    let context = ExecutionContext(threads: 1)
+    for (index, input) in (inputs + inputs).enumerated() {
+      let actual = try fast(context, [.tensor(input), .object(object)])
+      let expected = try reference([.tensor(input), .object(object)])
+      guard case .tensor(let a) = actual[0], case .tensor(let e) = expected[0] else {
+        Issue.record("call \(index) did not return a tensor")
+        return
+      }
+      #expect(a.shape == e.shape && a.dtype == e.dtype, "call \(index): \(a.shape) \(a.dtype)")
+      guard a.shape == e.shape else { continue }
+      let error = maxRelativeError(a.doubles(), e.doubles())
+      #expect(error <= 1e-5, "call \(index): relative error \(error)")
+    }
+  }
+
   @Test func transposedConvolution() throws {
     let x = Self.tensor([1, 8, 7, 6], seed: 11)
     let w = Self.tensor([8, 3, 3, 3], seed: 12)

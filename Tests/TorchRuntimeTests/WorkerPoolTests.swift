@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 
@@ -61,5 +62,29 @@ struct WorkerPoolTests {
     let ranges = Mutex<[Range<Int>]>([])
     context.parallelFor(10) { range in ranges.withLock { $0.append(range) } }
     #expect(ranges.withLock { $0.sorted { $0.lowerBound < $1.lowerBound } } == [0..<3, 3..<6, 6..<10])
+  }
+}
+
+/// The cost of one two-thread `parallelFor` with empty chunks, back to back (the workers
+/// spinning): what a parallel kernel pays before any work. Timing, not a check: skipped unless
+/// KERNELS_TIMING is set. In release this target needs `-Xswiftc -enable-testing` (it reads the
+/// pool through `@testable import`), for example:
+///   KERNELS_TIMING=1 swift test -c release --scratch-path .build-simd -Xswiftc -target-cpu \
+///     -Xswiftc haswell -Xswiftc -enable-testing --filter WorkerPoolTiming
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["KERNELS_TIMING"] != nil))
+struct WorkerPoolTiming {
+  @Test func dispatch() {
+    let context = ExecutionContext(threads: 2)
+    let sink = Atomic<Int>(0)
+    for round in 0..<5 {
+      let calls = 20_000
+      let start = ContinuousClock.now
+      for _ in 0..<calls {
+        context.parallelFor(2) { range in sink.add(range.count, ordering: .relaxed) }
+      }
+      let elapsed = ContinuousClock.now - start
+      let micros = Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6
+      print("timing: round \(round): \(micros / Double(calls)) µs per two-thread parallelFor")
+    }
   }
 }
