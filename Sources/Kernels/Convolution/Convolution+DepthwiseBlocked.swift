@@ -22,7 +22,10 @@
 // layers gained (MobileNetV3-Small's 5×5 stride-2 72-channel layer at 56×56: 0.27 → 0.20 ms;
 // MobileNetV2's 144 channels at 56×56: 0.26 → 0.24 ms), whole models did not (MobileNetV2 and
 // MobileNetV3-Small at 1 and 2 threads, side by side, within noise); up to 56 columns a tile
-// outgrows L2 and the 96-channel 112×112 layer slowed from 0.55 to 0.80 ms.
+// outgrows L2 and the 96-channel 112×112 layer slowed from 0.55 to 0.80 ms. Remeasured
+// 2026-11-23 in the models' per-node profiles (alternating runs), stride 2 up to 28 columns:
+// MobileNetV3-Small's 72 channels 56→28 0.162 → 0.175 ms, MobileNetV2's 144 channels 56→28
+// 0.406 → 0.431 ms; slower in place, so not kept.
 
 /// The tiles of the channel-blocked depthwise kernel (Note [Channel-blocked depthwise]).
 struct DepthwiseBlockedLayout {

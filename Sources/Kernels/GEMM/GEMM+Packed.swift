@@ -1033,6 +1033,14 @@ extension GEMMKernels {
 // running, when A is small (A and one tile's B rows within 24 KB: the projections to 16 and 24
 // channels), every row panel of a tile before the next tile, so that the tile's B rows are
 // reused from L1 instead of L2: single layers 0–7% slower (32→16 at 112×112 0.42 → 0.45 ms).
+// Remeasured 2026-11-23 in MobileNetV2's per-node profile, alternating runs: prefetching each B
+// row 128 columns ahead in the first row panel (a C `__builtin_prefetch` shim) made every
+// large-plane 1×1 layer 14–42% slower (in a noisy phase); in-place column blocks of 64 or 128
+// instead of 256 left ten pairs of 1×1 layers (24↔96 at 28×28, 240↔40 and 120↔48 at 14×14,
+// 576↔96 at 7×7) within ±3%. Against a plain C loop nest with the same 6×16 kernel, the
+// in-place loop itself runs at the same speed (20 such layers 2.01 ms in C, ONNX Runtime
+// 2.02 ms); what cost more was the
+// per-tile call and per-op overhead (Notes [Tile runs] and [Prepared convolutions]).
 
 // Note [Tile runs]
 // With B read in place, a 1×1 convolution's tiles are 16 columns of C one after the other, and
