@@ -464,16 +464,9 @@ enum FastExecutors {
     let (stride, padding) = (try state.intList(2), ConvolutionPadding.explicit(try state.intList(3)))
     let (dilation, groups) = (try state.intList(4), try state.int(5))
     let clamp = try ConvolutionExecutors.clamp(state[6], state[7])
-    guard let prepared = try prepareConv2d(
+    return try conv2dApplying(
       context, input, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups,
-      clamp: clamp, epilogue: epilogue)
-    else {
-      let output = try ConvolutionExecutors.conv2d(
-        input, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups, clamp: clamp)
-      return (output, epilogue == nil)
-    }
-    if case .object(let object) = a[1] { context.keepPreparedConvolution(prepared, for: object) }
-    return runConv2d(context, prepared, input, epilogue: epilogue)
+      clamp: clamp, epilogue: epilogue, keepingFor: a[1].object)
   }
 
   /// `aten::conv2d(input, weight, bias, stride, padding, dilation, groups)` and whether it
@@ -501,10 +494,12 @@ enum FastExecutors {
   }
 
   /// `conv2d`, and whether it applied `epilogue` (a residual of another shape or layout, or an
-  /// input the fast kernels do not take, leaves it to the caller).
+  /// input the fast kernels do not take, leaves it to the caller). With `object` (a prepacked
+  /// context), the prepared convolution is kept for it (Note [Prepared convolutions]).
   private static func conv2dApplying(
     _ context: ExecutionContext, _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: [Int],
-    padding: ConvolutionPadding, dilation: [Int], groups: Int, clamp: OutputClamp, epilogue: ConvEpilogue?
+    padding: ConvolutionPadding, dilation: [Int], groups: Int, clamp: OutputClamp, epilogue: ConvEpilogue?,
+    keepingFor object: ScriptObject? = nil
   ) throws -> (Tensor, applied: Bool) {
     guard let prepared = try prepareConv2d(
       context, input, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups,
@@ -514,6 +509,7 @@ enum FastExecutors {
         input, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups, clamp: clamp)
       return (output, epilogue == nil)
     }
+    if let object { context.keepPreparedConvolution(prepared, for: object) }
     return runConv2d(context, prepared, input, epilogue: epilogue)
   }
 
