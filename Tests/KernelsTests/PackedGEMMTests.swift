@@ -370,6 +370,56 @@ let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
     }
   }
 
+  /// The GEMV path gives every output the same bits however the features are split between
+  /// calls (threads), though a split changes which panels share a pass (Note [GEMV streams]);
+  /// and it matches the reference on a classifier-sized matrix.
+  @Test func gemvDoesNotDependOnTheSplit() {
+    let (outputFeatures, inputFeatures) = (1000, 576)
+    var generator = SeededGenerator(seed: 57)
+    let input = generator.floats(inputFeatures)
+    let weight = generator.floats(outputFeatures * inputFeatures)
+    let bias = generator.floats(outputFeatures)
+    let packed = weight.withUnsafeBufferPointer { weight in
+      bias.withUnsafeBufferPointer { bias in
+        PackedWeights(
+          linearWeight: weight.baseAddress!, outputFeatures: outputFeatures, inputFeatures: inputFeatures,
+          bias: bias.baseAddress!)
+      }
+    }
+    let scratch = AlignedBuffer(count: GEMMKernels.linearScratchCount(weights: packed))
+    func run(_ cuts: [Int]) -> [Float] {
+      var output = [Float](repeating: .nan, count: outputFeatures)
+      input.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { output in
+          for (start, end) in zip(cuts, cuts.dropFirst()) {
+            GEMMKernels.linear(
+              weights: packed, input: input.baseAddress!, rowCount: 1, output: output.baseAddress!, clamp: .none,
+              outputFeatures: start..<end, scratch: scratch.pointer)
+          }
+        }
+      }
+      return output
+    }
+    let whole = run([0, outputFeatures])
+    for cuts in [[0, 500], [0, 7, 31, 500, 503, 997], Array(stride(from: 0, to: outputFeatures, by: 13))] {
+      let differing = zip(run(cuts + [outputFeatures]), whole).filter { $0 != $1 }.count
+      #expect(differing == 0, "split at \(cuts): \(differing) outputs differ from one call's")
+    }
+    var expected = [Float](repeating: 0, count: outputFeatures)
+    input.withUnsafeBufferPointer { input in
+      weight.withUnsafeBufferPointer { weight in
+        bias.withUnsafeBufferPointer { bias in
+          expected.withUnsafeMutableBufferPointer {
+            GEMMKernels.linearReference(
+              rows: 1, inputFeatures: inputFeatures, outputFeatures: outputFeatures, input: input.baseAddress!,
+              weight: weight.baseAddress!, bias: bias.baseAddress!, output: $0.baseAddress!, clamp: .none)
+          }
+        }
+      }
+    }
+    expectClose(whole, expected, tolerance: 1e-4, "GEMV 576 → 1000")
+  }
+
   @Test func linearPublicEntryUsesStandardBlocks() {
     var generator = SeededGenerator(seed: 9)
     let (rowCount, inputFeatures, outputFeatures) = (3, 300, 10)
