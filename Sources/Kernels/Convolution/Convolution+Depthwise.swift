@@ -218,6 +218,19 @@ public final class DepthwiseWeights: @unchecked Sendable {
 // 256-bit FMA each issue about once per cycle, so loads, not FMAs, bound the one-row loop.
 // 3×3 uses R = 4, 5×5 R = 2 (its 25 taps already overflow the 16 registers). Rows past the
 // last whole block run one at a time.
+// Stride 2 without the padded copy was prototyped twice (2026-11-23), reading each input row in
+// place and splitting it with in-register shuffles whose lanes stay permuted until the store
+// (three `vshufps` and four loads per row and vector): once with four output rows per step and
+// once one input row at a time into two partial output rows. Both ran at 45–60 cycles per
+// output vector on cached data, against about 40 for this copy-then-compute loop: LLVM narrows
+// the loads whose odd lanes go unused into scalar inserts and keeps one pointer per row and tap
+// on the stack. ONNX Runtime's NCHWc depthwise needs no shuffles (eight channels per vector), and
+// MobileNetV2's two large stride-2 blocks are where it stays ahead: 16→96→(3×3/2)→24 and
+// 24→144→(3×3/2)→32 at 112×112 took 3.35 ms here and 2.83 ms in ONNX Runtime at one thread,
+// while chains of stride-1 inverted residual blocks ran at parity. Splitting large planes
+// between threads by bands of output rows instead of channels (so that a projection's thread
+// share reads the pixels its own core just wrote) left MobileNetV2 and V3-Small within 1.5% at
+// two threads; not used.
 
 /// The padded-plane layout of one depthwise shape (Note [Depthwise padded planes]).
 struct DepthwisePlaneLayout {

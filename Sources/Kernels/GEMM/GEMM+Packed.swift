@@ -201,6 +201,8 @@ extension GEMMKernels {
 // depend on how rows are split between threads or runs; panels left over (fewer than four, or
 // one per longer run) go through the same loop together, so every panel's sum is the same
 // whatever the split.
+// Eight runs instead of four made the classifier pair alone 0.29 → 0.26 ms but MobileNetV3-Small
+// 1.01× at one and two threads (alternating runs); four are kept.
 
 // MARK: - Tiling and the loop nest
 
@@ -1082,6 +1084,14 @@ extension GEMMKernels {
 // in-place loop itself runs at the same speed (20 such layers 2.01 ms in C, ONNX Runtime
 // 2.02 ms); what cost more was the
 // per-tile call and per-op overhead (Notes [Tile runs] and [Prepared convolutions]).
+// Remeasured 2026-11-23: in-place column blocks scaled with the depth (B's block kept near
+// 128 KB, so 2048 columns at depth 16 and 1360 at depth 24: longer runs of C per row) made ten
+// 16↔96 pairs on 112×112 8% faster but left MobileNetV2 and V3-Small within ±1% (alternating
+// runs); not used. A C loop nest with the same kernel and order runs such large-plane chains
+// about 3–5% slower than ONNX Runtime's NCHWc kernels (24↔144 on 56×56: 1.03–1.06 against
+// 1.005 ms per pair, side by side), ours 8% slower than that C; the kernel's instructions are
+// the same as C's, and neither buffer offsets (4K aliasing) nor the loop order changed the C
+// figure.
 
 // Note [Tile runs]
 // With B read in place, a 1×1 convolution's tiles are 16 columns of C one after the other, and
