@@ -262,7 +262,12 @@ enum FastExecutors {
   // was measured side by side on MobileNetV3-Small and gained nothing: the separate pass runs on
   // data still in L1/L2, and the epilogue's extra operations per stored vector cost the same
   // (the optimizer also stopped inlining the clamp into the micro-kernels once it carried the
-  // activation).
+  // activation). Remeasured 2026-11-23: skipping these passes altogether (wrong results, an upper
+  // bound) made MobileNetV3-Small 5.50 → 5.23 ms at one thread, while the pass's own arithmetic
+  // (six vector operations per eight floats, 0.8M floats per run) is about 0.1 ms; so up to
+  // about 0.17 ms is cache traffic that a fusion into every store path (GEMM tiles, edge tiles,
+  // partial panels, depthwise kernels) might recover. Activating GEMM outputs in chunks of four
+  // or eight row panels instead (to stay in L1) was 1.5–3.5% slower (more GEMM calls).
 
   /// Convolutions followed by an activation (Note [Epilogue fusion]).
   static var fusions: [(first: String, second: String, executor: ContextualOpExecutor)] {
