@@ -553,12 +553,12 @@ enum FastExecutors {
     _ context: ExecutionContext, _ prepared: PreparedConvolution, _ input: Tensor, epilogue: ConvEpilogue?
   ) -> (Tensor, applied: Bool) {
     let (shape, clamp) = (prepared.shape, prepared.clamp)
+    let x = input.contiguous()
+    let output = context.makeTensor(input.rank == 3 ? Array(shape.outputShape.dropFirst()) : shape.outputShape)
+    let bound = epilogue?.bind(output)
     let weights: ConvolutionWeights
     switch prepared.weights {
     case .winograd(let winograd):
-      let x = input.contiguous()
-      let output = context.makeTensor(input.rank == 3 ? Array(shape.outputShape.dropFirst()) : shape.outputShape)
-      let bound = epilogue?.bind(output)
       withExtendedLifetime((x, output, winograd, epilogue)) {
         winogradConv2d(
           context, shape, input: x.floatPointer(), weights: winograd, output: output.floatPointer(), clamp: clamp,
@@ -568,12 +568,8 @@ enum FastExecutors {
     case .direct(let direct):
       weights = direct
     }
-    let x = input.contiguous()
-    let outputShape = input.rank == 3 ? Array(shape.outputShape.dropFirst()) : shape.outputShape
-    let output = context.makeTensor(outputShape)
     let pixels = shape.outputHeight * shape.outputWidth
     let taps = shape.kernelHeight * shape.kernelWidth
-    let bound = epilogue?.bind(output)
     withExtendedLifetime((x, output, weights, epilogue)) {
       let (source, target) = (UnsafePointer(x.floatPointer()), output.floatPointer())
       switch weights.layout {
