@@ -450,68 +450,75 @@ extension GEMMKernels {
         {
           placements[t].run = placements[t + 1].run + 1
         }
-        for m0 in stride(from: firstPanelRow, to: rows.upperBound, by: mr) {
-          let a = weights.panel(group: group, row: m0, column: 0)
-          let bias = weights.panelBias(group: group, row: m0)
-          let rowRange = max(m0, rows.lowerBound)..<min(m0 + mr, rows.upperBound)
-          let first = rowRange.lowerBound - m0
-          let cRows = c + (rowRange.lowerBound - rows.lowerBound) * cRowStride
-          var column = j0
-          while column < blockEnd {
-            let t = (column - j0) / nr
-            let placement = t < inPlaceTiles ? placements[t] : .elsewhere
-            if placement.run > 0 {
-              if rowRange.count == mr {
-                microKernel6x16Run(
-                  tiles: placement.run, depth: depth, a: a, base: b + column, offsets: rowOffsets,
-                  c: cRows + placement.offset, cRowStride: cRowStride, bias: bias, finish: finish, bounds: bounds)
-                column += placement.run * nr
+        // Row panels go in groups of `columnPanels`, and a trailing single column is computed
+        // after each group, while the group's A panels are still in cache (Note [Trailing column]).
+        for g0 in stride(from: firstPanelRow, to: rows.upperBound, by: columnPanels * mr) {
+          let groupEnd = min(g0 + columnPanels * mr, rows.upperBound)
+          for m0 in stride(from: g0, to: groupEnd, by: mr) {
+            let a = weights.panel(group: group, row: m0, column: 0)
+            let bias = weights.panelBias(group: group, row: m0)
+            let rowRange = max(m0, rows.lowerBound)..<min(m0 + mr, rows.upperBound)
+            let first = rowRange.lowerBound - m0
+            let cRows = c + (rowRange.lowerBound - rows.lowerBound) * cRowStride
+            var column = j0
+            while column < blockEnd {
+              let t = (column - j0) / nr
+              let placement = t < inPlaceTiles ? placements[t] : .elsewhere
+              if placement.run > 0 {
+                if rowRange.count == mr {
+                  microKernel6x16Run(
+                    tiles: placement.run, depth: depth, a: a, base: b + column, offsets: rowOffsets,
+                    c: cRows + placement.offset, cRowStride: cRowStride, bias: bias, finish: finish, bounds: bounds)
+                  column += placement.run * nr
+                  continue
+                }
+                partialRowsKernel16(
+                  rows: rowRange.count, depth: depth, a: a + first, b: InPlacePanel(base: b + column, offsets: rowOffsets),
+                  c: cRows + placement.offset, cRowStride: cRowStride, accumulate: false, bias: bias + first,
+                  finish: finish, bounds: bounds)
+                column += nr
                 continue
               }
-              partialRowsKernel16(
-                rows: rowRange.count, depth: depth, a: a + first, b: InPlacePanel(base: b + column, offsets: rowOffsets),
-                c: cRows + placement.offset, cRowStride: cRowStride, accumulate: false, bias: bias + first,
-                finish: finish, bounds: bounds)
-              column += nr
-              continue
-            }
-            defer { column += nr }
-            let columnCount = min(nr, blockEnd - column) - (column >= inPlaceEnd && trailingColumn ? 1 : 0)
-            if columnCount == 0 { continue }  // after the blocks
-            // Edge tile: computed on `tile` (row stride NR), its kept elements copied out: two
-            // runs per row around a gap, else element by element.
-            if t < inPlaceTiles {
-              microKernel6x16(
-                depth: depth, a: a, b: InPlacePanel(base: b + column, offsets: rowOffsets), c: tile, cRowStride: nr,
-                accumulate: false, bias: bias, finish: finish, bounds: bounds)
-            } else {
-              narrowTileKernel(
-                columns: columnCount, depth: depth, a: a, b: lastPanel, tile: tile, accumulate: false, bias: bias,
-                finish: finish, bounds: bounds)
-            }
-            if placement.offset >= 0 {
-              let (gapStart, gapEnd) = (placement.gapStart, placement.gapStart + placement.gapLength)
-              for row in rowRange {
-                let tileRow = tile + (row - m0) * nr
-                let cRow = c + (row - rows.lowerBound) * cRowStride + placement.offset
-                copyShort(tileRow, to: cRow, count: gapStart)
-                copyShort(tileRow + gapEnd, to: cRow + gapStart, count: nr - gapEnd)
+              defer { column += nr }
+              let columnCount = min(nr, blockEnd - column) - (column >= inPlaceEnd && trailingColumn ? 1 : 0)
+              if columnCount == 0 { continue }  // after the blocks
+              // Edge tile: computed on `tile` (row stride NR), its kept elements copied out: two
+              // runs per row around a gap, else element by element.
+              if t < inPlaceTiles {
+                microKernel6x16(
+                  depth: depth, a: a, b: InPlacePanel(base: b + column, offsets: rowOffsets), c: tile, cRowStride: nr,
+                  accumulate: false, bias: bias, finish: finish, bounds: bounds)
+              } else {
+                narrowTileKernel(
+                  columns: columnCount, depth: depth, a: a, b: lastPanel, tile: tile, accumulate: false, bias: bias,
+                  finish: finish, bounds: bounds)
               }
-              continue
+              if placement.offset >= 0 {
+                let (gapStart, gapEnd) = (placement.gapStart, placement.gapStart + placement.gapLength)
+                for row in rowRange {
+                  let tileRow = tile + (row - m0) * nr
+                  let cRow = c + (row - rows.lowerBound) * cRowStride + placement.offset
+                  copyShort(tileRow, to: cRow, count: gapStart)
+                  copyShort(tileRow + gapEnd, to: cRow + gapStart, count: nr - gapEnd)
+                }
+                continue
+              }
+              columnMap.offsets(column, count: columnCount, into: offsets)
+              storeTile(
+                tile, rows: rowRange, panelRow: m0, columns: columnCount, offsets: offsets, c: cRows,
+                cRowStride: cRowStride)
             }
-            columnMap.offsets(column, count: columnCount, into: offsets)
-            storeTile(
-              tile, rows: rowRange, panelRow: m0, columns: columnCount, offsets: offsets, c: cRows,
-              cRowStride: cRowStride)
+          }
+          if trailingColumn && blockEnd == columns.upperBound {
+            let part = max(g0, rows.lowerBound)..<groupEnd
+            singleColumn(
+              weights: weights, group: group, k0: 0, depth: depth, b: lastPanel + tail - 1,
+              column: columns.upperBound - 1, columnMap: columnMap,
+              c: c + (part.lowerBound - rows.lowerBound) * cRowStride, cRowStride: cRowStride, rows: part,
+              accumulate: false, finish: finish, bounds: bounds, offsets: offsets)
           }
         }
       }
-    }
-    if trailingColumn {
-      singleColumn(
-        weights: weights, group: group, k0: 0, depth: depth, b: lastPanel + tail - 1, column: columns.upperBound - 1,
-        columnMap: columnMap, c: c, cRowStride: cRowStride, rows: rows, accumulate: false, finish: finish,
-        bounds: bounds, offsets: offsets)
     }
   }
 
@@ -542,52 +549,59 @@ extension GEMMKernels {
         packPanels(source: source, depth: k0..<k0 + kc, columns: j0..<j0 + width, into: packed, rowBuffer: rowBuffer)
         let accumulate = block > 0
         let finish = clamps && block == blockCount - 1
-        for m0 in stride(from: firstPanelRow, to: rows.upperBound, by: mr) {
-          let a = weights.panel(group: group, row: m0, column: k0)
-          let bias = weights.panelBias(group: group, row: m0)
-          let rowRange = max(m0, rows.lowerBound)..<min(m0 + mr, rows.upperBound)
-          let fullRows = rowRange.count == mr
-          for q in 0..<tiledPanels {
-            let column = j0 + q * nr
-            let columnCount = min(nr, j0 + tiledWidth - column)
-            let b = UnsafePointer(packed + q * kc * nr)
-            if columnCount == nr, let start = columnMap.run(column, count: nr) {
-              let tileC = c + (rowRange.lowerBound - rows.lowerBound) * cRowStride + start
-              if fullRows {
-                microKernel6x16(
-                  depth: kc, a: a, b: PackedPanel(b), c: tileC, cRowStride: cRowStride, accumulate: accumulate, bias: bias,
-                  finish: finish, bounds: bounds)
-              } else {
-                // A partial panel (the last rows of A, or a thread's split) runs only its rows.
-                let first = rowRange.lowerBound - m0
-                partialRowsKernel16(
-                  rows: rowRange.count, depth: kc, a: a + first, b: PackedPanel(b), c: tileC, cRowStride: cRowStride,
-                  accumulate: accumulate, bias: bias + first, finish: finish, bounds: bounds)
+        // As in `runInPlaceGEMM`: a trailing single column after each group of row panels
+        // (Note [Trailing column]).
+        for g0 in stride(from: firstPanelRow, to: rows.upperBound, by: columnPanels * mr) {
+          let groupEnd = min(g0 + columnPanels * mr, rows.upperBound)
+          for m0 in stride(from: g0, to: groupEnd, by: mr) {
+            let a = weights.panel(group: group, row: m0, column: k0)
+            let bias = weights.panelBias(group: group, row: m0)
+            let rowRange = max(m0, rows.lowerBound)..<min(m0 + mr, rows.upperBound)
+            let fullRows = rowRange.count == mr
+            for q in 0..<tiledPanels {
+              let column = j0 + q * nr
+              let columnCount = min(nr, j0 + tiledWidth - column)
+              let b = UnsafePointer(packed + q * kc * nr)
+              if columnCount == nr, let start = columnMap.run(column, count: nr) {
+                let tileC = c + (rowRange.lowerBound - rows.lowerBound) * cRowStride + start
+                if fullRows {
+                  microKernel6x16(
+                    depth: kc, a: a, b: PackedPanel(b), c: tileC, cRowStride: cRowStride, accumulate: accumulate, bias: bias,
+                    finish: finish, bounds: bounds)
+                } else {
+                  // A partial panel (the last rows of A, or a thread's split) runs only its rows.
+                  let first = rowRange.lowerBound - m0
+                  partialRowsKernel16(
+                    rows: rowRange.count, depth: kc, a: a + first, b: PackedPanel(b), c: tileC, cRowStride: cRowStride,
+                    accumulate: accumulate, bias: bias + first, finish: finish, bounds: bounds)
+                }
+                continue
               }
-              continue
-            }
-            // Edge tile: the kernel runs on `tile` (row stride NR); only the block's elements
-            // are copied in (for accumulation) and out.
-            columnMap.offsets(column, count: columnCount, into: offsets)
-            if accumulate {
-              for row in rowRange {
-                let cRow = c + (row - rows.lowerBound) * cRowStride
-                for j in 0..<columnCount { tile[(row - m0) * nr + j] = offsets[j] >= 0 ? cRow[offsets[j]] : 0 }
+              // Edge tile: the kernel runs on `tile` (row stride NR); only the block's elements
+              // are copied in (for accumulation) and out.
+              columnMap.offsets(column, count: columnCount, into: offsets)
+              if accumulate {
+                for row in rowRange {
+                  let cRow = c + (row - rows.lowerBound) * cRowStride
+                  for j in 0..<columnCount { tile[(row - m0) * nr + j] = offsets[j] >= 0 ? cRow[offsets[j]] : 0 }
+                }
               }
+              narrowTileKernel(
+                columns: columnCount, depth: kc, a: a, b: b, tile: tile, accumulate: accumulate, bias: bias,
+                finish: finish, bounds: bounds)
+              storeTile(
+                tile, rows: rowRange, panelRow: m0, columns: columnCount, offsets: offsets,
+                c: c + (rowRange.lowerBound - rows.lowerBound) * cRowStride, cRowStride: cRowStride)
             }
-            narrowTileKernel(
-              columns: columnCount, depth: kc, a: a, b: b, tile: tile, accumulate: accumulate, bias: bias,
-              finish: finish, bounds: bounds)
-            storeTile(
-              tile, rows: rowRange, panelRow: m0, columns: columnCount, offsets: offsets,
-              c: c + (rowRange.lowerBound - rows.lowerBound) * cRowStride, cRowStride: cRowStride)
           }
-        }
-        if trailingColumn {
-          singleColumn(
-            weights: weights, group: group, k0: k0, depth: kc, b: packed + (width - 1) / nr * kc * nr + (width - 1) % nr,
-            column: j0 + width - 1, columnMap: columnMap, c: c, cRowStride: cRowStride, rows: rows,
-            accumulate: accumulate, finish: finish, bounds: bounds, offsets: offsets)
+          if trailingColumn {
+            let part = max(g0, rows.lowerBound)..<groupEnd
+            singleColumn(
+              weights: weights, group: group, k0: k0, depth: kc,
+              b: packed + (width - 1) / nr * kc * nr + (width - 1) % nr, column: j0 + width - 1, columnMap: columnMap,
+              c: c + (part.lowerBound - rows.lowerBound) * cRowStride, cRowStride: cRowStride, rows: part,
+              accumulate: accumulate, finish: finish, bounds: bounds, offsets: offsets)
+          }
         }
       }
     }
@@ -885,7 +899,8 @@ extension GEMMKernels {
   /// depth block; the edge-tile contract otherwise. One
   /// column of one row panel is a single chain of dependent FMAs (its six rows are one vector),
   /// so eight row panels run together (`microKernelColumn`) to keep the FMA unit busy. Each
-  /// row's sum is the same sequence of FMAs as in a full tile.
+  /// row's sum is the same sequence of FMAs as in a full tile. The loop nests call it once per
+  /// group of `columnPanels` row panels, right after the group's tiles (Note [Trailing column]).
   static func singleColumn<Columns: GEMMColumns>(
     weights: PackedWeights, group: Int, k0: Int, depth: Int, b: UnsafePointer<Float>, column: Int,
     columnMap: Columns, c: UnsafeMutablePointer<Float>, cRowStride: Int, rows: Range<Int>, accumulate: Bool,
@@ -1092,6 +1107,28 @@ extension GEMMKernels {
 // 1.005 ms per pair, side by side), ours 8% slower than that C; the kernel's instructions are
 // the same as C's, and neither buffer offsets (4K aliasing) nor the loop order changed the C
 // figure.
+// Remeasured 2026-11-24 on a Zen 2 host (full-width 256-bit FMAs; alternating runs against
+// ONNX Runtime, each change behind a switch). Chains of four 1×1 pairs, one thread: 576↔96 on
+// 14×14 1.14× ONNX Runtime, 960↔160 on 7×7 1.18×, 384↔64 on 14×14 1.13×, 16↔96 on 112×112
+// 0.97×. A `perf` profile of 576↔96 puts 85% in the 6×16 kernels (about 99 GFLOP/s, ONNX
+// Runtime's rate), 6% in packing B, 5.5% in the 4-column edge kernel (196 = 12·16 + 4). Not
+// kept: tiles outside the row panels inside groups of 16 panels (BLIS order: B's tile in L1, A
+// from L2) 1.01× slower; reading deep B in place 1.04× slower (512→1000 on 13×13 1.17×); packing
+// 7×7 layers of depth 300 or more (960↔160 0.95×, 320↔1280 0.92× alone) left MobileNetV2 at
+// 1.005× and made V3-Small 1.02–1.12× slower; a strided B reader for 1×1 layers (no offset
+// table) 0.97–0.98× on the chains but 1.00–1.02× on MobileNetV2 and V3-Small.
+
+// Note [Trailing column]
+// A block whose last tile has 1 or 9 columns (7×7 and 13×13 planes) leaves its last column to
+// `singleColumn`, which reads eight row panels of A at once. Called once after all the row
+// panels, it read the whole of A a second time, from L3 when A is large (MobileNetV2's 960→320
+// on 7×7: 1.2 MB), and cost 1.4% of a MobileNetV2 run for 1/49 of its 7×7 work. Called after
+// each group of eight row panels instead, it finds their A panels still in L1/L2. Same sums in
+// the same order; only when each column is computed changes. Measured on a Zen 2 host
+// (2026-11-24, `perf record` sample shares at one thread, the same run otherwise): the column
+// kernel's share of MobileNetV2 1.21% → 0.80%, of SqueezeNet 1.23% → 0.95% (its 13×13 layers),
+// MobileNetV3-Small 0.51% → 0.61% (within sampling noise, about 50 samples). Whole-model A/B
+// runs could not resolve a change this small (±3% drift on the shared host).
 
 // Note [Tile runs]
 // With B read in place, a 1×1 convolution's tiles are 16 columns of C one after the other, and
