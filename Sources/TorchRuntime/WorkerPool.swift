@@ -31,6 +31,11 @@ import Synchronization
 // 50 000 plain checks of the counter before a worker starts yielding (0.995×). In the host's bad
 // phases a worker's `sched_yield` can sit in the scheduler for microseconds and the caller then
 // waits for its chunk (about 6 µs per small layer in one profile); neither change helped there.
+// Remeasured 2026-11-24 on a Zen 2 host: three chunks per thread, taken dynamically, made
+// MobileNetV2 and V3-Small 1.08× slower at two threads (alternating runs; a thread's share of a
+// layer then changes from run to run and from layer to layer, and with it which core's cache
+// holds the data). A `perf` profile at two threads puts about 2.7% of all samples in the
+// caller's wait for the worker's chunk and about 6% in `sched_yield` and the scheduler.
 //
 // A `parallelFor` issued while the pool is busy (from inside a job, or from a second thread
 // sharing the context) runs on the calling thread instead of waiting for the pool.

@@ -25,7 +25,10 @@
 // outgrows L2 and the 96-channel 112×112 layer slowed from 0.55 to 0.80 ms. Remeasured
 // 2026-11-23 in the models' per-node profiles (alternating runs), stride 2 up to 28 columns:
 // MobileNetV3-Small's 72 channels 56→28 0.162 → 0.175 ms, MobileNetV2's 144 channels 56→28
-// 0.406 → 0.431 ms; slower in place, so not kept.
+// 0.406 → 0.431 ms; slower in place, so not kept. On a Zen 2 host (2026-11-24, the model's
+// per-node profile, alternating runs), stride 2 up to 56 columns: MobileNetV2's 96 channels
+// 112→56 0.43–0.46 → 0.58–0.61 ms (the whole-plane tile outgrows L2), 144 channels 56→28
+// 0.178 → 0.173 ms; not kept. A tile of a band of output rows (so that it stays in L2) is untried.
 
 /// The tiles of the channel-blocked depthwise kernel (Note [Channel-blocked depthwise]).
 struct DepthwiseBlockedLayout {

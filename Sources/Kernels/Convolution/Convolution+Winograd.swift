@@ -12,7 +12,10 @@
 extension ConvolutionKernels {
   /// True for the shapes the Winograd path computes: 3×3 kernel, stride 1, dilation 1, one
   /// group, at least 8 input and 16 output channels (fewer leave the transforms to dominate)
-  /// and an output of at least 4×4 pixels.
+  /// and an output of at least 4×4 pixels. On a Zen 2 host (2026-11-24, chains of three 3×3 +
+  /// 1×1 pairs as in SqueezeNet, one thread, alternating runs) the phase-plane direct
+  /// convolution instead was 0.98× on 16→64 at 55×55, 1.11× on 32→128 at 27×27 and 1.32× on
+  /// 64→256 at 13×13: the threshold stays.
   public static func prefersWinograd(_ shape: Conv2DShape) -> Bool {
     shape.kernelHeight == 3 && shape.kernelWidth == 3 && shape.strideHeight == 1 && shape.strideWidth == 1
       && shape.dilationHeight == 1 && shape.dilationWidth == 1 && shape.groups == 1 && shape.inputChannels >= 8
