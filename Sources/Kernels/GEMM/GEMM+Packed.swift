@@ -1116,7 +1116,9 @@ extension GEMMKernels {
 // from L2) 1.01× slower; reading deep B in place 1.04× slower (512→1000 on 13×13 1.17×); packing
 // 7×7 layers of depth 300 or more (960↔160 0.95×, 320↔1280 0.92× alone) left MobileNetV2 at
 // 1.005× and made V3-Small 1.02–1.12× slower; a strided B reader for 1×1 layers (no offset
-// table) 0.97–0.98× on the chains but 1.00–1.02× on MobileNetV2 and V3-Small.
+// table) 0.97–0.98× on the chains but 1.00–1.02× on MobileNetV2 and V3-Small; the packed nest
+// with the whole depth as one block (576 and 512 deep) 0.98× on 576↔96 and 0.97× on 512→1000
+// alone, but 0.99–1.02× on SqueezeNet and MobileNetV2 at one and two threads.
 
 // Note [Trailing column]
 // A block whose last tile has 1 or 9 columns (7×7 and 13×13 planes) leaves its last column to
