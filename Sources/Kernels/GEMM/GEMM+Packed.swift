@@ -411,8 +411,8 @@ extension GEMMKernels {
     // The columns whose tiles read B in place: every tile of 16 that ends inside `columns`.
     let inPlaceEnd = columns.lowerBound + columns.count / nr * nr
     let tail = columns.upperBound - inPlaceEnd
-    // A last tile of 1 or 9 columns leaves its last column to `singleColumn`, after the row
-    // panels, all of them at once (9 columns are then an 8-column tile, not a 16-column one).
+    // A last tile of 1 or 9 columns leaves its last column to `singleColumn`, after each group
+    // of row panels (9 columns are then an 8-column tile, not a 16-column one).
     let trailingColumn = tail == 1 || tail == 9
     if inPlaceEnd < columns.upperBound {
       // The last, narrower tile is copied once, zero past the end, so no read leaves B's columns.
@@ -538,8 +538,8 @@ extension GEMMKernels {
     let firstPanelRow = rows.lowerBound - rows.lowerBound % mr
     for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: tiling.columnBlock) {
       let width = min(tiling.columnBlock, columns.upperBound - j0)
-      // A last tile of 1 or 9 columns leaves its last column to `singleColumn`, after the row
-      // panels, all of them at once (9 columns are then an 8-column tile, not a 16-column one).
+      // A last tile of 1 or 9 columns leaves its last column to `singleColumn`, after each
+      // group of row panels (9 columns are then an 8-column tile, not a 16-column one).
       let trailingColumn = width % nr == 1 || width % nr == 9
       let tiledWidth = trailingColumn ? width - 1 : width
       let tiledPanels = (tiledWidth + nr - 1) / nr
@@ -938,7 +938,8 @@ extension GEMMKernels {
     }
   }
 
-  /// Row panels `singleColumn` runs at once.
+  /// Row panels `singleColumn` runs at once; also the loop nests' groups of row panels (Note
+  /// [Trailing column]).
   static let columnPanels = 8
 
   /// `sums[p] += Σ_k panel_p[k] · b[16·k]` for `panels` ≤ 8 row panels `panelStride` floats
