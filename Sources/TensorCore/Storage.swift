@@ -59,12 +59,12 @@ public final class Storage: @unchecked Sendable {
     if let pool {
       pool.give(buffer, byteCount: byteCount)
     } else {
-      buffer.deallocate()
+      TensorMemory.deallocate(buffer)
     }
   }
 
   private static func allocate(_ byteCount: Int, zeroed: Bool = true) -> UnsafeMutableRawPointer {
-    let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+    let pointer = TensorMemory.allocate(byteCount: byteCount)
     if zeroed { pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1)) }
     return pointer
   }
@@ -158,7 +158,7 @@ public final class BufferPool: @unchecked Sendable {
 
   deinit {
     for (_, blocks) in free {
-      for block in blocks { block.deallocate() }
+      for block in blocks { TensorMemory.deallocate(block) }
     }
   }
 
@@ -182,7 +182,7 @@ public final class BufferPool: @unchecked Sendable {
       return block
     }
     lock.unlock()
-    return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+    return TensorMemory.allocate(byteCount: size)
   }
 
   /// Returns a block taken with `take(byteCount)`.
@@ -196,7 +196,7 @@ public final class BufferPool: @unchecked Sendable {
       return
     }
     lock.unlock()
-    block.deallocate()
+    TensorMemory.deallocate(block)
   }
 
   /// Bytes held idle now.

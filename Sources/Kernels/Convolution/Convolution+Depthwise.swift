@@ -168,8 +168,8 @@ public final class DepthwiseWeights: @unchecked Sendable {
   }
 
   deinit {
-    values.deallocate()
-    tapMajor.deallocate()
+    deallocateAligned(values)
+    deallocateAligned(tapMajor)
   }
 
   /// The taps of `channel` followed by its bias.

@@ -105,8 +105,8 @@ public final class PackedWeights: @unchecked Sendable {
   }
 
   deinit {
-    values.deallocate()
-    biasValues.deallocate()
+    deallocateAligned(values)
+    deallocateAligned(biasValues)
   }
 
   /// The packed panel holding row `row` of `group`, positioned at column `column`.

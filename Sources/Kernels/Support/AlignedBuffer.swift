@@ -1,3 +1,5 @@
+import TensorCore
+
 /// A fixed-size float32 buffer on a 64-byte boundary: the scratch memory the fast kernels take
 /// from their callers.
 ///
@@ -20,13 +22,18 @@ public final class AlignedBuffer {
     pointer = allocateAligned(count)
   }
 
-  deinit { pointer.deallocate() }
+  deinit { deallocateAligned(pointer) }
 }
 
 /// `count` zero floats on a 64-byte boundary (at least one float, so the pointer is valid).
 func allocateAligned(_ count: Int) -> UnsafeMutablePointer<Float> {
-  let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+  let raw = TensorMemory.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride)
   let floats = raw.bindMemory(to: Float.self, capacity: max(count, 1))
   floats.initialize(repeating: 0, count: max(count, 1))
   return floats
+}
+
+/// Returns memory from `allocateAligned`.
+func deallocateAligned(_ floats: UnsafeMutablePointer<Float>) {
+  TensorMemory.deallocate(UnsafeMutableRawPointer(floats))
 }
