@@ -27,6 +27,11 @@
 // element's sum runs over the same k in the same order as im2col's, so all paths give identical
 // results.
 //
+// Running the GEMM per output row instead, over only its OW columns when OW is a multiple of
+// 16 (no junk, no gap tiles), was slower (2026-11-24, one thread): a 3→16 stride-2 stem at
+// 224×224 with hardswish 1.26× (the activation's 256-column chunks then cut rows into partial
+// tiles) and MobileNetV2's 3→32 stem 1.05× (a GEMM call per row).
+//
 // The two steps (scatter per input channel, GEMM per output block) each split across threads;
 // the scatter must finish before the GEMM starts.
 extension ConvolutionKernels {

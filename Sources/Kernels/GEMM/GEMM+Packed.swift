@@ -1120,6 +1120,17 @@ extension GEMMKernels {
 // table) 0.97–0.98× on the chains but 1.00–1.02× on MobileNetV2 and V3-Small; the packed nest
 // with the whole depth as one block (576 and 512 deep) 0.98× on 576↔96 and 0.97× on 512→1000
 // alone, but 0.99–1.02× on SqueezeNet and MobileNetV2 at one and two threads.
+// Also not kept (2026-11-24, same host, with huge pages): depth blocks while reading B in place
+// (blocks of 64 k, groups of 8 row panels, C accumulated between blocks; same sums), so that a
+// block's B rows stay in L1 across the group: chains of four pairs alone 0.90× (320↔1280 on
+// 7×7), 0.93× (960↔160), 0.96× (576↔96 on 14×14, read in place instead of packed), 0.975×
+// (384↔64), but 1.01–1.07× on MobileNetV2, V3-Small and SqueezeNet, and 1.09× on twelve
+// 320↔1280 layers whose 20 MB of weights come from DRAM, since A is then read in 1.5 KB pieces
+// 30 KB apart. Prefetching the next piece through a C `__builtin_prefetch` shim made that chain
+// 0.915×, yet the models stayed at 0.99–1.04× and the deep 7×7 layers' per-node times moved by
+// 1–3% at most. Prefetching the next row panel of A during the full-depth kernel was 1.03–1.07×
+// slower. The packed nest's depth block (128 or 512 instead of 256) and column block (64 or
+// 128) left SqueezeNet within ±2%.
 
 // Note [Trailing column]
 // A block whose last tile has 1 or 9 columns (7×7 and 13×13 planes) leaves its last column to
