@@ -23,8 +23,8 @@ public enum TensorMemory {
         let size = (byteCount + hugePageSize - 1) / hugePageSize * hugePageSize
         var block: UnsafeMutableRawPointer?
         if posix_memalign(&block, hugePageSize, size) == 0, let block {
-          // Only a hint: with transparent huge pages off (or `never`) this fails and the block
-          // stays on base pages.
+          // Only a hint: where the kernel has no transparent huge pages (the call fails) or
+          // they are set to `never`, the block stays on base pages.
           _ = madvise(block, size, hugePageAdvice)
           return block
         }
