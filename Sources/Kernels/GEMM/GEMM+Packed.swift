@@ -1130,7 +1130,8 @@ extension GEMMKernels {
 // 0.915×, yet the models stayed at 0.99–1.04× and the deep 7×7 layers' per-node times moved by
 // 1–3% at most. Prefetching the next row panel of A during the full-depth kernel was 1.03–1.07×
 // slower. The packed nest's depth block (128 or 512 instead of 256) and column block (64 or
-// 128) left SqueezeNet within ±2%.
+// 128) left SqueezeNet within ±2%, and its tiles outside the row panels of each group (BLIS
+// order, as above) made SqueezeNet, whose 512→1000 classifier takes that nest, 1.015× slower.
 
 // Note [Trailing column]
 // A block whose last tile has 1 or 9 columns (7×7 and 13×13 planes) leaves its last column to

@@ -152,7 +152,9 @@ extension ExecutionContext {
 }
 
 enum FastExecutors {
-  /// Below about this many operations, a second thread costs more than it saves.
+  /// Below about this many operations, a second thread costs more than it saves. (32K left
+  /// MobileNetV2 and V3-Small unchanged at two threads; 256K made V3-Small 1.03× slower and 1M
+  /// 1.2×, 2026-11-24.)
   static let parallelWork = 1 << 16
 
   static var entries: [(String, ContextualOpExecutor)] {
@@ -641,7 +643,10 @@ enum FastExecutors {
     } else {
       // Whole row panels per thread. Shares cut at any even row instead (equal shares for 64 or
       // 40 channels, at the cost of partial panels) made 100 layers of 64→64 on 7×7 3% faster at
-      // two threads but left MobileNetV2 and V3-Small unchanged (2026-11-23).
+      // two threads but left MobileNetV2 and V3-Small unchanged (2026-11-23). Splitting by
+      // columns instead when the GEMM packs B (depth 512 or more), so that each thread packs
+      // only its own columns rather than all of B, left MobileNetV2, SqueezeNet and ResNet-18
+      // within 1% at two threads (2026-11-24).
       context.parallelBlocks(shape.outputChannels, block: GEMMKernels.panelRows, work: work) { range in
         context.withScratch(scratchCount) { scratch in gemm(range, nil, scratch) }
         applyActivation(activation, shape, output, channels: range, pixels: pixels(0..<columns))
