@@ -25,7 +25,7 @@ public enum TensorMemory {
         if posix_memalign(&block, hugePageSize, size) == 0, let block {
           // Only a hint: where the kernel has no transparent huge pages (the call fails) or
           // they are set to `never`, the block stays on base pages.
-          _ = madvise(block, size, hugePageAdvice)
+          _ = madvise(block, size, MADV_HUGEPAGE)
           return block
         }
       }
@@ -47,11 +47,6 @@ public enum TensorMemory {
       block.deallocate()
     #endif
   }
-
-  #if os(Linux)
-    /// `MADV_HUGEPAGE` (linux/mman.h).
-    private static let hugePageAdvice: Int32 = 14
-  #endif
 }
 
 // Note [Huge pages]
