@@ -22,7 +22,8 @@ let package = Package(
   targets: [
     // MARK: - Libraries
     .target(name: "TensorCore", swiftSettings: fast),
-    .target(name: "Kernels", dependencies: ["TensorCore"], swiftSettings: fast),
+    .target(name: "CPrefetch"),
+    .target(name: "Kernels", dependencies: ["TensorCore", "CPrefetch"], swiftSettings: fast),
     .target(
       name: "TorchArchive",
       dependencies: ["TensorCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")], swiftSettings: fast),
