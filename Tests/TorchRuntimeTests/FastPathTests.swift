@@ -89,6 +89,10 @@ struct FastPathTests {
     try Self.conv([1, 8, 7, 6], [16, 8, 3, 3], bias: true, stride: [1, 1], padding: [2, 2])
     // Eight chunks of tile rows (Cin + Cout = 64 on 30 tile columns: two tile rows per chunk).
     try Self.conv([1, 24, 30, 60], [40, 24, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])
+    // Deep projections on the transposed-tile GEMM (Note [Transposed tiles]): three panels of
+    // channels split by pixels (a batch, the last panel partial), six split by channels.
+    try Self.conv([2, 256, 11, 12], [40, 256, 1, 1], bias: true, stride: [1, 1], padding: [0, 0])
+    try Self.conv([1, 320, 10, 10], [96, 320, 1, 1], bias: false, stride: [1, 1], padding: [0, 0])
   }
 
   @Test func prepackedRunsClampAndReadTheirContext() throws {
@@ -511,6 +515,32 @@ struct ResidualFusionTests {
         let reference = try Self.run(text, operators: .reference, threads: 1, kernel: kernel, groups: groups)
         #expect(try EpilogueFusionTests.close(fused[0], reference[0]))
       }
+    }
+  }
+
+  /// A residual fused into a projection on the transposed-tile GEMM (Note [Transposed tiles]),
+  /// for a batch of two: each image's sum added once, at 1 and 2 threads.
+  @Test func fusedIntoTransposedTiles() throws {
+    let text = Self.graph(op: "aten::add", convFirst: true, alpha: "1", kernel: 1, groups: 1, alsoReturnConv: false)
+    let arguments: [IValue] = [
+      .tensor(FastPathTests.tensor([2, 256, 10, 11], seed: 51)),
+      .tensor(FastPathTests.tensor([40, 256, 1, 1], seed: 52)),
+      .tensor(FastPathTests.tensor([40], seed: 53)),
+      .tensor(FastPathTests.tensor([2, 40, 10, 11], seed: 54)),
+    ]
+    func run(_ operators: OperatorTable, threads: Int, profile: Profile? = nil) throws -> IValue {
+      let context = ExecutionContext(threads: threads)
+      context.profile = profile
+      let (interpreter, function) = try EpilogueFusionTests.function(
+        text, name: "residual", arguments: ["x", "w", "b", "r"], operators: operators, context: context)
+      return try interpreter.call(function, arguments: arguments)
+    }
+    let reference = try run(.reference, threads: 1)
+    for threads in [1, 2] {
+      let profile = Profile()
+      let fused = try run(.standard, threads: threads, profile: profile)
+      #expect(profile.byKind().map(\.kind) == ["aten::conv2d"])
+      #expect(try EpilogueFusionTests.close(fused, reference), "\(threads) threads")
     }
   }
 

@@ -24,6 +24,15 @@ extension ConvolutionKernels {
       && shape.paddingTop == 0 && shape.paddingLeft == 0 && shape.paddingBottom == 0 && shape.paddingRight == 0
   }
 
+  /// True when a 1×1 convolution runs best on the transposed-tile GEMM (Note [Transposed
+  /// tiles]): one group, depth at least 256 and at least twice the output channels, and an
+  /// output plane of 100 to 800 pixels (a projection to few channels on a 10×10 to 28×28 plane).
+  public static func prefersTransposedTiles(_ shape: Conv2DShape) -> Bool {
+    let plane = shape.outputHeight * shape.outputWidth
+    return isPointwise(shape) && shape.groups == 1 && shape.inputChannels >= 256
+      && shape.outputChannels * 2 <= shape.inputChannels && (100...800).contains(plane)
+  }
+
   /// Floats of scratch `conv2d` needs.
   public static func conv2dScratchCount(_ shape: Conv2DShape) -> Int {
     GEMMKernels.packedGEMMScratchCount(depth: shape.inputChannelsPerGroup * shape.kernelHeight * shape.kernelWidth)

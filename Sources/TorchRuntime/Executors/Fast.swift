@@ -112,6 +112,8 @@ final class ConvolutionWeights: @unchecked Sendable {
   enum Layout {
     case gemm(PackedWeights)
     case depthwise(DepthwiseWeights)
+    /// A 1×1 convolution for the transposed-tile GEMM (Note [Transposed tiles]).
+    case transposed(VectorPanelWeights)
   }
 
   let layout: Layout
@@ -122,6 +124,11 @@ final class ConvolutionWeights: @unchecked Sendable {
       let b = bias.map { UnsafePointer($0.floatPointer()) }
       if ConvolutionKernels.isDepthwise(shape) {
         return .depthwise(DepthwiseWeights(shape, weight: w, bias: b))
+      }
+      if ConvolutionKernels.prefersTransposedTiles(shape) {
+        return .transposed(
+          VectorPanelWeights(
+            rows: shape.outputChannels, depth: shape.inputChannels, weights: w, rowStride: shape.inputChannels, bias: b))
       }
       return .gemm(PackedWeights(convolution: shape, weight: w, bias: b))
     }
@@ -592,6 +599,8 @@ enum FastExecutors {
             }
           }
         }
+      case .transposed(let packed):
+        transposedConv2d(context, shape, input: source, weights: packed, output: target, clamp: clamp, activation: bound)
       case .gemm(let packed) where ConvolutionKernels.prefersPhasePlanes(shape):
         phasePlaneConv2d(
           context, shape, input: source, weights: packed, output: target, clamp: clamp, activation: bound)
@@ -606,6 +615,44 @@ enum FastExecutors {
       }
     }
     return (output, epilogue == nil || bound != nil)
+  }
+
+  /// A 1×1 convolution on the transposed-tile GEMM (Note [Transposed tiles]), per image split
+  /// across the threads by 16-channel panels when there are at least two per thread, else by
+  /// 6-pixel tiles; a thread activates what it wrote.
+  private static func transposedConv2d(
+    _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: VectorPanelWeights,
+    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, activation: ConvEpilogue.Bound?
+  ) {
+    let pixels = shape.outputHeight * shape.outputWidth
+    let (inputs, outputs) = (shape.inputChannels, shape.outputChannels)
+    let work = outputs * pixels * inputs
+    let panelRows = GEMMKernels.transposedPanelRows
+    let scratchCount = GEMMKernels.transposedGEMMScratchCount(depth: inputs)
+    var imageShape = shape
+    imageShape.batch = 1
+    for image in 0..<shape.batch {
+      let (b, c) = (input + image * inputs * pixels, output + image * outputs * pixels)
+      if (outputs + panelRows - 1) / panelRows >= 2 * context.threadCount {
+        context.parallelBlocks(outputs, block: panelRows, work: work) { range in
+          context.withScratch(scratchCount) { scratch in
+            GEMMKernels.transposedGEMM(
+              weights: weights, b: b, bRowStride: pixels, c: c + range.lowerBound * pixels, cRowStride: pixels,
+              clamp: clamp, rows: range, columns: 0..<pixels, scratch: scratch)
+          }
+          applyActivation(activation, imageShape, c, channels: range, pixels: 0..<pixels)
+        }
+      } else {
+        context.parallelBlocks(pixels, block: GEMMKernels.transposedTileColumns, work: work) { range in
+          context.withScratch(scratchCount) { scratch in
+            GEMMKernels.transposedGEMM(
+              weights: weights, b: b, bRowStride: pixels, c: c + range.lowerBound, cRowStride: pixels, clamp: clamp,
+              rows: 0..<outputs, columns: range, scratch: scratch)
+          }
+          applyActivation(activation, imageShape, c, channels: 0..<outputs, pixels: range)
+        }
+      }
+    }
   }
 
   /// Runs a convolution's GEMM over `columns` output columns and every output channel, split
