@@ -128,7 +128,8 @@ final class ConvolutionWeights: @unchecked Sendable {
       if ConvolutionKernels.prefersTransposedTiles(shape) {
         return .transposed(
           VectorPanelWeights(
-            rows: shape.outputChannels, depth: shape.inputChannels, weights: w, rowStride: shape.inputChannels, bias: b))
+            rows: shape.outputChannels, depth: shape.inputChannels, weights: w, rowStride: shape.inputChannels, bias: b,
+            panelRows: VectorPanelWeights.panelRows(forRows: shape.outputChannels)))
       }
       return .gemm(PackedWeights(convolution: shape, weight: w, bias: b))
     }
@@ -277,6 +278,17 @@ enum FastExecutors {
   // about 0.17 ms is cache traffic that a fusion into every store path (GEMM tiles, edge tiles,
   // partial panels, depthwise kernels) might recover. Activating GEMM outputs in chunks of four
   // or eight row panels instead (to stay in L1) was 1.5–3.5% slower (more GEMM calls).
+  // Not kept either (2026-11-24, Zen 2 host): a 1×1 expansion fused with the depthwise
+  // convolution that reads it (a plan-time condition on the two prepacked contexts), run band
+  // by band (output rows of the depthwise layer, the expansion computed for their input rows,
+  // recomputing the rows bands share, in chunks of channels that fit about 192 KB of L2), so
+  // that the expansion's output (4.8 MB for MobileNetV2's 16 → 96 on 112×112) never goes to
+  // memory. Same floats. In MobileNetV2's per-node profile the pairs were 15–26% slower with
+  // bands of 4 (stride 2) or 16 (stride 1) output rows (16 → 96 and its stride-2 depthwise
+  // layer 0.97 → 1.16 ms) and at best even with bands four times as tall (1.01 ms; 24 → 144 on
+  // 56×56 and its depthwise layer 0.61 → 0.60 ms): the expansion GEMM on a band's short column
+  // range and the depthwise copy of each band into its padded plane cost what the memory
+  // traffic saved.
 
   /// Convolutions followed by an activation (Note [Epilogue fusion]).
   static var fusions: [(first: String, second: String, executor: ContextualOpExecutor)] {
@@ -627,7 +639,7 @@ enum FastExecutors {
     let pixels = shape.outputHeight * shape.outputWidth
     let (inputs, outputs) = (shape.inputChannels, shape.outputChannels)
     let work = outputs * pixels * inputs
-    let panelRows = GEMMKernels.transposedPanelRows
+    let panelRows = weights.panelRows
     let scratchCount = GEMMKernels.transposedGEMMScratchCount(depth: inputs)
     var imageShape = shape
     imageShape.batch = 1
@@ -643,7 +655,7 @@ enum FastExecutors {
           applyActivation(activation, imageShape, c, channels: range, pixels: 0..<pixels)
         }
       } else {
-        context.parallelBlocks(pixels, block: GEMMKernels.transposedTileColumns, work: work) { range in
+        context.parallelBlocks(pixels, block: weights.tileColumns, work: work) { range in
           context.withScratch(scratchCount) { scratch in
             GEMMKernels.transposedGEMM(
               weights: weights, b: b, bRowStride: pixels, c: c + range.lowerBound, cRowStride: pixels, clamp: clamp,
