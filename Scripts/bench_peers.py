@@ -7,8 +7,8 @@ the scripted model with our tool, then measures the median latency of
   - ONNX Runtime on the ONNX export of the same weights,
   - PyTorch 1.13 on its own `optimize_for_mobile` output,
 with 1 and 2 threads, in one run, and prints the ratios. Each figure is the median of the
-medians of `--rounds` runs (default 3), the three runtimes taking turns, so that the drift of a
-shared machine falls on all of them alike.
+medians of `--rounds` runs (default 3), the three runtimes taking turns in an order that rotates
+every round, so that the drift of a shared machine falls on all of them alike.
 
   python3 Fixtures/make_fixtures.py bench --py113 /usr/bin/python3 --py2 VENV/bin/python --out .bench
   python3 Scripts/bench_peers.py --tool .build/release/mobile-optimizer --ort-python VENV/bin/python
@@ -100,16 +100,19 @@ def main():
             continue
         for threads in args.threads:
             samples = {"ours": [], "ort": [], "xnnpack": []}
-            for _ in range(max(1, args.rounds)):
-                samples["ours"].append(run_json([
-                    args.tool, "bench", ours_model, "--input", x, "--threads", str(threads),
-                    "--iterations", str(args.iterations), "--json"])["median_ms"])
-                samples["ort"].append(run_json([
-                    args.ort_python, "-c", ORT_SNIPPET, base + ".onnx", x, str(threads),
-                    str(args.iterations)])["median_ms"])
-                samples["xnnpack"].append(run_json([
-                    args.torch_python, "-c", TORCH_SNIPPET, base + "_torch_mobile.pt", x, str(threads),
-                    str(args.iterations)])["median_ms"])
+            commands = {
+                "ours": [args.tool, "bench", ours_model, "--input", x, "--threads", str(threads),
+                         "--iterations", str(args.iterations), "--json"],
+                "ort": [args.ort_python, "-c", ORT_SNIPPET, base + ".onnx", x, str(threads), str(args.iterations)],
+                "xnnpack": [args.torch_python, "-c", TORCH_SNIPPET, base + "_torch_mobile.pt", x, str(threads),
+                            str(args.iterations)],
+            }
+            order = ["ours", "ort", "xnnpack"]
+            for round_index in range(max(1, args.rounds)):
+                # The order rotates every round, so that no runtime always follows the same one.
+                shift = round_index % len(order)
+                for key in order[shift:] + order[:shift]:
+                    samples[key].append(run_json(commands[key])["median_ms"])
             ours, ort, xnnpack = (statistics.median(samples[key]) for key in ("ours", "ort", "xnnpack"))
             rows.append((name, threads, ours, ort, xnnpack))
             print(f"{name:20} threads {threads}: ours {ours:8.2f} ms  onnxruntime {ort:8.2f} ms  "
