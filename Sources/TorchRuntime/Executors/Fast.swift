@@ -630,8 +630,8 @@ enum FastExecutors {
   }
 
   /// A 1×1 convolution on the transposed-tile GEMM (Note [Transposed tiles]), per image split
-  /// across the threads by 16-channel panels when there are at least two per thread, else by
-  /// 6-pixel tiles; a thread activates what it wrote.
+  /// across the threads by whole weight panels (16 or 24 channels) when there are at least two
+  /// per thread, else by whole tiles (6 or 4 pixels); a thread activates what it wrote.
   private static func transposedConv2d(
     _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: VectorPanelWeights,
     output: UnsafeMutablePointer<Float>, clamp: OutputClamp, activation: ConvEpilogue.Bound?
