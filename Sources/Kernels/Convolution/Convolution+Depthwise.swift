@@ -263,8 +263,8 @@ public final class DepthwiseWeights: @unchecked Sendable {
 // GEMM made every MobileNetV2 1×1 layer slower (the expansion to 96 channels on 112×112 by 13%):
 // those layers stream their output at about DRAM speed already, and the extra requests competed
 // with B's. Prefetching the input plane of the channel after next on small planes (copied a
-// channel ahead) made MobileNetV3-Small's 72-channel stride-2 layer on 56×56 slower, 0.079 →
-// 0.086 ms; prefetching the next channel's output rows in the Winograd output transform left
+// channel ahead), all at once or a share before each block of rows, made MobileNetV3-Small's
+// 72-channel stride-2 layer on 56×56 slower, 0.079 → 0.086–0.089 ms; prefetching the next channel's output rows in the Winograd output transform left
 // SqueezeNet's 3×3 layers within ±3%.
 
 /// The padded-plane layout of one depthwise shape (Note [Depthwise padded planes]).
