@@ -123,10 +123,7 @@ extension ConvolutionKernels {
   ) {
     forEachWindow(plane, width: 8) { run in
       let at = source + run
-      let columns = transpose8x8((
-        load8(at), load8(at + plane), load8(at + 2 * plane), load8(at + 3 * plane), load8(at + 4 * plane),
-        load8(at + 5 * plane), load8(at + 6 * plane), load8(at + 7 * plane)
-      ))
+      let columns = transpose8x8(load8Rows(at, stride: plane))
       @inline(__always)
       func put(_ value: SIMD8<Float>, _ index: Int) { store8(value, tile + places[run + index]) }
       put(columns.0, 0)
@@ -146,19 +143,7 @@ extension ConvolutionKernels {
   static func depthwiseBlockScatter(_ flat: UnsafePointer<Float>, plane: Int, into target: UnsafeMutablePointer<Float>) {
     forEachWindow(plane, width: 8) { run in
       let at = flat + run * 8
-      let channels = transpose8x8((
-        load8(at), load8(at + 8), load8(at + 16), load8(at + 24), load8(at + 32), load8(at + 40), load8(at + 48),
-        load8(at + 56)
-      ))
-      let line = target + run
-      store8(channels.0, line)
-      store8(channels.1, line + plane)
-      store8(channels.2, line + 2 * plane)
-      store8(channels.3, line + 3 * plane)
-      store8(channels.4, line + 4 * plane)
-      store8(channels.5, line + 5 * plane)
-      store8(channels.6, line + 6 * plane)
-      store8(channels.7, line + 7 * plane)
+      store8Rows(transpose8x8(load8Rows(at, stride: 8)), target + run, stride: plane)
     }
   }
 

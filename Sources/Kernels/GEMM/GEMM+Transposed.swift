@@ -47,19 +47,18 @@ extension GEMMKernels {
           let count = min(kc, depth - k0)
           let w = panel + k0 * pr
           let bBlock = b + k0 * bRowStride + j0
-          if pr == 16 {
-            for t in 0..<fullTiles {
-              transposedTile6x16(
-                depth: count, w: w, b: bBlock + t * tc, bRowStride: bRowStride, ct: cTransposed + t * tc * pr,
-                bias: block == 0 ? bias : nil)
-            }
-          } else {
-            for t in 0..<fullTiles {
-              transposedTile4x24(
-                depth: count, w: w, b: bBlock + t * tc, bRowStride: bRowStride, ct: cTransposed + t * tc * pr,
-                bias: block == 0 ? bias : nil)
+          // Tile t of the block: the panel height's kernel on `columns` (k-th row at
+          // `columns + k · stride`), into its columns of Cᵀ.
+          @inline(__always)
+          func tile(_ t: Int, columns: UnsafePointer<Float>, stride: Int) {
+            let (ct, start) = (cTransposed + t * tc * pr, block == 0 ? bias : nil)
+            if pr == 16 {
+              transposedTile6x16(depth: count, w: w, b: columns, bRowStride: stride, ct: ct, bias: start)
+            } else {
+              transposedTile4x24(depth: count, w: w, b: columns, bRowStride: stride, ct: ct, bias: start)
             }
           }
+          for t in 0..<fullTiles { tile(t, columns: bBlock + t * tc, stride: bRowStride) }
           if edge > 0 {
             // The last columns, fewer than a tile: copied into a zero-padded panel so that no
             // read leaves B.
@@ -68,15 +67,7 @@ extension GEMMKernels {
               for j in 0..<edge { edgePanel[k * tc + j] = source[k * bRowStride + j] }
               for j in edge..<tc { edgePanel[k * tc + j] = 0 }
             }
-            if pr == 16 {
-              transposedTile6x16(
-                depth: count, w: w, b: edgePanel, bRowStride: tc, ct: cTransposed + fullTiles * tc * pr,
-                bias: block == 0 ? bias : nil)
-            } else {
-              transposedTile4x24(
-                depth: count, w: w, b: edgePanel, bRowStride: tc, ct: cTransposed + fullTiles * tc * pr,
-                bias: block == 0 ? bias : nil)
-            }
+            tile(fullTiles, columns: edgePanel, stride: tc)
           }
         }
         storeTransposed(
@@ -211,23 +202,14 @@ extension GEMMKernels {
     while j + 8 <= columns {
       for half in 0..<pr / 8 where half * 8 < rows {
         let source = ct + j * pr + half * 8
-        var t = transpose8x8((
-          load8(source), load8(source + pr), load8(source + 2 * pr), load8(source + 3 * pr),
-          load8(source + 4 * pr), load8(source + 5 * pr), load8(source + 6 * pr), load8(source + 7 * pr)))
+        var t = transpose8x8(load8Rows(source, stride: pr))
         if clamps {
           t = (bounds(t.0), bounds(t.1), bounds(t.2), bounds(t.3), bounds(t.4), bounds(t.5), bounds(t.6), bounds(t.7))
         }
         let target = c + half * 8 * cRowStride + j
         let count = min(8, rows - half * 8)
         if count == 8 {
-          store8(t.0, target)
-          store8(t.1, target + cRowStride)
-          store8(t.2, target + 2 * cRowStride)
-          store8(t.3, target + 3 * cRowStride)
-          store8(t.4, target + 4 * cRowStride)
-          store8(t.5, target + 5 * cRowStride)
-          store8(t.6, target + 6 * cRowStride)
-          store8(t.7, target + 7 * cRowStride)
+          store8Rows(t, target, stride: cRowStride)
         } else {
           withUnsafeBytes(of: t) { raw in
             let vectors = raw.bindMemory(to: SIMD8<Float>.self)

@@ -160,6 +160,29 @@ func transpose8x8(_ rows: Vectors8) -> Vectors8 {
   )
 }
 
+/// The eight vectors at `pointer`, `pointer + stride`, …, `pointer + 7·stride` (the rows of an
+/// 8×8 block to transpose).
+@inline(__always)
+func load8Rows(_ pointer: UnsafePointer<Float>, stride: Int) -> Vectors8 {
+  (
+    load8(pointer), load8(pointer + stride), load8(pointer + 2 * stride), load8(pointer + 3 * stride),
+    load8(pointer + 4 * stride), load8(pointer + 5 * stride), load8(pointer + 6 * stride), load8(pointer + 7 * stride)
+  )
+}
+
+/// Stores `rows` at `pointer`, `pointer + stride`, …, `pointer + 7·stride`.
+@inline(__always)
+func store8Rows(_ rows: Vectors8, _ pointer: UnsafeMutablePointer<Float>, stride: Int) {
+  store8(rows.0, pointer)
+  store8(rows.1, pointer + stride)
+  store8(rows.2, pointer + 2 * stride)
+  store8(rows.3, pointer + 3 * stride)
+  store8(rows.4, pointer + 4 * stride)
+  store8(rows.5, pointer + 5 * stride)
+  store8(rows.6, pointer + 6 * stride)
+  store8(rows.7, pointer + 7 * stride)
+}
+
 /// Eight vectors of eight floats.
 typealias Vectors8 = (
   SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>
