@@ -50,14 +50,14 @@ public enum TensorMemory {
 }
 
 // Note [Huge pages]
-// A forward pass of MobileNetV2 touches about 14 MB of weights and several activation planes of
-// 1–5 MB: far more than the 2048 second-level TLB entries map with 4 KiB pages (8 MB), so large
-// layers walk page tables as they stream. Blocks of 1 MiB or more are therefore placed on 2 MiB boundaries, rounded up to whole
-// 2 MiB pages and advised `MADV_HUGEPAGE`, so that with transparent huge pages in `madvise` mode
-// (the common default) the kernel backs them with huge pages. Measured on the Zen 2 host against
-// base pages (alternating runs, medians of eight), one thread / two threads: MobileNetV2 0.985× /
-// 0.953×, MobileNetV3-Small 0.990× / 1.002×, SqueezeNet 0.993× / 0.988×, ResNet-18 0.981× /
-// 0.975×, ShuffleNetV2 0.997× / 0.959×; in MobileNetV2 the first 16→96 expansion and the
-// stride-2 depthwise layer after it (4.8 MB planes) went from 0.60 to 0.535 ms and from 0.37 to
-// 0.32 ms. The rounding costs memory: MobileNetV2's peak resident size while benchmarking went
-// from 81 to 88 MB.
+// A forward pass of MobileNetV2 touches about 14 MB of weights and several activation planes of 1–5
+// MB: far more than the 2048 second-level TLB entries map with 4 KiB pages (8 MB), so large layers
+// walk page tables as they stream. Blocks of 1 MiB or more are therefore placed on 2 MiB
+// boundaries, rounded up to whole 2 MiB pages and advised `MADV_HUGEPAGE`, so that with transparent
+// huge pages in `madvise` mode (the common default) the kernel backs them with huge pages. Measured
+// on the Zen 2 host against base pages (alternating runs, medians of eight), one thread / two
+// threads: MobileNetV2 0.985× / 0.953×, MobileNetV3-Small 0.990× / 1.002×, SqueezeNet 0.993× /
+// 0.988×, ResNet-18 0.981× / 0.975×, ShuffleNetV2 0.997× / 0.959×; in MobileNetV2 the first 16→96
+// expansion and the stride-2 depthwise layer after it (4.8 MB planes) went from 0.60 to 0.535 ms
+// and from 0.37 to 0.32 ms. The rounding costs memory: MobileNetV2's peak resident size while
+// benchmarking went from 81 to 88 MB.
