@@ -184,6 +184,18 @@ struct DepthwiseTester {
     DepthwiseTester(shape: same, hasBias: false, clamp: .relu).test()
   }
 
+  /// MobileNet's 3×3 widths, and a width next to each whose plane rows come out the same length:
+  /// at stride 2 the row lengths with their own copy of the loop (Note [Depthwise row blocks]),
+  /// at stride 1 the general one.
+  @Test func specializedRowLengths() {
+    for (width, stride) in [(28, 1), (27, 1), (56, 1), (59, 1), (112, 1), (115, 1), (56, 2), (61, 2), (112, 2), (117, 2)] {
+      DepthwiseTester(
+        shape: convShape(3, 3, height: 10, width: width, kernel: 3, stride: stride, padding: 1, groups: 3),
+        clamp: .relu6, channelSplits: [1], seed: UInt64(width * 3 + stride)
+      ).test()
+    }
+  }
+
   @Test func threeByThreeEntryAcceptsMobileNetShapes() {
     let shape = convShape(4, 4, height: 12, width: 12, kernel: 3, stride: 2, padding: 1, groups: 4)
     var generator = SeededGenerator(seed: 3)

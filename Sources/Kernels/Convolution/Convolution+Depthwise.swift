@@ -244,6 +244,18 @@ public final class DepthwiseWeights: @unchecked Sendable {
 // the current one, so that its loads overlap the multiply-adds, left 144×56×56 at stride 2
 // unchanged (0.153–0.154 ms); and clearing the scratch once per layer instead of once per
 // channel chunk (the chunks of an activation epilogue) left MobileNetV3-Small unchanged.
+// With the plane's row length a run-time value, the four-row 3×3 step needs a register per plane
+// row and tap column (27 addresses at stride 2), and LLVM kept most of them on the stack,
+// reloading one before nearly every multiply-add. MobileNet's stride-2 row lengths (64 and 128)
+// therefore get their own copy of the loop with the length a constant: three base registers and
+// constant displacements, no reloads. Measured on the Zen 2 host (2026-11-24, one thread, the
+// models' per-node profiles, four alternating runs): 96×112×112 0.302 → 0.283 ms, 144×56×56
+// 0.177 → 0.161 ms, MobileNetV3-Small's 72×56×56 0.080 → 0.072 ms; whole models 0.996×
+// (MobileNetV2, V3-Small) and 1.003× (ShuffleNetV2), six alternating runs. The same copies for
+// stride 1 (row lengths 32, 64, 120) took 3–5% off those layers (144×56×56 0.267 → 0.256 ms),
+// but moved the in-place GEMM kernel's code to another 64-byte offset, and MobileNetV2's
+// large-plane 1×1 layers became 5–9% slower with it (16→96 on 112×112 0.53 → 0.57 ms), so
+// MobileNetV2 1.015×; not kept.
 
 // Note [Depthwise output prefetch]
 // A layer's output buffer is usually cold: the pool hands back the block a layer of that size used
@@ -475,7 +487,8 @@ struct DepthwiseSweep {
 
   // One function per kernel and stride, each with its loops inlined and the stride a constant:
   // all of them inlined into one function would pass the optimizer's size limits, and it would
-  // leave loads and stores as calls.
+  // leave loads and stores as calls. MobileNet's stride-2 3×3 row lengths get a function each,
+  // with the length a constant too (Note [Depthwise row blocks]).
   @inline(never)
   func run3x3Stride1(_ channel: DepthwiseChannel) {
     run3x3(stride: 1, channel)
@@ -483,8 +496,18 @@ struct DepthwiseSweep {
 
   @inline(never)
   func run3x3Stride2(_ channel: DepthwiseChannel) {
-    run3x3(stride: 2, channel)
+    switch layout.rowLength {
+    case 64: run3x3Stride2Rows64(channel)
+    case 128: run3x3Stride2Rows128(channel)
+    default: run3x3(stride: 2, rowLength: layout.rowLength, channel)
+    }
   }
+
+  @inline(never)
+  func run3x3Stride2Rows64(_ channel: DepthwiseChannel) { run3x3(stride: 2, rowLength: 64, channel) }
+
+  @inline(never)
+  func run3x3Stride2Rows128(_ channel: DepthwiseChannel) { run3x3(stride: 2, rowLength: 128, channel) }
 
   @inline(never)
   func run5x5Stride1(_ channel: DepthwiseChannel) {
@@ -499,12 +522,12 @@ struct DepthwiseSweep {
   /// One channel of a 3×3 kernel at stride `stride` (1 or 2) in both directions, four output
   /// rows per step (Note [Depthwise row blocks]).
   @inline(__always)
-  func run3x3(stride: Int, _ channel: DepthwiseChannel) {
+  func run3x3(stride: Int, rowLength: Int? = nil, _ channel: DepthwiseChannel) {
     let taps = channel.taps
     let (top, middle) = (DepthwiseKernelRow3(taps), DepthwiseKernelRow3(taps + 3))
     let bottom = DepthwiseKernelRow3(taps + 6)
     let bias = SIMD8<Float>(repeating: taps[9])
-    let (rowLength, outputWidth) = (layout.rowLength, layout.outputWidth)
+    let (rowLength, outputWidth) = (rowLength ?? layout.rowLength, layout.outputWidth)
     let (second, third) = (columns.0, columns.1)
     @inline(__always)
     func add(_ sum: inout SIMD8<Float>, _ taps: DepthwiseKernelRow3, _ row: UnsafePointer<Float>) {
