@@ -340,3 +340,10 @@ public final class VectorPanelWeights: @unchecked Sendable {
 // block's weights and B rows in L1 together); on wide A (SqueezeNet's 512 → 1000 classifier, 63
 // panels each streaming B) 1.96 → 2.18 ms; expansions (96 → 576) 7% slower. Depth blocks of 64
 // or 288 and column blocks of 48 or 198 measured within ±2% of 128 and 96.
+// Widened (2026-11-24, per-node profiles, three alternating pairs of runs) to depth 64 and more
+// when the output channels are not a multiple of 6 (the packed GEMM's panels then end in a 2- or
+// 4-row one), on planes of up to 4096 pixels: SqueezeNet's squeeze layers 6–11% faster (128 → 16
+// on 55×55 0.187 → 0.175 ms, 128 → 32 on 27×27 0.089 → 0.079 ms, 64 → 16 0.103 → 0.097 ms), but
+// the 3×3 layers reading their output about 1% slower, SqueezeNet 0.997×; MobileNetV2's 192 → 32
+// and 144 → 32 on 28×28 and MobileNetV3-Small's 240 → 40 and 96 → 40 on 14×14 within noise, the
+// models unchanged. Not kept.
