@@ -89,9 +89,8 @@ struct FastPathTests {
     try Self.conv([1, 8, 7, 6], [16, 8, 3, 3], bias: true, stride: [1, 1], padding: [2, 2])
     // Eight chunks of tile rows (Cin + Cout = 64 on 30 tile columns: two tile rows per chunk).
     try Self.conv([1, 24, 30, 60], [40, 24, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])
-    // Deep projections on the transposed-tile GEMM (Note [Transposed tiles]): two panels of 24
-    // channels split by pixels (a batch, the last panel partial), four split by channels, and
-    // four panels of 16.
+    // Deep projections on the transposed-tile GEMM (Note [Transposed tiles]), split by pixels:
+    // two panels of 24 channels (a batch, the last panel partial), four, and four panels of 16.
     try Self.conv([2, 256, 11, 12], [40, 256, 1, 1], bias: true, stride: [1, 1], padding: [0, 0])
     try Self.conv([1, 320, 10, 10], [96, 320, 1, 1], bias: false, stride: [1, 1], padding: [0, 0])
     try Self.conv([1, 256, 13, 13], [64, 256, 1, 1], bias: true, stride: [1, 1], padding: [0, 0])
