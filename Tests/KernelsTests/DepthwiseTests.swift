@@ -184,9 +184,8 @@ struct DepthwiseTester {
     DepthwiseTester(shape: same, hasBias: false, clamp: .relu).test()
   }
 
-  /// MobileNet's 3×3 widths, and a width next to each whose plane rows come out the same length:
-  /// at stride 2 the row lengths with their own copy of the loop (Note [Depthwise row blocks]),
-  /// at stride 1 the general one.
+  /// MobileNet's 3×3 widths, whose plane row lengths have their own copy of the loop (Note
+  /// [Depthwise row blocks]), and for each a second width whose plane rows are as long.
   @Test func specializedRowLengths() {
     for (width, stride) in [(28, 1), (27, 1), (56, 1), (59, 1), (112, 1), (115, 1), (56, 2), (61, 2), (112, 2), (117, 2)] {
       DepthwiseTester(

@@ -246,16 +246,17 @@ public final class DepthwiseWeights: @unchecked Sendable {
 // channel chunk (the chunks of an activation epilogue) left MobileNetV3-Small unchanged.
 // With the plane's row length a run-time value, the four-row 3×3 step needs a register per plane
 // row and tap column (27 addresses at stride 2), and LLVM kept most of them on the stack,
-// reloading one before nearly every multiply-add. MobileNet's stride-2 row lengths (64 and 128)
-// therefore get their own copy of the loop with the length a constant: three base registers and
-// constant displacements, no reloads. Measured on the Zen 2 host (2026-11-24, one thread, the
-// models' per-node profiles, four alternating runs): 96×112×112 0.302 → 0.283 ms, 144×56×56
-// 0.177 → 0.161 ms, MobileNetV3-Small's 72×56×56 0.080 → 0.072 ms; whole models 0.996×
-// (MobileNetV2, V3-Small) and 1.003× (ShuffleNetV2), six alternating runs. The same copies for
-// stride 1 (row lengths 32, 64, 120) took 3–5% off those layers (144×56×56 0.267 → 0.256 ms),
-// but moved the in-place GEMM kernel's code to another 64-byte offset, and MobileNetV2's
-// large-plane 1×1 layers became 5–9% slower with it (16→96 on 112×112 0.53 → 0.57 ms), so
-// MobileNetV2 1.015×; not kept.
+// reloading one before nearly every multiply-add. MobileNet's row lengths (64 and 128 at stride
+// 2; 32, 64 and 120 at stride 1) therefore get their own copy of the loop with the length a
+// constant: three base registers and constant displacements, no reloads. Measured on the Zen 2
+// host (2026-11-24, one thread, the models' per-node profiles, four alternating runs): stride 2
+// 96×112×112 0.302 → 0.283 ms, 144×56×56 0.177 → 0.161 ms, MobileNetV3-Small's 72×56×56 0.080 →
+// 0.072 ms; stride 1 144×56×56 0.267 → 0.256 ms, 192×28×28 0.119 → 0.110 ms, 32×112×112 0.222 →
+// 0.216 ms. Whole models 0.996–1.000× (six alternating runs each step). One build of the stride-1
+// copies made MobileNetV2's large-plane 1×1 layers 5–9% slower (16→96 on 112×112 0.53 → 0.57
+// ms): it had moved `microKernel6x16Run` to a 64-byte boundary, and the builds with that function
+// 16 or 32 bytes past one ran those layers at the same speed. Code placement alone can move the
+// in-place GEMM by that much; compare per-node profiles before and after a kernel change.
 
 // Note [Depthwise output prefetch]
 // A layer's output buffer is usually cold: the pool hands back the block a layer of that size used
@@ -487,12 +488,26 @@ struct DepthwiseSweep {
 
   // One function per kernel and stride, each with its loops inlined and the stride a constant:
   // all of them inlined into one function would pass the optimizer's size limits, and it would
-  // leave loads and stores as calls. MobileNet's stride-2 3×3 row lengths get a function each,
-  // with the length a constant too (Note [Depthwise row blocks]).
+  // leave loads and stores as calls. MobileNet's 3×3 row lengths get a function each, with the
+  // length a constant too (Note [Depthwise row blocks]).
   @inline(never)
   func run3x3Stride1(_ channel: DepthwiseChannel) {
-    run3x3(stride: 1, channel)
+    switch layout.rowLength {
+    case 32: run3x3Stride1Rows32(channel)
+    case 64: run3x3Stride1Rows64(channel)
+    case 120: run3x3Stride1Rows120(channel)
+    default: run3x3(stride: 1, rowLength: layout.rowLength, channel)
+    }
   }
+
+  @inline(never)
+  func run3x3Stride1Rows32(_ channel: DepthwiseChannel) { run3x3(stride: 1, rowLength: 32, channel) }
+
+  @inline(never)
+  func run3x3Stride1Rows64(_ channel: DepthwiseChannel) { run3x3(stride: 1, rowLength: 64, channel) }
+
+  @inline(never)
+  func run3x3Stride1Rows120(_ channel: DepthwiseChannel) { run3x3(stride: 1, rowLength: 120, channel) }
 
   @inline(never)
   func run3x3Stride2(_ channel: DepthwiseChannel) {
