@@ -45,8 +45,12 @@
 // 5×5 layers 240×14×14 0.073 → 0.060 ms, 576×7×7 0.051 → 0.043 ms, 144×14×14 0.048 → 0.040 ms;
 // MobileNetV2's 3×3 576×14×14 0.119 → 0.106 ms, 384×14×14 0.058 → 0.051 ms; whole models
 // (six alternating runs) MobileNetV3-Small 0.972×, MobileNetV2 0.995×, ShuffleNetV2 0.997×.
-// Stride 2 reads columns 2p + kx, whose windows do not slide by one vector; it keeps the general
-// loop.
+// Stride 2 keeps the general loop. There pixel p's tap kx reads column 2p + kx, so even and odd
+// taps can slide two windows, one along the even and one along the odd columns (16 registers
+// with the sums). Measured that way (2026-11-24, same build with a switch, alternating runs):
+// MobileNetV2's 192×28×28 0.063 → 0.060 ms, 576×14×14 unchanged, MobileNetV3-Small's 5×5
+// 96×28×28 0.047 → 0.045 ms and 288×14×14 0.034 → 0.033 ms. At stride 2 the tile holds four
+// input pixels per output, and the transposes in and out take most of the time. Not kept.
 
 /// The tiles of the channel-blocked depthwise kernel (Note [Channel-blocked depthwise]).
 struct DepthwiseBlockedLayout {
