@@ -279,6 +279,11 @@ struct FastPathTests {
     try Self.check("aten::mean.dim", [.tensor(x), Self.ints([2, 3]), .bool(true), .none], tolerance: 1e-6)
     try Self.check("aten::mean.dim", [.tensor(x), Self.ints([-1, -2]), .bool(false), .none], tolerance: 1e-6)
     try Self.check("aten::mean.dim", [.tensor(x), Self.ints([1]), .bool(false), .none])
+    // A squeeze-and-excitation block's passes, large enough to split across threads (Note [Plane
+    // passes]): the average of each channel, then each channel scaled.
+    let block = Self.tensor([1, 48, 14, 14], seed: 30)
+    try Self.check("aten::adaptive_avg_pool2d", [.tensor(block), Self.ints([1, 1])], tolerance: 1e-6)
+    try Self.check("aten::mul.Tensor", [.tensor(block), .tensor(Self.tensor([1, 48, 1, 1], seed: 31))])
   }
 }
 

@@ -146,10 +146,13 @@ extension ExecutionContext {
   }
 
   /// Splits `0..<count` into ranges of whole `block`s, one per thread, when there is enough
-  /// work (`work` multiply-adds or element operations in all) to pay for waking threads.
-  func parallelBlocks(_ count: Int, block: Int, work: Int, _ body: (Range<Int>) -> Void) {
+  /// work (`work` multiply-adds or element operations in all, at least `minimumWork`) to pay for
+  /// waking threads.
+  func parallelBlocks(
+    _ count: Int, block: Int, work: Int, minimumWork: Int = FastExecutors.parallelWork, _ body: (Range<Int>) -> Void
+  ) {
     let blocks = (count + block - 1) / block
-    guard threadCount > 1, blocks > 1, work >= FastExecutors.parallelWork else {
+    guard threadCount > 1, blocks > 1, work >= minimumWork else {
       body(0..<count)
       return
     }
@@ -164,6 +167,22 @@ enum FastExecutors {
   /// MobileNetV2 and V3-Small unchanged at two threads; 256K made V3-Small 1.03× slower and 1M
   /// 1.2×, 2026-11-24.)
   static let parallelWork = 1 << 16
+
+  // Note [Plane passes]
+  // MobileNetV3's squeeze-and-excitation blocks average each channel of a convolution's output
+  // (`adaptive_avg_pool2d` to 1×1) and later scale each channel by a factor (`mul` with a
+  // [C, 1, 1] operand): passes over a few thousand to 50 000 floats, below `parallelWork`, so
+  // they ran on one thread. But the convolution before them split its channels between the
+  // threads, and half of what a serial pass reads was then in the other core's cache: at two
+  // threads these passes took two to three times their one-thread time (240×14×14 averaged in
+  // 0.005 ms at one thread, 0.011 ms at two). Split by channels like the convolution, from an
+  // eighth of `parallelWork` on, each thread reads what its core wrote. Measured (2026-11-24,
+  // one build with a switch, alternating runs, a slow phase of the host): MobileNetV3-Small at
+  // two threads 2.22–2.24 → 2.10–2.13 ms. The convolutions next to the passes got faster too
+  // (48 → 144 on 14×14 0.048 → 0.033 ms), probably because the worker no longer idles through
+  // a serial gap of several microseconds.
+  /// The least work for splitting a pass over whole planes (Note [Plane passes]).
+  static let planePassWork = parallelWork / 8
 
   static var entries: [(String, ContextualOpExecutor)] {
     convolutionEntries + linearEntries + unaryEntries + binaryEntries + poolingEntries
@@ -1035,7 +1054,7 @@ enum FastExecutors {
       let planeSize = x.shape[2] * x.shape[3]
       withExtendedLifetime((x, s, output)) {
         let (x, s, target) = (UnsafePointer(x.floatPointer()), UnsafePointer(s.floatPointer()), output.floatPointer())
-        context.parallelBlocks(planes, block: 1, work: planes * planeSize * 2) { range in
+        context.parallelBlocks(planes, block: 1, work: planes * planeSize * 2, minimumWork: planePassWork) { range in
           ElementwiseKernels.channelBroadcastFloat32(
             op, input: x, scalars: s, planeSize: planeSize, output: target, planes: range)
         }
@@ -1106,7 +1125,7 @@ enum FastExecutors {
     guard planeSize > 0 else { return output }
     withExtendedLifetime((x, output)) {
       let (source, target) = (UnsafePointer(x.floatPointer()), output.floatPointer())
-      context.parallelBlocks(planes, block: 1, work: planes * planeSize) { range in
+      context.parallelBlocks(planes, block: 1, work: planes * planeSize, minimumWork: planePassWork) { range in
         PoolingKernels.globalAveragePool(input: source, planeSize: planeSize, output: target, planes: range)
       }
     }
