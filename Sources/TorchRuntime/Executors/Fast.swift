@@ -178,7 +178,8 @@ enum FastExecutors {
   // 0.005 ms at one thread, 0.011 ms at two). Split by channels like the convolution, from an
   // eighth of `parallelWork` on, each thread reads what its core wrote. Measured (2026-11-24,
   // one build with a switch, alternating runs, a slow phase of the host): MobileNetV3-Small at
-  // two threads 2.22–2.24 → 2.10–2.13 ms. The convolutions next to the passes got faster too
+  // two threads 2.22–2.24 → 2.10–2.13 ms; in a calm phase 1.533 → 1.513 ms, ShuffleNetV2 0.996×,
+  // MobileNetV2 and SqueezeNet unchanged. The convolutions next to the passes got faster too
   // (48 → 144 on 14×14 0.048 → 0.033 ms), probably because the worker no longer idles through
   // a serial gap of several microseconds.
   /// The least work for splitting a pass over whole planes (Note [Plane passes]).
