@@ -52,6 +52,18 @@
 // 96×28×28 0.047 → 0.045 ms and 288×14×14 0.034 → 0.033 ms. At stride 2 the tile holds four
 // input pixels per output, and the transposes in and out take most of the time. Not kept.
 
+/// Four output pixels' sums of one block of eight channels, the channels in each vector.
+typealias DepthwiseBlockSums = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+/// Stores four pixels' sums, clamped, one after the other from `target`.
+@inline(__always)
+func storeFour(_ sums: DepthwiseBlockSums, _ target: UnsafeMutablePointer<Float>, _ bounds: VectorClamp) {
+  store8(bounds(sums.0), target)
+  store8(bounds(sums.1), target + 8)
+  store8(bounds(sums.2), target + 16)
+  store8(bounds(sums.3), target + 24)
+}
+
 /// The tiles of the channel-blocked depthwise kernel (Note [Channel-blocked depthwise]).
 struct DepthwiseBlockedLayout {
   let shape: Conv2DShape
@@ -219,21 +231,13 @@ extension ConvolutionKernels {
       }
       return
     }
-    typealias Sums = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
     // Four pixels of a row: tap `w` times the vectors at `at`, one pixel step apart.
     @inline(__always)
-    func add(_ sums: inout Sums, _ w: SIMD8<Float>, _ at: UnsafePointer<Float>) {
+    func add(_ sums: inout DepthwiseBlockSums, _ w: SIMD8<Float>, _ at: UnsafePointer<Float>) {
       sums.0.addProduct(w, load8(at))
       sums.1.addProduct(w, load8(at + step))
       sums.2.addProduct(w, load8(at + 2 * step))
       sums.3.addProduct(w, load8(at + 3 * step))
-    }
-    @inline(__always)
-    func store(_ sums: Sums, _ target: UnsafeMutablePointer<Float>) {
-      store8(bounds(sums.0), target)
-      store8(bounds(sums.1), target + 8)
-      store8(bounds(sums.2), target + 16)
-      store8(bounds(sums.3), target + 24)
     }
     var oy = 0
     while oy < outputHeight {
@@ -241,19 +245,19 @@ extension ConvolutionKernels {
       forEachWindow(outputWidth, width: 4) { ox in
         let base = tile + oy * rowStep + ox * step
         let target = flat + oy * flatRow + ox * 8
-        var first: Sums = (bias, bias, bias, bias)
+        var first: DepthwiseBlockSums = (bias, bias, bias, bias)
         if pair {
-          var second: Sums = (bias, bias, bias, bias)
+          var second: DepthwiseBlockSums = (bias, bias, bias, bias)
           for tap in 0..<taps {
             let (w, at) = (load8(weights + tap * channelCount), base + offsets[tap])
             add(&first, w, at)
             add(&second, w, at + rowStep)
           }
-          store(second, target + flatRow)
+          storeFour(second, target + flatRow, bounds)
         } else {
           for tap in 0..<taps { add(&first, load8(weights + tap * channelCount), base + offsets[tap]) }
         }
-        store(first, target)
+        storeFour(first, target, bounds)
       }
       oy += pair ? 2 : 1
     }
@@ -293,20 +297,12 @@ extension ConvolutionKernels {
     let bias = load8(weights + kernel * kernel * channelCount)
     let rowStep = tileColumns * 8
     let flatRow = outputWidth * 8
-    typealias Sums = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
     @inline(__always)
-    func add(_ sums: inout Sums, _ w: SIMD8<Float>, _ v: Sums) {
+    func add(_ sums: inout DepthwiseBlockSums, _ w: SIMD8<Float>, _ v: DepthwiseBlockSums) {
       sums.0.addProduct(w, v.0)
       sums.1.addProduct(w, v.1)
       sums.2.addProduct(w, v.2)
       sums.3.addProduct(w, v.3)
-    }
-    @inline(__always)
-    func store(_ sums: Sums, _ target: UnsafeMutablePointer<Float>) {
-      store8(bounds(sums.0), target)
-      store8(bounds(sums.1), target + 8)
-      store8(bounds(sums.2), target + 16)
-      store8(bounds(sums.3), target + 24)
     }
     var oy = 0
     while oy < outputHeight {
@@ -314,12 +310,12 @@ extension ConvolutionKernels {
       forEachWindow(outputWidth, width: 4) { ox in
         let base = tile + oy * rowStep + ox * 8
         let target = flat + oy * flatRow + ox * 8
-        var first: Sums = (bias, bias, bias, bias)
-        var second: Sums = (bias, bias, bias, bias)
+        var first: DepthwiseBlockSums = (bias, bias, bias, bias)
+        var second: DepthwiseBlockSums = (bias, bias, bias, bias)
         // Tile row `oy + r` is kernel row r of the first output row and r − 1 of the second.
         for r in 0..<(pair ? kernel + 1 : kernel) {
           let row = base + r * rowStep
-          var window: Sums = (load8(row), load8(row + 8), load8(row + 16), SIMD8<Float>())
+          var window: DepthwiseBlockSums = (load8(row), load8(row + 8), load8(row + 16), SIMD8<Float>())
           for kx in 0..<kernel {
             window.3 = load8(row + (kx + 3) * 8)
             if r < kernel { add(&first, load8(weights + (r * kernel + kx) * channelCount), window) }
@@ -327,8 +323,8 @@ extension ConvolutionKernels {
             window = (window.1, window.2, window.3, window.3)
           }
         }
-        store(first, target)
-        if pair { store(second, target + flatRow) }
+        storeFour(first, target, bounds)
+        if pair { storeFour(second, target + flatRow, bounds) }
       }
       oy += pair ? 2 : 1
     }
