@@ -355,6 +355,7 @@ struct PhasePlaneConvolutionTester {
 /// Scratch starts as NaN, so a value a step fails to write shows up in the result.
 struct WinogradConvolutionTester {
   var shape: Conv2DShape
+  var tileSize = 2
   var hasBias = true
   var clamp = OutputClamp.none
   var inputSplits: [Int] = []
@@ -365,11 +366,14 @@ struct WinogradConvolutionTester {
 
   func test(sourceLocation: SourceLocation = #_sourceLocation) {
     let problem = ConvolutionProblem(shape, hasBias: hasBias, clamp: clamp, seed: seed)
-    let weights = problem.packed { WinogradWeights(shape, weight: $0, bias: $1) }
-    let tileRows = ConvolutionKernels.winogradTileRows(shape)
-    let transformed = AlignedBuffer(count: ConvolutionKernels.winogradInputCount(shape, tileRows: tileRows))
-    let products = AlignedBuffer(count: ConvolutionKernels.winogradProductCount(shape, tileRows: tileRows))
-    let inputScratch = AlignedBuffer(count: ConvolutionKernels.winogradInputScratchCount(shape, tileRows: tileRows))
+    let weights = problem.packed { WinogradWeights(shape, tileSize: tileSize, weight: $0, bias: $1) }
+    let tileRows = ConvolutionKernels.winogradTileRows(shape, tileSize: tileSize)
+    let transformed = AlignedBuffer(
+      count: ConvolutionKernels.winogradInputCount(shape, tileSize: tileSize, tileRows: tileRows))
+    let products = AlignedBuffer(
+      count: ConvolutionKernels.winogradProductCount(shape, tileSize: tileSize, tileRows: tileRows))
+    let inputScratch = AlignedBuffer(
+      count: ConvolutionKernels.winogradInputScratchCount(shape, tileSize: tileSize, tileRows: tileRows))
     let gemmScratch = AlignedBuffer(count: ConvolutionKernels.winogradGEMMScratchCount(shape))
     for buffer in [transformed, products, inputScratch, gemmScratch] {
       buffer.pointer.update(repeating: .nan, count: buffer.count)
@@ -389,10 +393,10 @@ struct WinogradConvolutionTester {
           let rows = 0..<tileRows
           for part in parts(inputSplits, shape.inputChannels) {
             ConvolutionKernels.winogradInputTransform(
-              shape, input: input.baseAddress! + image * inputImage, transformed: transformed.pointer, channels: part,
+              shape, tileSize: tileSize, input: input.baseAddress! + image * inputImage, transformed: transformed.pointer, channels: part,
               tileRows: rows, scratch: inputScratch.pointer)
           }
-          for positions in parts(positionSplits, 16) {
+          for positions in parts(positionSplits, weights.positions) {
             for channels in parts(channelSplits, shape.outputChannels) {
               ConvolutionKernels.winogradGEMM(
                 shape, weights: weights, transformed: transformed.pointer, products: products.pointer,
@@ -407,9 +411,10 @@ struct WinogradConvolutionTester {
         }
       }
       // Chunk by chunk, last chunk first: the runtime's chunks, and chunks of one tile row.
-      for chunkRows in [ConvolutionKernels.winogradChunkRows(shape), 1] {
+      for chunkRows in [ConvolutionKernels.winogradChunkRows(shape, tileSize: tileSize), 1] {
         chunked.withUnsafeMutableBufferPointer { chunked in
-          let scratch = AlignedBuffer(count: ConvolutionKernels.winogradScratchCount(shape, tileRows: chunkRows))
+          let scratch = AlignedBuffer(
+            count: ConvolutionKernels.winogradScratchCount(shape, tileSize: tileSize, tileRows: chunkRows))
           scratch.pointer.update(repeating: .nan, count: scratch.count)
           for image in 0..<shape.batch {
             for first in stride(from: 0, to: tileRows, by: chunkRows).reversed() {
@@ -421,12 +426,12 @@ struct WinogradConvolutionTester {
           }
         }
         expectClose(
-          chunked, problem.expected, tolerance: tolerance, "\(shape) by chunks of \(chunkRows)",
+          chunked, problem.expected, tolerance: tolerance, "F(\(tileSize)) \(shape) by chunks of \(chunkRows)",
           sourceLocation: sourceLocation)
         chunked = [Float](repeating: .nan, count: chunked.count)
       }
     }
-    expectClose(output, problem.expected, tolerance: tolerance, "\(shape)", sourceLocation: sourceLocation)
+    expectClose(output, problem.expected, tolerance: tolerance, "F(\(tileSize)) \(shape)", sourceLocation: sourceLocation)
   }
 }
 
@@ -469,9 +474,56 @@ struct WinogradConvolutionTester {
     ).test()
   }
 
+  /// F(4×4): output widths across the phase split (short rows take the scalar scatter), one
+  /// group of eight tiles and its partial last group, two groups (33 to 64 pixels) and a last
+  /// group that overlaps the one before; paddings 0 to 2, heights that end in partial tiles.
+  @Test(arguments: [1, 2, 3, 4, 5, 7, 8, 12, 13, 15, 16, 17, 20, 29, 31, 32, 33, 36, 40, 47, 55, 64])
+  func largeTileWidths(width: Int) {
+    for padding in 0...2 where width + 2 * padding >= 3 {
+      for height in [3, 5, 8, 10] where height + 2 * padding >= 3 {
+        WinogradConvolutionTester(
+          shape: convShape(5, 7, height: height, width: width, kernel: 3, padding: padding), tileSize: 4,
+          clamp: clamps[(width + height) % 4], inputSplits: [2], positionSplits: [5, 20], channelSplits: [3],
+          seed: UInt64(width * 100 + height * 10 + padding), tolerance: 5e-5
+        ).test()
+      }
+    }
+  }
+
+  /// F(4×4) on batches, uneven paddings, several chunks, and depths of real layers. Its
+  /// transforms scale by 4, 5 and 8 and U's entries by 1/6 and 1/24, so it rounds about ten
+  /// times more than F(2×2) on these unscaled random values (up to 1 in magnitude, sums of 45
+  /// to 2,700 products): up to about 2e-5 of 1 + |reference| for 5 and 8 input channels, 4e-5
+  /// for 16 and 1.2e-4 for 300, against errors of 0.1 and more from a wrong term.
+  @Test func largeTileShapes() {
+    WinogradConvolutionTester(
+      shape: convShape(batch: 2, 8, 16, height: 18, width: 21, kernel: 3, padding: 1), tileSize: 4, clamp: .relu6,
+      tolerance: 5e-5
+    ).test()
+    var uneven = convShape(6, 10, height: 16, width: 11, kernel: 3)
+    (uneven.paddingBottom, uneven.paddingRight) = (2, 2)
+    WinogradConvolutionTester(shape: uneven, tileSize: 4, clamp: .hardtanh(-0.25, 0.5), tolerance: 5e-5).test()
+    var top = convShape(6, 10, height: 19, width: 8, kernel: 3)
+    (top.paddingTop, top.paddingLeft, top.paddingRight) = (2, 1, 0)
+    WinogradConvolutionTester(shape: top, tileSize: 4, tolerance: 5e-5).test()
+    // SqueezeNet's first expand layer's depth on a smaller plane: chunks of 7 tile rows.
+    WinogradConvolutionTester(
+      shape: convShape(16, 24, height: 45, width: 55, kernel: 3, padding: 1), tileSize: 4, clamp: .relu,
+      positionSplits: [7, 30], channelSplits: [6, 13], tolerance: 1e-4
+    ).test()
+    WinogradConvolutionTester(
+      shape: convShape(300, 20, height: 9, width: 9, kernel: 3, padding: 1), tileSize: 4, tolerance: 3e-4
+    ).test()
+  }
+
   /// The runtime takes the Winograd path only for 3×3, stride-1, undilated, one-group
-  /// convolutions with enough channels and pixels for the transforms to pay off.
+  /// convolutions with enough channels and pixels for the transforms to pay off, with 4×4
+  /// tiles on planes of 14×14 and more.
   @Test func chosenShapes() {
+    #expect(ConvolutionKernels.winogradTileSize(convShape(16, 64, height: 55, width: 55, kernel: 3, padding: 1)) == 4)
+    #expect(ConvolutionKernels.winogradTileSize(convShape(256, 256, height: 14, width: 14, kernel: 3, padding: 1)) == 4)
+    #expect(ConvolutionKernels.winogradTileSize(convShape(64, 256, height: 13, width: 13, kernel: 3, padding: 1)) == 2)
+    #expect(ConvolutionKernels.winogradTileSize(convShape(512, 512, height: 7, width: 7, kernel: 3, padding: 1)) == 2)
     #expect(ConvolutionKernels.prefersWinograd(convShape(64, 64, height: 56, width: 56, kernel: 3, padding: 1)))
     #expect(ConvolutionKernels.prefersWinograd(convShape(16, 64, height: 55, width: 55, kernel: 3, padding: 1)))
     #expect(ConvolutionKernels.prefersWinograd(convShape(512, 512, height: 7, width: 7, kernel: 3, padding: 1)))

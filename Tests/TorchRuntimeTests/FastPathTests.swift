@@ -333,8 +333,11 @@ struct EpilogueFusionTests {
     return result.elements ?? [result]
   }
 
+  /// Within rounding of the reference: 1e-4 of max(1, |reference|), since the 3×3 layers on
+  /// planes of 14×14 and more take Winograd F(4×4, 3×3), which rounds to a few 1e-5 on these
+  /// unscaled random values (Note [Winograd F(4×4, 3×3)]); a wrong term is off by 0.1 or more.
   static func close(_ a: IValue, _ b: IValue) throws -> Bool {
-    zip(try a.tensor!.doubles(), try b.tensor!.doubles()).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }
+    zip(try a.tensor!.doubles(), try b.tensor!.doubles()).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) }
   }
 
   /// The fused pair gives exactly the unfused fast kernels' result (the same graph with the

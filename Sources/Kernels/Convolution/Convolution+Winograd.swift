@@ -1,12 +1,13 @@
-/// 3×3 stride-1 convolutions by Winograd's minimal filtering F(2×2, 3×3) (Note [Winograd
-/// F(2×2, 3×3)]): 16 multiplications per output tile of 2×2 pixels per input channel instead of
-/// 36, the multiplications done as 16 packed GEMMs.
+/// 3×3 stride-1 convolutions by Winograd's minimal filtering F(m×m, 3×3), m = 2 or 4 (Notes
+/// [Winograd F(2×2, 3×3)] and [Winograd F(4×4, 3×3)]): (m + 2)² multiplications per output tile
+/// of m×m pixels per input channel instead of 9m², the multiplications done as (m + 2)² packed
+/// GEMMs.
 ///
 /// Per image, in chunks of tile rows (`winogradChunkRows`, so that a chunk's V and M stay in
 /// L2), three steps:
-/// 1. `winogradInputTransform`: every input channel's 4×4 tiles to `V[ξ][ci][t]`,
-/// 2. `winogradGEMM`: `M[ξ] = U[ξ] · V[ξ]` for each of the 16 positions ξ (`U` packed once),
-/// 3. `winogradOutputTransform`: `M` to each 2×2 output tile, plus bias, then the clamp.
+/// 1. `winogradInputTransform`: every input channel's (m + 2)×(m + 2) patches to `V[ξ][ci][t]`,
+/// 2. `winogradGEMM`: `M[ξ] = U[ξ] · V[ξ]` for each position ξ (`U` packed once),
+/// 3. `winogradOutputTransform`: `M` to each m×m output tile, plus bias, then the clamp.
 /// Threads take whole chunks, or, when a plane has too few, share each step (input channels,
 /// positions, output channels).
 extension ConvolutionKernels {
@@ -22,38 +23,51 @@ extension ConvolutionKernels {
       && shape.outputChannels >= 16 && shape.outputHeight >= 4 && shape.outputWidth >= 4
   }
 
-  /// Rows of output tiles of one image: ⌈OH/2⌉ (a tile is 2×2 pixels).
-  public static func winogradTileRows(_ shape: Conv2DShape) -> Int {
-    WinogradLayout(shape).tileRows
+  /// The tile size m of F(m×m, 3×3) for a shape the Winograd path takes: 4 on planes of at
+  /// least 14×14 (Note [Winograd F(4×4, 3×3)]), else 2.
+  public static func winogradTileSize(_ shape: Conv2DShape) -> Int {
+    min(shape.outputHeight, shape.outputWidth) >= 14 ? 4 : 2
+  }
+
+  /// Rows of output tiles of one image: ⌈OH/m⌉ (a tile is m×m pixels).
+  public static func winogradTileRows(_ shape: Conv2DShape, tileSize: Int) -> Int {
+    WinogradLayout(shape, tileSize: tileSize).tileRows
   }
 
   /// Tile rows per chunk: enough for at least 128 tiles (the GEMMs' columns: fewer make each
   /// micro-kernel call too short), and as many more as keep the chunk's V and M within 512 KB
   /// (L2). Measured on ResNet-18's and SqueezeNet's layers against 32 tiles / 256 KB, 256 /
   /// 1 MB and whole planes: within noise of the best everywhere, up to 25% faster than whole
-  /// planes on 55×55 and 56×56 and than 32-tile chunks on 13×13.
-  public static func winogradChunkRows(_ shape: Conv2DShape) -> Int {
-    let layout = WinogradLayout(shape)
-    let rowBytes = 64 * (shape.inputChannels + shape.outputChannels) * layout.tileColumns
+  /// planes on 55×55 and 56×56 and than 32-tile chunks on 13×13. The chunks are then evened
+  /// out (F(4×4)'s 14 tile rows of a 55×55 plane: two of 7 rather than 10 and 4, 2026-11-24:
+  /// 0.57 → 0.47 ms on SqueezeNet's first 16→64 layer).
+  public static func winogradChunkRows(_ shape: Conv2DShape, tileSize: Int) -> Int {
+    let layout = WinogradLayout(shape, tileSize: tileSize)
+    let rowBytes = 4 * layout.positions * (shape.inputChannels + shape.outputChannels) * layout.tileColumns
     let rows = max((128 + layout.tileColumns - 1) / layout.tileColumns, (512 << 10) / rowBytes)
-    return min(rows, layout.tileRows)
+    // As many chunks as that needs, of equal size.
+    let chunks = (layout.tileRows + rows - 1) / rows
+    return (layout.tileRows + chunks - 1) / chunks
   }
 
-  /// Floats of the transformed input `V` of `tileRows` tile rows (16 · Cin · tiles).
-  public static func winogradInputCount(_ shape: Conv2DShape, tileRows: Int) -> Int {
-    16 * shape.inputChannels * tileRows * WinogradLayout(shape).tileColumns
+  /// Floats of the transformed input `V` of `tileRows` tile rows ((m + 2)² · Cin · tiles).
+  public static func winogradInputCount(_ shape: Conv2DShape, tileSize: Int, tileRows: Int) -> Int {
+    let layout = WinogradLayout(shape, tileSize: tileSize)
+    return layout.positions * shape.inputChannels * tileRows * layout.tileColumns
   }
 
-  /// Floats of the GEMM results `M` of `tileRows` tile rows: 16 · Cout · tiles, and 8 spare
+  /// Floats of the GEMM results `M` of `tileRows` tile rows: (m + 2)² · Cout · tiles, and 8 spare
   /// floats that the output transform's last group of tiles may read.
-  public static func winogradProductCount(_ shape: Conv2DShape, tileRows: Int) -> Int {
-    16 * shape.outputChannels * tileRows * WinogradLayout(shape).tileColumns + 8
+  public static func winogradProductCount(_ shape: Conv2DShape, tileSize: Int, tileRows: Int) -> Int {
+    let layout = WinogradLayout(shape, tileSize: tileSize)
+    return layout.positions * shape.outputChannels * tileRows * layout.tileColumns + 8
   }
 
   /// Floats of scratch `winogradInputTransform` needs per thread for up to `tileRows` tile rows
   /// (one zero-padded plane band).
-  public static func winogradInputScratchCount(_ shape: Conv2DShape, tileRows: Int) -> Int {
-    (2 * tileRows + 2) * 2 * WinogradLayout(shape).phaseLength
+  public static func winogradInputScratchCount(_ shape: Conv2DShape, tileSize: Int, tileRows: Int) -> Int {
+    let layout = WinogradLayout(shape, tileSize: tileSize)
+    return (tileSize * tileRows + 2) * tileSize * layout.phaseLength
   }
 
   /// Floats of scratch `winogradGEMM` needs per thread.
@@ -63,93 +77,125 @@ extension ConvolutionKernels {
 
   /// Step 1: `V[ξ][ci][t] = (Bᵀ · d · B)[ξ]` for the input channels `channels` and the tiles of
   /// the tile rows `tileRows` of one image (t counted from the first of them), where d is tile
-  /// t's 4×4 input patch (zero outside the image).
+  /// t's (m + 2)×(m + 2) input patch (zero outside the image).
   ///
   /// - Parameters:
   ///   - input: one image, `[Cin, H, W]` floats.
-  ///   - transformed: `winogradInputCount(shape, tileRows: tileRows.count)` floats (only these
-  ///     channels' rows written).
-  ///   - scratch: `winogradInputScratchCount(shape, tileRows: tileRows.count)` floats, the
-  ///     calling thread's own.
+  ///   - transformed: `winogradInputCount(shape, tileSize: tileSize, tileRows: tileRows.count)`
+  ///     floats (only these channels' rows written).
+  ///   - scratch: `winogradInputScratchCount(shape, tileSize: tileSize, tileRows:
+  ///     tileRows.count)` floats, the calling thread's own.
   public static func winogradInputTransform(
-    _ shape: Conv2DShape, input: UnsafePointer<Float>, transformed: UnsafeMutablePointer<Float>,
+    _ shape: Conv2DShape, tileSize: Int, input: UnsafePointer<Float>, transformed: UnsafeMutablePointer<Float>,
     channels: Range<Int>, tileRows: Range<Int>, scratch: UnsafeMutablePointer<Float>
   ) {
-    let layout = WinogradLayout(shape)
+    let layout = WinogradLayout(shape, tileSize: tileSize)
     precondition(tileRows.lowerBound >= 0 && tileRows.upperBound <= layout.tileRows, "tile rows out of range")
     let tileColumns = layout.tileColumns
     let tiles = tileRows.count * tileColumns
     let positionStride = shape.inputChannels * tiles
     let (width, height) = (shape.inputWidth, shape.inputHeight)
-    let (phase, rowLength) = (layout.phaseLength, 2 * layout.phaseLength)
-    // The offset of a row's next even (odd) column: 1, but not a constant (see `nextColumn`).
+    let (phase, rowLength) = (layout.phaseLength, tileSize * layout.phaseLength)
+    // The offset of a row's next column of the same phase: 1, but not a constant (see
+    // `nextColumn`).
     let next = layout.nextColumn
-    // The band of padded rows the tiles read: 2 · first tile row ..< 2 · last + 4.
-    let band = 2 * tileRows.lowerBound..<2 * tileRows.upperBound + 2
+    // The band of padded rows the tiles read: m · first tile row ..< m · last + 2.
+    let band = tileSize * tileRows.lowerBound..<tileSize * tileRows.upperBound + 2
     let padded = scratch
     padded.update(repeating: 0, count: band.count * rowLength)
     let imageRows = max(0, band.lowerBound - shape.paddingTop)..<min(height, band.upperBound - shape.paddingTop)
     let fullGroups = tileColumns / 8
-    for channel in channels {
-      // The band's image rows at column paddingLeft of the zeroed buffer, split into even and
-      // odd columns; nothing else is written, so the padding stays zero from one channel to
-      // the next.
-      let plane = input + channel * height * width
-      for y in imageRows {
-        let row = padded + (y + shape.paddingTop - band.lowerBound) * rowLength
-        if width >= 8 {
-          scatterTwoPhases(plane + y * width, count: width, paddingLeft: shape.paddingLeft, into: row, phaseStride: phase)
-        } else {
-          scatterByPhase(
-            plane + y * width, count: width, paddingLeft: shape.paddingLeft, stride: 2, into: row, phaseStride: phase)
-        }
-      }
-      let target = transformed + channel * tiles
-      for tileRow in 0..<tileRows.count {
-        let rows = padded + 2 * tileRow * rowLength
-        let column = target + tileRow * tileColumns
-        // Columns 2t ..< 2t + 4 of tile t are even[t], odd[t], even[t + 1], odd[t + 1].
-        @inline(__always)
-        func transform(_ tile: Int) -> (Vectors4, Vectors4, Vectors4, Vectors4) {
-          @inline(__always)
-          func row(_ r: Int) -> Vectors4 {
-            let even = UnsafePointer(rows + r * rowLength + tile)
-            let odd = even + phase
-            let (d0, d1, d2, d3) = (load8(even), load8(odd), load8(even + next), load8(odd + next))
-            return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+    // Room for the last group of a row of fewer than eight 4×4 tiles.
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 36 * 8) { buffer in
+      let groupScratch = buffer.baseAddress!
+      for channel in channels {
+        // The band's image rows at column paddingLeft of the zeroed buffer, split into the m
+        // column phases; nothing else is written, so the padding stays zero from one channel to
+        // the next.
+        let plane = input + channel * height * width
+        for y in imageRows {
+          let row = padded + (y + shape.paddingTop - band.lowerBound) * rowLength
+          if tileSize == 2 && width >= 8 {
+            scatterTwoPhases(plane + y * width, count: width, paddingLeft: shape.paddingLeft, into: row, phaseStride: phase)
+          } else if tileSize == 4 && width >= 16 {
+            scatterFourPhases(plane + y * width, count: width, paddingLeft: shape.paddingLeft, into: row, phaseStride: phase)
+          } else {
+            scatterByPhase(
+              plane + y * width, count: width, paddingLeft: shape.paddingLeft, stride: tileSize, into: row,
+              phaseStride: phase)
           }
-          return WinogradTile.columnTransform(row(0), row(1), row(2), row(3))
         }
-        for group in 0..<fullGroups {
-          let v = transform(8 * group)
-          WinogradTile.store(v, column + 8 * group, positionStride: positionStride)
-        }
-        if fullGroups * 8 < tileColumns {
-          // The last few tiles: only their lanes are stored, so nothing past the row of tiles
-          // is written.
-          let tile = fullGroups * 8
-          WinogradTile.store(transform(tile), column + tile, positionStride: positionStride, count: tileColumns - tile)
+        let target = transformed + channel * tiles
+        for tileRow in 0..<tileRows.count {
+          let rows = UnsafePointer(padded + tileSize * tileRow * rowLength)
+          let column = target + tileRow * tileColumns
+          if tileSize == 4 {
+            for group in 0..<fullGroups {
+              Winograd4Tile.inputTransform(
+                rows + 8 * group, rowLength: rowLength, phase: phase, next: next, into: column + 8 * group,
+                positionStride: positionStride)
+            }
+            if fullGroups * 8 < tileColumns {
+              // The last tiles: a group ending at the row's last tile when there are eight (it
+              // recomputes some, same values), else only their lanes stored.
+              if tileColumns >= 8 {
+                let tile = tileColumns - 8
+                Winograd4Tile.inputTransform(
+                  rows + tile, rowLength: rowLength, phase: phase, next: next, into: column + tile,
+                  positionStride: positionStride)
+              } else {
+                Winograd4Tile.inputTransform(
+                  rows, rowLength: rowLength, phase: phase, next: next, into: column, positionStride: positionStride,
+                  count: tileColumns, scratch: groupScratch)
+              }
+            }
+            continue
+          }
+          // Columns 2t ..< 2t + 4 of tile t are even[t], odd[t], even[t + 1], odd[t + 1].
+          @inline(__always)
+          func transform(_ tile: Int) -> (Vectors4, Vectors4, Vectors4, Vectors4) {
+            @inline(__always)
+            func row(_ r: Int) -> Vectors4 {
+              let even = rows + r * rowLength + tile
+              let odd = even + phase
+              let (d0, d1, d2, d3) = (load8(even), load8(odd), load8(even + next), load8(odd + next))
+              return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+            }
+            return WinogradTile.columnTransform(row(0), row(1), row(2), row(3))
+          }
+          for group in 0..<fullGroups {
+            let v = transform(8 * group)
+            WinogradTile.store(v, column + 8 * group, positionStride: positionStride)
+          }
+          if fullGroups * 8 < tileColumns {
+            // The last few tiles: only their lanes are stored, so nothing past the row of tiles
+            // is written.
+            let tile = fullGroups * 8
+            WinogradTile.store(transform(tile), column + tile, positionStride: positionStride, count: tileColumns - tile)
+          }
         }
       }
     }
   }
 
-  /// Step 2: `M[ξ] = U[ξ] · V[ξ]` for the positions `positions` (a range of `0..<16`), over the
-  /// output channels `outputChannels` (nil for all), for the tiles of `tileRows` tile rows.
+  /// Step 2: `M[ξ] = U[ξ] · V[ξ]` for the positions `positions` (a range of
+  /// `0..<weights.positions`), over the output channels `outputChannels` (nil for all), for the
+  /// tiles of `tileRows` tile rows.
   ///
   /// - Parameters:
   ///   - transformed: step 1's `V` of those tile rows, every input channel.
-  ///   - products: `winogradProductCount(shape, tileRows: tileRows)` floats; row (ξ, co) is
-  ///     written.
+  ///   - products: `winogradProductCount(shape, tileSize: weights.tileSize, tileRows:
+  ///     tileRows)` floats; row (ξ, co) is written.
   ///   - scratch: `winogradGEMMScratchCount(shape)` floats, the calling thread's own.
   public static func winogradGEMM(
     _ shape: Conv2DShape, weights: WinogradWeights, transformed: UnsafePointer<Float>,
     products: UnsafeMutablePointer<Float>, positions: Range<Int>, outputChannels: Range<Int>? = nil, tileRows: Int,
     scratch: UnsafeMutablePointer<Float>
   ) {
-    let tiles = tileRows * WinogradLayout(shape).tileColumns
+    let tiles = tileRows * WinogradLayout(shape, tileSize: weights.tileSize).tileColumns
     let rows = outputChannels ?? 0..<shape.outputChannels
-    precondition(positions.lowerBound >= 0 && positions.upperBound <= 16, "Winograd positions out of range")
+    precondition(
+      positions.lowerBound >= 0 && positions.upperBound <= weights.positions, "Winograd positions out of range")
     precondition(
       weights.transformed.rows == shape.outputChannels && weights.transformed.depth == shape.inputChannels,
       "Winograd weights do not match the convolution shape")
@@ -163,48 +209,71 @@ extension ConvolutionKernels {
   }
 
   /// Step 3: output channel co's tile t is `Aᵀ · m · A + bias[co]`, clamped, with m[ξ] =
-  /// `M[ξ][co][t]`; writes the output rows of the tile rows `tileRows` (2 per tile row, but
+  /// `M[ξ][co][t]`; writes the output rows of the tile rows `tileRows` (m per tile row, but
   /// none past the plane) of the channels `outputChannels` of one image's output `[Cout, OH,
   /// OW]`. `products` holds step 2's M of those tile rows.
   public static func winogradOutputTransform(
     _ shape: Conv2DShape, products: UnsafePointer<Float>, weights: WinogradWeights,
     output: UnsafeMutablePointer<Float>, clamp: OutputClamp, outputChannels: Range<Int>, tileRows: Range<Int>
   ) {
-    let layout = WinogradLayout(shape)
+    let tileSize = weights.tileSize
+    let layout = WinogradLayout(shape, tileSize: tileSize)
     precondition(tileRows.lowerBound >= 0 && tileRows.upperBound <= layout.tileRows, "tile rows out of range")
     let tileColumns = layout.tileColumns
     let tiles = tileRows.count * tileColumns
     let positionStride = shape.outputChannels * tiles
     let (width, height) = (shape.outputWidth, shape.outputHeight)
     let bounds = VectorClamp(clamp)
-    // Groups of eight tiles whose 16 output columns all lie inside the plane.
-    let fullGroups = width / 16
-    for channel in outputChannels {
-      let bias = SIMD8<Float>(repeating: weights.bias[channel])
-      let source = products + channel * tiles
-      let plane = output + channel * height * width
-      for tileRow in tileRows {
-        let column = source + (tileRow - tileRows.lowerBound) * tileColumns
-        let y = 2 * tileRow
-        let (top, bottom) = (plane + y * width, y + 1 < height ? plane + (y + 1) * width : nil)
-        for group in 0..<fullGroups {
-          let (y0, y1) = WinogradTile.outputRows(
-            column + 8 * group, positionStride: positionStride, bias: bias, bounds: bounds)
-          store8(y0.0, top + 16 * group)
-          store8(y0.1, top + 16 * group + 8)
-          if let bottom {
-            store8(y1.0, bottom + 16 * group)
-            store8(y1.1, bottom + 16 * group + 8)
+    // Groups of eight tiles whose 8m output columns all lie inside the plane.
+    let fullGroups = width / (8 * tileSize)
+    // The 16 result vectors of a group of eight 4×4 tiles (`Winograd4Tile.outputTransform`).
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * 32) { buffer in
+      let groupScratch = buffer.baseAddress!
+      for channel in outputChannels {
+        let bias = SIMD8<Float>(repeating: weights.bias[channel])
+        let source = products + channel * tiles
+        let plane = output + channel * height * width
+        for tileRow in tileRows {
+          let column = source + (tileRow - tileRows.lowerBound) * tileColumns
+          let y = tileSize * tileRow
+          if tileSize == 4 {
+            let target = plane + y * width
+            let rows = min(4, height - y)
+            for group in 0..<fullGroups {
+              Winograd4Tile.outputTransform(
+                column + 8 * group, positionStride: positionStride, bias: bias, bounds: bounds,
+                into: target + 32 * group, rowStride: width, rows: rows, pixels: 32, block: groupScratch)
+            }
+            if fullGroups * 8 < tileColumns {
+              // The last tiles: a group ending at the row's last tile when there are eight (its
+              // first pixels are stored twice, the same values), reading past the row when not.
+              let tile = max(tileColumns - 8, 0)
+              Winograd4Tile.outputTransform(
+                column + tile, positionStride: positionStride, bias: bias, bounds: bounds,
+                into: target + 4 * tile, rowStride: width, rows: rows, pixels: width - 4 * tile, block: groupScratch)
+            }
+            continue
           }
-        }
-        let tile = fullGroups * 8
-        if tile < tileColumns {
-          // The last tiles: eight are computed (the loads past the row read the next row, or
-          // the products' spare floats), only the pixels inside the plane stored.
-          let (y0, y1) = WinogradTile.outputRows(column + tile, positionStride: positionStride, bias: bias, bounds: bounds)
-          let pixels = width - 2 * tile
-          WinogradTile.store(y0, top + 2 * tile, count: pixels)
-          if let bottom { WinogradTile.store(y1, bottom + 2 * tile, count: pixels) }
+          let (top, bottom) = (plane + y * width, y + 1 < height ? plane + (y + 1) * width : nil)
+          for group in 0..<fullGroups {
+            let (y0, y1) = WinogradTile.outputRows(
+              column + 8 * group, positionStride: positionStride, bias: bias, bounds: bounds)
+            store8(y0.0, top + 16 * group)
+            store8(y0.1, top + 16 * group + 8)
+            if let bottom {
+              store8(y1.0, bottom + 16 * group)
+              store8(y1.1, bottom + 16 * group + 8)
+            }
+          }
+          let tile = fullGroups * 8
+          if tile < tileColumns {
+            // The last tiles: eight are computed (the loads past the row read the next row, or
+            // the products' spare floats), only the pixels inside the plane stored.
+            let (y0, y1) = WinogradTile.outputRows(column + tile, positionStride: positionStride, bias: bias, bounds: bounds)
+            let pixels = width - 2 * tile
+            WinogradTile.store(y0, top + 2 * tile, count: pixels)
+            if let bottom { WinogradTile.store(y1, bottom + 2 * tile, count: pixels) }
+          }
         }
       }
     }
@@ -213,14 +282,17 @@ extension ConvolutionKernels {
   /// The whole convolution of every image on one thread, chunk by chunk (tests, and the
   /// reference for the splits the runtime runs).
   ///
-  /// - Parameter scratch: `winogradScratchCount(shape)` floats.
+  /// - Parameter scratch: `winogradScratchCount(shape, tileSize: weights.tileSize)` floats.
   public static func conv2dWinograd(
     _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: WinogradWeights, output: UnsafeMutablePointer<Float>,
     clamp: OutputClamp = .none, scratch: UnsafeMutablePointer<Float>
   ) {
     let (inputImage, outputImage) = (shape.inputChannels * shape.inputHeight * shape.inputWidth,
       shape.outputChannels * shape.outputHeight * shape.outputWidth)
-    let (chunkRows, tileRows) = (winogradChunkRows(shape), winogradTileRows(shape))
+    let tileSize = weights.tileSize
+    let (chunkRows, tileRows) = (
+      winogradChunkRows(shape, tileSize: tileSize), winogradTileRows(shape, tileSize: tileSize)
+    )
     for image in 0..<shape.batch {
       for first in stride(from: 0, to: tileRows, by: chunkRows) {
         winogradChunk(
@@ -232,20 +304,21 @@ extension ConvolutionKernels {
 
   /// The three steps of one chunk of tile rows of one image on one thread.
   ///
-  /// - Parameter scratch: `winogradScratchCount(shape, tileRows: tileRows.count)` floats, the
-  ///   calling thread's own.
+  /// - Parameter scratch: `winogradScratchCount(shape, tileSize: weights.tileSize, tileRows:
+  ///   tileRows.count)` floats, the calling thread's own.
   public static func winogradChunk(
     _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: WinogradWeights, output: UnsafeMutablePointer<Float>,
     clamp: OutputClamp, tileRows: Range<Int>, scratch: UnsafeMutablePointer<Float>
   ) {
+    let tileSize = weights.tileSize
     let transformed = scratch
-    let products = transformed + winogradInputCount(shape, tileRows: tileRows.count)
-    let threadScratch = products + winogradProductCount(shape, tileRows: tileRows.count)
+    let products = transformed + winogradInputCount(shape, tileSize: tileSize, tileRows: tileRows.count)
+    let threadScratch = products + winogradProductCount(shape, tileSize: tileSize, tileRows: tileRows.count)
     winogradInputTransform(
-      shape, input: input, transformed: transformed, channels: 0..<shape.inputChannels, tileRows: tileRows,
-      scratch: threadScratch)
+      shape, tileSize: tileSize, input: input, transformed: transformed, channels: 0..<shape.inputChannels,
+      tileRows: tileRows, scratch: threadScratch)
     winogradGEMM(
-      shape, weights: weights, transformed: transformed, products: products, positions: 0..<16,
+      shape, weights: weights, transformed: transformed, products: products, positions: 0..<weights.positions,
       tileRows: tileRows.count, scratch: threadScratch)
     winogradOutputTransform(
       shape, products: products, weights: weights, output: output, clamp: clamp,
@@ -253,14 +326,15 @@ extension ConvolutionKernels {
   }
 
   /// Floats of scratch `conv2dWinograd` needs: `winogradChunk`'s for `winogradChunkRows` rows.
-  public static func winogradScratchCount(_ shape: Conv2DShape) -> Int {
-    winogradScratchCount(shape, tileRows: winogradChunkRows(shape))
+  public static func winogradScratchCount(_ shape: Conv2DShape, tileSize: Int) -> Int {
+    winogradScratchCount(shape, tileSize: tileSize, tileRows: winogradChunkRows(shape, tileSize: tileSize))
   }
 
   /// Floats of scratch `winogradChunk` needs for a chunk of `tileRows` tile rows.
-  public static func winogradScratchCount(_ shape: Conv2DShape, tileRows: Int) -> Int {
-    winogradInputCount(shape, tileRows: tileRows) + winogradProductCount(shape, tileRows: tileRows)
-      + max(winogradInputScratchCount(shape, tileRows: tileRows), winogradGEMMScratchCount(shape))
+  public static func winogradScratchCount(_ shape: Conv2DShape, tileSize: Int, tileRows: Int) -> Int {
+    winogradInputCount(shape, tileSize: tileSize, tileRows: tileRows)
+      + winogradProductCount(shape, tileSize: tileSize, tileRows: tileRows)
+      + max(winogradInputScratchCount(shape, tileSize: tileSize, tileRows: tileRows), winogradGEMMScratchCount(shape))
   }
 }
 
@@ -289,16 +363,20 @@ extension ConvolutionKernels {
 // that of a few more additions per output: measured against the direct convolution it stays
 // within a few float ulps of the sum's magnitude (tests bound it at 1e-5 relative).
 
-/// Where the tiles lie for one shape.
+/// Where the tiles lie for one shape and tile size.
 struct WinogradLayout {
-  /// ⌈OH/2⌉, ⌈OW/2⌉ and their product.
+  /// The tile size m: 2 or 4.
+  let tileSize: Int
+  /// (m + 2)², the transformed positions ξ.
+  let positions: Int
+  /// ⌈OH/m⌉, ⌈OW/m⌉ and their product.
   let tileRows: Int
   let tileColumns: Int
   let tiles: Int
-  /// The zero-padded band the input transform reads (2 rows per tile row, and 2 more) holds
-  /// each row's even columns, then its odd ones, `phaseLength` floats apart: padded column c
-  /// at `(c mod 2) · phaseLength + ⌊c / 2⌋`. A group of eight tiles from tile t reads floats
-  /// t ..< t + 9 of each phase, so a phase holds whole groups and one more float.
+  /// The zero-padded band the input transform reads (m rows per tile row, and 2 more) holds
+  /// each row's columns by phase: padded column c at `(c mod m) · phaseLength + ⌊c / m⌋`. A
+  /// group of eight tiles from tile t reads floats t ..< t + 9 of each phase, so a phase holds
+  /// whole groups and one more float.
   let phaseLength: Int
   /// 1, the offset from a column to the next one of the same phase, computed from the shape
   /// on purpose: as a constant, LLVM sees the loads at even[t] and even[t + 1] overlap and
@@ -306,9 +384,12 @@ struct WinogradLayout {
   /// met the same), which measured slower than two plain loads.
   let nextColumn: Int
 
-  init(_ shape: Conv2DShape) {
-    tileRows = (shape.outputHeight + 1) / 2
-    tileColumns = (shape.outputWidth + 1) / 2
+  init(_ shape: Conv2DShape, tileSize: Int) {
+    precondition(tileSize == 2 || tileSize == 4, "Winograd tiles are 2×2 or 4×4")
+    self.tileSize = tileSize
+    positions = (tileSize + 2) * (tileSize + 2)
+    tileRows = (shape.outputHeight + tileSize - 1) / tileSize
+    tileColumns = (shape.outputWidth + tileSize - 1) / tileSize
     tiles = tileRows * tileColumns
     phaseLength = 8 * ((tileColumns + 7) / 8) + 8
     nextColumn = shape.kernelWidth - 2
@@ -400,49 +481,64 @@ enum WinogradTile {
   }
 }
 
-/// A 3×3 convolution's weights transformed for Winograd F(2×2, 3×3) (Note [Winograd F(2×2,
-/// 3×3)]) and packed: 16 matrices `U[ξ]` of `[Cout, Cin]` as the groups of one
-/// `PackedWeights`, and the bias, which the output transform adds.
+/// A 3×3 convolution's weights transformed for Winograd F(m×m, 3×3) (Notes [Winograd F(2×2,
+/// 3×3)] and [Winograd F(4×4, 3×3)]) and packed: (m + 2)² matrices `U[ξ]` of `[Cout, Cin]` as
+/// the groups of one `PackedWeights`, and the bias, which the output transform adds.
 ///
 /// Immutable after `init`, so one instance may be shared by every thread of a runtime.
 public final class WinogradWeights: @unchecked Sendable {
+  /// The tile size m: 2 or 4.
+  public let tileSize: Int
+  /// (m + 2)², the number of matrices.
+  public let positions: Int
   /// `U[ξ] = (G · g · Gᵀ)[ξ]` per (co, ci), as group ξ.
   public let transformed: PackedWeights
   /// `Cout` values (zero without a bias).
   let bias: [Float]
 
+  /// G of F(2×2, 3×3) and of F(4×4, 3×3), row by row (m + 2 rows of 3).
+  private static let g2: [Double] = [1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1]
+  private static let g4: [Double] = [
+    1.0 / 4, 0, 0, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 12, 1.0 / 6,
+    1.0 / 24, -1.0 / 12, 1.0 / 6, 0, 0, 1,
+  ]
+
   /// - Parameters:
+  ///   - tileSize: m, 2 or 4 (`ConvolutionKernels.winogradTileSize`).
   ///   - weight: `[Cout, Cin, 3, 3]` as PyTorch stores it.
   ///   - bias: `Cout` values or nil.
-  public init(_ shape: Conv2DShape, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?) {
+  public init(_ shape: Conv2DShape, tileSize: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?) {
     precondition(
       shape.kernelHeight == 3 && shape.kernelWidth == 3 && shape.groups == 1,
       "Winograd weights need a 3×3, one-group convolution")
+    precondition(tileSize == 2 || tileSize == 4, "Winograd tiles are 2×2 or 4×4")
+    self.tileSize = tileSize
+    let n = tileSize + 2
+    let positions = n * n
+    self.positions = positions
+    let g = tileSize == 2 ? Self.g2 : Self.g4
     let (outputs, inputs) = (shape.outputChannels, shape.inputChannels)
-    var matrices = [Float](repeating: 0, count: 16 * outputs * inputs)
+    var matrices = [Float](repeating: 0, count: positions * outputs * inputs)
+    var left = [Double](repeating: 0, count: 3 * n)
     for co in 0..<outputs {
       for ci in 0..<inputs {
-        let g = weight + (co * inputs + ci) * 9
-        // G · g (4×3), in double so each value is rounded once.
-        var left = [Double](repeating: 0, count: 12)
-        for column in 0..<3 {
-          let (g0, g1, g2) = (Double(g[column]), Double(g[3 + column]), Double(g[6 + column]))
-          left[column] = g0
-          left[3 + column] = (g0 + g1 + g2) / 2
-          left[6 + column] = (g0 - g1 + g2) / 2
-          left[9 + column] = g2
+        let kernel = weight + (co * inputs + ci) * 9
+        // G · kernel (n×3), then (G · kernel) · Gᵀ, in double so each value is rounded once.
+        for row in 0..<n {
+          for column in 0..<3 {
+            left[3 * row + column] = (0..<3).reduce(0.0) { $0 + g[3 * row + $1] * Double(kernel[3 * $1 + column]) }
+          }
         }
-        for row in 0..<4 {
-          let (t0, t1, t2) = (left[3 * row], left[3 * row + 1], left[3 * row + 2])
-          let values = [t0, (t0 + t1 + t2) / 2, (t0 - t1 + t2) / 2, t2]
-          for column in 0..<4 {
-            matrices[((4 * row + column) * outputs + co) * inputs + ci] = Float(values[column])
+        for row in 0..<n {
+          for column in 0..<n {
+            let value = (0..<3).reduce(0.0) { $0 + left[3 * row + $1] * g[3 * column + $1] }
+            matrices[((n * row + column) * outputs + co) * inputs + ci] = Float(value)
           }
         }
       }
     }
     transformed = matrices.withUnsafeBufferPointer {
-      PackedWeights(rows: outputs, depth: inputs, groups: 16, weights: $0.baseAddress!, rowStride: inputs, bias: nil)
+      PackedWeights(rows: outputs, depth: inputs, groups: positions, weights: $0.baseAddress!, rowStride: inputs, bias: nil)
     }
     self.bias = bias.map { Array(UnsafeBufferPointer(start: $0, count: outputs)) } ?? [Float](repeating: 0, count: outputs)
   }

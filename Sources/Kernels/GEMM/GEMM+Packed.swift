@@ -503,10 +503,9 @@ extension GEMMKernels {
                 }
                 continue
               }
-              columnMap.offsets(column, count: columnCount, into: offsets)
-              storeTile(
-                tile, rows: rowRange, panelRow: m0, columns: columnCount, offsets: offsets, c: cRows,
-                cRowStride: cRowStride)
+              storeEdgeTile(
+                tile, rows: rowRange, panelRow: m0, column: column, columns: columnCount, columnMap: columnMap,
+                offsets: offsets, c: cRows, cRowStride: cRowStride)
             }
           }
           if trailingColumn && blockEnd == columns.upperBound {
@@ -589,9 +588,9 @@ extension GEMMKernels {
               narrowTileKernel(
                 columns: columnCount, depth: kc, a: a, b: b, tile: tile, accumulate: accumulate, bias: bias,
                 finish: finish, bounds: bounds)
-              storeTile(
-                tile, rows: rowRange, panelRow: m0, columns: columnCount, offsets: offsets,
-                c: c + (rowRange.lowerBound - rows.lowerBound) * cRowStride, cRowStride: cRowStride)
+              storeEdgeTile(
+                tile, rows: rowRange, panelRow: m0, column: column, columns: columnCount, columnMap: columnMap,
+                offsets: offsets, c: c + (rowRange.lowerBound - rows.lowerBound) * cRowStride, cRowStride: cRowStride)
             }
           }
           if trailingColumn {
@@ -633,6 +632,26 @@ extension GEMMKernels {
   /// Copies the kept elements of an edge tile out of the scratch `tile`: rows `rows` of the
   /// panel starting at row `panelRow`, its first `columns` columns, column j to `offsets[j]`
   /// (none when negative) of C's row; `c` points at the row `rows.lowerBound`.
+  /// `storeTile` for the edge tile of columns `column ..< column + columns`: rows copied as
+  /// vectors when those columns are one run of C (the last, narrower tile of a plain matrix,
+  /// such as a Winograd GEMM's 140 tiles or a 14×14 plane's 196 pixels), else element by
+  /// element through `columnMap`'s offsets (written to `offsets`). Out of line: it runs once
+  /// per row panel and block at most, and inlined it grew the loop nests around the kernels.
+  @inline(never)
+  static func storeEdgeTile<Columns: GEMMColumns>(
+    _ tile: UnsafePointer<Float>, rows: Range<Int>, panelRow: Int, column: Int, columns: Int, columnMap: Columns,
+    offsets: UnsafeMutablePointer<Int>, c: UnsafeMutablePointer<Float>, cRowStride: Int
+  ) {
+    if let start = columnMap.run(column, count: columns) {
+      for row in rows {
+        copyShort(tile + (row - panelRow) * panelColumns, to: c + (row - rows.lowerBound) * cRowStride + start, count: columns)
+      }
+      return
+    }
+    columnMap.offsets(column, count: columns, into: offsets)
+    storeTile(tile, rows: rows, panelRow: panelRow, columns: columns, offsets: offsets, c: c, cRowStride: cRowStride)
+  }
+
   @inline(__always)
   static func storeTile(
     _ tile: UnsafePointer<Float>, rows: Range<Int>, panelRow: Int, columns: Int, offsets: UnsafePointer<Int>,

@@ -573,10 +573,13 @@ enum FastExecutors {
     let pins = [weight.storage] + (bias.map { [$0.storage] } ?? [])
     let weights: PreparedConvolution.Weights
     if ConvolutionKernels.prefersWinograd(shape) {
+      let tileSize = ConvolutionKernels.winogradTileSize(shape)
       weights = .winograd(
-        context.weights.value(WeightCache.key(kind: 4, weight: weight, bias: bias), pins: pins) {
+        context.weights.value(WeightCache.key(kind: tileSize == 2 ? 4 : 5, weight: weight, bias: bias), pins: pins) {
           withExtendedLifetime((weight.contiguous(), bias?.contiguous())) { weight, bias in
-            WinogradWeights(shape, weight: weight.floatPointer(), bias: bias.map { UnsafePointer($0.floatPointer()) })
+            WinogradWeights(
+              shape, tileSize: tileSize, weight: weight.floatPointer(),
+              bias: bias.map { UnsafePointer($0.floatPointer()) })
           }
         })
     } else {
@@ -778,17 +781,18 @@ enum FastExecutors {
     }
   }
 
-  /// A 3×3 stride-1 convolution by Note [Winograd F(2×2, 3×3)]: per image, the threads take
-  /// whole chunks of tile rows when there are enough of them, else share each step of one
-  /// chunk (the input transform by input channels, the 16 GEMMs by position, the output
+  /// A 3×3 stride-1 convolution by Notes [Winograd F(2×2, 3×3)] and [Winograd F(4×4, 3×3)]: per
+  /// image, the threads take whole chunks of tile rows when there are enough of them, else
+  /// share each step of one chunk (the input transform by input channels, the GEMMs by position, the output
   /// transform by output channels); each thread activates the output it wrote.
   private static func winogradConv2d(
     _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: WinogradWeights,
     output: UnsafeMutablePointer<Float>, clamp: OutputClamp, epilogue activation: ConvEpilogue.Bound?
   ) {
     let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
-    let tileRows = ConvolutionKernels.winogradTileRows(shape)
-    var chunkRows = ConvolutionKernels.winogradChunkRows(shape)
+    let tileSize = weights.tileSize
+    let tileRows = ConvolutionKernels.winogradTileRows(shape, tileSize: tileSize)
+    var chunkRows = ConvolutionKernels.winogradChunkRows(shape, tileSize: tileSize)
     var chunks = (tileRows + chunkRows - 1) / chunkRows
     if context.threadCount > 1 && chunks >= context.threadCount {
       // A whole number of chunks per thread, of about equal size.
@@ -800,7 +804,8 @@ enum FastExecutors {
     // Activates the output rows of tile rows `rows` of channels `channels`.
     func activate(_ imageOutput: UnsafeMutablePointer<Float>, channels: Range<Int>, rows: Range<Int>) {
       guard let activation else { return }
-      let pixels = 2 * rows.lowerBound * shape.outputWidth..<min(2 * rows.upperBound, shape.outputHeight) * shape.outputWidth
+      let pixels = tileSize * rows.lowerBound * shape.outputWidth..<min(tileSize * rows.upperBound, shape.outputHeight)
+        * shape.outputWidth
       if pixels.count == outputPlane {
         activation.apply(imageOutput + channels.lowerBound * outputPlane, elements: 0..<channels.count * outputPlane)
         return
@@ -814,7 +819,7 @@ enum FastExecutors {
       let imageOutput = output + image * shape.outputChannels * outputPlane
       if context.threadCount == 1 || chunks >= context.threadCount {
         context.parallelBlocks(chunks, block: 1, work: work) { range in
-          context.withScratch(ConvolutionKernels.winogradScratchCount(shape, tileRows: chunkRows)) { scratch in
+          context.withScratch(ConvolutionKernels.winogradScratchCount(shape, tileSize: tileSize, tileRows: chunkRows)) { scratch in
             for chunk in range {
               let rows = chunk * chunkRows..<min((chunk + 1) * chunkRows, tileRows)
               ConvolutionKernels.winogradChunk(
@@ -828,17 +833,17 @@ enum FastExecutors {
       }
       // One chunk (the whole plane), each step split.
       let rows = 0..<tileRows
-      let transformedCount = ConvolutionKernels.winogradInputCount(shape, tileRows: tileRows)
-      context.withScratch(transformedCount + ConvolutionKernels.winogradProductCount(shape, tileRows: tileRows)) {
+      let transformedCount = ConvolutionKernels.winogradInputCount(shape, tileSize: tileSize, tileRows: tileRows)
+      context.withScratch(transformedCount + ConvolutionKernels.winogradProductCount(shape, tileSize: tileSize, tileRows: tileRows)) {
         transformed in
         let products = transformed + transformedCount
         context.parallelBlocks(shape.inputChannels, block: 1, work: work) { channels in
-          context.withScratch(ConvolutionKernels.winogradInputScratchCount(shape, tileRows: tileRows)) { scratch in
+          context.withScratch(ConvolutionKernels.winogradInputScratchCount(shape, tileSize: tileSize, tileRows: tileRows)) { scratch in
             ConvolutionKernels.winogradInputTransform(
-              shape, input: imageInput, transformed: transformed, channels: channels, tileRows: rows, scratch: scratch)
+              shape, tileSize: tileSize, input: imageInput, transformed: transformed, channels: channels, tileRows: rows, scratch: scratch)
           }
         }
-        context.parallelBlocks(16, block: 1, work: work) { positions in
+        context.parallelBlocks(weights.positions, block: 1, work: work) { positions in
           context.withScratch(ConvolutionKernels.winogradGEMMScratchCount(shape)) { scratch in
             ConvolutionKernels.winogradGEMM(
               shape, weights: weights, transformed: transformed, products: products, positions: positions,

@@ -291,7 +291,8 @@ struct FastKernelTiming {
   }
 
   /// The 3×3 stride-1 layers of ResNet-18 and SqueezeNet by phase planes and by Winograd
-  /// F(2×2, 3×3), side by side (GFLOP/s count the direct convolution's work for both).
+  /// F(m×m, 3×3) with the tile size the runtime picks, side by side (GFLOP/s count the direct
+  /// convolution's work for both).
   @Test func winogradLayers() {
     var generator = SeededGenerator(seed: 6)
     let layers: [Layer] = [
@@ -310,11 +311,15 @@ struct FastKernelTiming {
       var direct = [Float](repeating: 0, count: shape.outputShape.elementCount)
       var winograd = direct
       let planes = AlignedBuffer(count: ConvolutionKernels.phasePlanesCount(shape))
-      let scratch = AlignedBuffer(count: max(layer.scratchCount, ConvolutionKernels.winogradScratchCount(shape)))
+      let tileSize = ConvolutionKernels.winogradTileSize(shape)
+      let scratch = AlignedBuffer(
+        count: max(layer.scratchCount, ConvolutionKernels.winogradScratchCount(shape, tileSize: tileSize)))
       let weights = layer.weight.withUnsafeBufferPointer { weight in
-        layer.bias.withUnsafeBufferPointer { WinogradWeights(shape, weight: weight.baseAddress!, bias: $0.baseAddress!) }
+        layer.bias.withUnsafeBufferPointer {
+          WinogradWeights(shape, tileSize: tileSize, weight: weight.baseAddress!, bias: $0.baseAddress!)
+        }
       }
-      let name = "3×3 \(shape.inputChannels)→\(shape.outputChannels) @\(shape.inputHeight)"
+      let name = "3×3 \(shape.inputChannels)→\(shape.outputChannels) @\(shape.inputHeight) F(\(tileSize))"
       input.withUnsafeBufferPointer { input in
         let phase = direct.withUnsafeMutableBufferPointer { output in
           Self.median {
@@ -333,19 +338,22 @@ struct FastKernelTiming {
         Self.report(name + ", Winograd (max diff \(error))", milliseconds: fast, flops: layer.flops)
         // Each step on its own over one chunk, scaled to the plane (the three add up to about
         // the whole).
-        let (chunkRows, tileRows) = (ConvolutionKernels.winogradChunkRows(shape), ConvolutionKernels.winogradTileRows(shape))
+        let (chunkRows, tileRows) = (
+          ConvolutionKernels.winogradChunkRows(shape, tileSize: tileSize),
+          ConvolutionKernels.winogradTileRows(shape, tileSize: tileSize)
+        )
         let scale = Double(tileRows) / Double(chunkRows)
         let transformed = scratch.pointer
-        let products = transformed + ConvolutionKernels.winogradInputCount(shape, tileRows: chunkRows)
-        let threadScratch = products + ConvolutionKernels.winogradProductCount(shape, tileRows: chunkRows)
+        let products = transformed + ConvolutionKernels.winogradInputCount(shape, tileSize: tileSize, tileRows: chunkRows)
+        let threadScratch = products + ConvolutionKernels.winogradProductCount(shape, tileSize: tileSize, tileRows: chunkRows)
         let inputStep = scale * Self.median {
           ConvolutionKernels.winogradInputTransform(
-            shape, input: input.baseAddress!, transformed: transformed, channels: 0..<shape.inputChannels,
+            shape, tileSize: tileSize, input: input.baseAddress!, transformed: transformed, channels: 0..<shape.inputChannels,
             tileRows: 0..<chunkRows, scratch: threadScratch)
         }
         let gemmStep = scale * Self.median {
           ConvolutionKernels.winogradGEMM(
-            shape, weights: weights, transformed: transformed, products: products, positions: 0..<16,
+            shape, weights: weights, transformed: transformed, products: products, positions: 0..<weights.positions,
             tileRows: chunkRows, scratch: threadScratch)
         }
         let outputStep = scale * winograd.withUnsafeMutableBufferPointer { output in
