@@ -348,7 +348,9 @@ struct DepthwisePlaneLayout {
     _ input: UnsafePointer<Float>, into plane: UnsafeMutablePointer<Float>, from first: Int, to end: Int,
     mask: SIMD8<UInt32>
   ) -> Int {
-    let end = min(end, height, planeRows - paddingTop)
+    // Two-argument `min`s: the three-argument one is variadic and built an array on every call
+    // (once per block of rows and channel; 4–7% of MobileNetV2's depthwise layers).
+    let end = min(min(end, height), planeRows - paddingTop)
     if end <= first { return first }
     for row in first..<end {
       let source = input + row * width

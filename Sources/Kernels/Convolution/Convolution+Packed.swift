@@ -308,7 +308,7 @@ extension ConvolutionKernels {
       var channel = channels.lowerBound
       while channel < channels.upperBound {
         let group = channel / outputsPerGroup
-        let chunkEnd = min(channel + chunk, channels.upperBound, (group + 1) * outputsPerGroup)
+        let chunkEnd = min(min(channel + chunk, channels.upperBound), (group + 1) * outputsPerGroup)
         let outputImage = output + image * shape.outputChannels * outputPlane
         for index in channel..<chunkEnd {
           (outputImage + index * outputPlane).update(repeating: bias?[index] ?? 0, count: outputPlane)
