@@ -413,6 +413,77 @@ func scatterTwoPhases(
   }
 }
 
+/// `scatterTwoPhases` for `rows` image rows of `count` ≥ 16 columns, row r from `source + r ·
+/// sourceStride` to `target + r · targetStride`. The windows' places within a row are the same
+/// for every row, so they are found once: the per-row setup of `scatterTwoPhases` (its pointers,
+/// the overlapping last window's places, the overflow checks) cost more than its three or four
+/// windows on 56-column rows (Note [Depthwise padded planes]).
+@inline(__always)
+func scatterTwoPhasesRows(
+  _ source: UnsafePointer<Float>, rows: Int, count: Int, sourceStride: Int, paddingLeft: Int,
+  into target: UnsafeMutablePointer<Float>, targetStride: Int, phaseStride: Int
+) {
+  precondition(count >= 16, "rows of fewer than 16 columns")
+  @inline(__always)
+  func places(_ start: Int) -> (even: Int, odd: Int) {
+    let (even, odd) = (start + paddingLeft, start + paddingLeft + 1)
+    return ((even & 1) * phaseStride + even >> 1, (odd & 1) * phaseStride + odd >> 1)
+  }
+  // The split is `vshufps` and `vpermpd` per half (LLVM's choice for the haswell target, where
+  // `vpermpd` is one micro-op; on Zen 2 it is two, with half the throughput, and bounds this
+  // loop). Loading the halves as 128-bit pieces so that an in-lane shuffle gives them in order
+  // was 1.15× slower: LLVM rebuilt it from 128-bit shuffles, inserts and blends.
+  @inline(__always)
+  func split(_ from: UnsafePointer<Float>, _ even: UnsafeMutablePointer<Float>, _ odd: UnsafeMutablePointer<Float>) {
+    let values = SIMD16(lowHalf: load8(from), highHalf: load8(from + 8))
+    store8(values.evenHalf, even)
+    store8(values.oddHalf, odd)
+  }
+  let first = places(0)
+  let lastStart = count - 16
+  let last = places(lastStart)
+  let windows = count / 16
+  let overlapping = count % 16 != 0
+  var (line, plane) = (source, target)
+  for _ in 0..<rows {
+    var (from, even, odd) = (line, plane + first.even, plane + first.odd)
+    for _ in 0..<windows {
+      split(from, even, odd)
+      from += 16
+      even += 8
+      odd += 8
+    }
+    if overlapping { split(line + lastStart, plane + last.even, plane + last.odd) }
+    line += sourceStride
+    plane += targetStride
+  }
+}
+
+/// Copies `rows` rows of `count` ≥ 8 floats, row r from `source + r · sourceStride` to `target +
+/// r · targetStride`, as `copyOverlapping` does each (the rows version of it, for the same
+/// reason as `scatterTwoPhasesRows`).
+@inline(__always)
+func copyRowsOverlapping(
+  _ source: UnsafePointer<Float>, rows: Int, count: Int, sourceStride: Int, into target: UnsafeMutablePointer<Float>,
+  targetStride: Int
+) {
+  precondition(count >= 8, "rows of fewer than 8 floats")
+  let vectors = count / 8
+  let lastStart = count - 8
+  let overlapping = count % 8 != 0
+  var (line, plane) = (source, target)
+  for _ in 0..<rows {
+    var offset = 0
+    for _ in 0..<vectors {
+      store8(load8(line + offset), plane + offset)
+      offset += 8
+    }
+    if overlapping { store8(load8(line + lastStart), plane + lastStart) }
+    line += sourceStride
+    plane += targetStride
+  }
+}
+
 /// Scatters `count` columns of an image row into `stride` column phases `phaseStride` floats
 /// apart: column c goes to phase (c + padLeft) mod s at ⌊(c + padLeft) / s⌋. Phase by phase (the
 /// image columns of phase φ are every s-th from the first one), so no element needs a division.
