@@ -1177,6 +1177,16 @@ extension GEMMKernels {
 // thread, alternating runs): ten pairs of 1×1 layers 24↔96 at 28×28 2.30 → 2.20 ms, 120↔48 at
 // 14×14 1.44 → 1.39 ms; MobileNetV3-Small 6.18 → 6.02 ms, MobileNetV2 24.6 → 23.9 ms.
 
+// Not kept (2026-11-24, Zen 2 host, one thread): runs of 4×24 and 2×48 tiles for the last,
+// partial row panel of 16, 32, 64 or 160 output channels (12 sums in flight instead of the
+// 4×16 and 2×16 kernels' 8 and 4; same sums). The layers with such panels ran 3–6% faster in
+// MobileNetV2's per-node profile (32→16 on 112×112 0.198 → 0.191 ms, 960→160 on 7×7 0.220 →
+// 0.211 ms, 576→160 0.134 → 0.126 ms), but the builds placed `microKernel6x16Run` where the
+// large-plane expansions, which have no partial panel, ran 8% slower (16→96 on 112×112 0.52 →
+// 0.56 ms; Note [Depthwise row blocks] met the same). Aligning every Kernels function to 4 KB
+// (`-Xllvm -align-all-functions=12`) made that layer run at its fast speed in every build, but
+// the models were neutral (MobileNetV2 1.007×, V3-Small 1.006×) and the binary 4.4 MB larger.
+
 /// Where an in-place tile's 16 columns go in a row of C (`runInPlaceGEMM`): at `offset` on, with
 /// lanes `gapStart ..< gapStart + gapLength` dropped and the lanes after them moved down by
 /// `gapLength`; `offset` −1 when the columns are placed some other way.
