@@ -377,16 +377,16 @@ struct DepthwisePlaneLayout {
       let source = input + row * width
       let target = plane + (row + paddingTop) * rowLength
       if strideWidth == 1 {
+        // Rows of 8 or more went through `copyRowsOverlapping` above.
         let line = target + paddingLeft
-        if width >= 8 {
-          copyOverlapping(source, to: line, count: width)
-        } else if row * width + 8 <= height * width {
+        if row * width + 8 <= height * width {
           // Eight floats still inside the input plane: the lanes past the row become zeros.
           store8(keepingLanes(load8(source), mask), line)
         } else {
           store8(loadPartial8(source, count: width), line)
         }
       } else if strideWidth == 2 && width >= 8 {
+        // 8 to 15 columns (16 or more went through `scatterTwoPhasesRows` above).
         scatterTwoPhases(source, count: width, paddingLeft: paddingLeft, into: target, phaseStride: phaseLength)
       } else {
         scatterByPhase(

@@ -368,7 +368,8 @@ struct PhasePlaneLayout {
 /// Splits `count` ≥ 8 columns of an image row into two column phases `phaseStride` floats
 /// apart: column c goes to phase (c + padLeft) mod 2 at ⌊(c + padLeft) / 2⌋. Sixteen columns
 /// (eight when `count` < 16) at a time give their even and odd halves; the last step ends at
-/// the row's end, overlapping the one before, so only the row's own columns are written.
+/// the row's end, overlapping the one before, so only the row's own columns are written. Rows
+/// of 16 or more are `scatterTwoPhasesRows` of one row.
 @inline(__always)
 func scatterTwoPhases(
   _ source: UnsafePointer<Float>, count: Int, paddingLeft: Int, into target: UnsafeMutablePointer<Float>,
@@ -384,25 +385,10 @@ func scatterTwoPhases(
       UnsafeMutableRawPointer(target + (odd & 1) * phaseStride + odd >> 1)
     )
   }
-  @inline(__always)
-  func split(_ start: Int, into places: (even: UnsafeMutableRawPointer, odd: UnsafeMutableRawPointer)) {
-    let values = SIMD16(lowHalf: load8(source + start), highHalf: load8(source + start + 8))
-    places.even.storeBytes(of: values.evenHalf, as: SIMD8<Float>.self)
-    places.odd.storeBytes(of: values.oddHalf, as: SIMD8<Float>.self)
-  }
   if count >= 16 {
-    // A window at an even start puts its even lanes in the same phase as the one before, eight
-    // floats further on: two pointers stepped along, with no index work per window (which,
-    // done per window, made this copy most of a stride-2 depthwise layer's time).
-    var targets = places(0)
-    var start = 0
-    while start &+ 16 <= count {
-      split(start, into: targets)
-      start &+= 16
-      targets = (targets.even + 32, targets.odd + 32)
-    }
-    // The last window ends at the row's end, overlapping the one before.
-    if start < count { split(count - 16, into: places(count - 16)) }
+    scatterTwoPhasesRows(
+      source, rows: 1, count: count, sourceStride: count, paddingLeft: paddingLeft, into: target, targetStride: 0,
+      phaseStride: phaseStride)
     return
   }
   forEachWindow(count, width: 8) { start in
@@ -415,9 +401,9 @@ func scatterTwoPhases(
 
 /// `scatterTwoPhases` for `rows` image rows of `count` ≥ 16 columns, row r from `source + r ·
 /// sourceStride` to `target + r · targetStride`. The windows' places within a row are the same
-/// for every row, so they are found once: the per-row setup of `scatterTwoPhases` (its pointers,
-/// the overlapping last window's places, the overflow checks) cost more than its three or four
-/// windows on 56-column rows (Note [Depthwise padded planes]).
+/// for every row, so they are found once per call: found per row (the pointers, the
+/// overlapping last window's places, the overflow checks), they cost more than the three or four
+/// windows of a 56-column row (Note [Depthwise row blocks]).
 @inline(__always)
 func scatterTwoPhasesRows(
   _ source: UnsafePointer<Float>, rows: Int, count: Int, sourceStride: Int, paddingLeft: Int,
@@ -446,6 +432,9 @@ func scatterTwoPhasesRows(
   let overlapping = count % 16 != 0
   var (line, plane) = (source, target)
   for _ in 0..<rows {
+    // A window at an even start puts its even lanes in the same phase as the one before, eight
+    // floats further on: two pointers stepped along, with no index work per window (which,
+    // done per window, made this copy most of a stride-2 depthwise layer's time).
     var (from, even, odd) = (line, plane + first.even, plane + first.odd)
     for _ in 0..<windows {
       split(from, even, odd)

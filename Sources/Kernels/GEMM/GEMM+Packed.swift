@@ -577,9 +577,10 @@ extension GEMMKernels {
                 continue
               }
               // Edge tile: the kernel runs on `tile` (row stride NR); only the block's elements
-              // are copied in (for accumulation) and out.
-              columnMap.offsets(column, count: columnCount, into: offsets)
+              // are copied in (for accumulation) and out (`storeEdgeTile` finds their offsets
+              // again when they are not one run).
               if accumulate {
+                columnMap.offsets(column, count: columnCount, into: offsets)
                 for row in rowRange {
                   let cRow = c + (row - rows.lowerBound) * cRowStride
                   for j in 0..<columnCount { tile[(row - m0) * nr + j] = offsets[j] >= 0 ? cRow[offsets[j]] : 0 }
