@@ -258,8 +258,8 @@ struct MatrixRows: PackedGEMMSource {
   let columnStride: Int
 
   func inPlaceRows(depth: Int, offsets: UnsafeMutablePointer<Int>) -> UnsafePointer<Float>? {
-    // Deep products over long rows are packed (Note [Reading B in place]).
-    if columnStride != 1 || (depth >= 512 && rowStride >= 128) { return nil }
+    // Deep products are packed (Note [Reading B in place]).
+    if columnStride != 1 || depth >= 512 { return nil }
     for k in 0..<depth { offsets[k] = k * rowStride }
     return b
   }
@@ -1101,7 +1101,13 @@ extension GEMMKernels {
 // longer stay in L1 from one row panel to the next, and packing, which reads them as one
 // sequential run per depth block, measured 10 to 15% faster (SqueezeNet's 512→1000 classifier
 // 4.9 → 4.3 ms, 576→96 on 14×14 0.60 → 0.52 ms); on 7×7 planes it made no difference, and for
-// the phase planes' taps (3×3 layers) packing was slower. Only the last tile of the
+// the phase planes' taps (3×3 layers) packing was slower. Remeasured on the Zen 2 host
+// (2026-11-24, per-node profiles, six alternating runs of one build with a switch), 7×7 planes
+// now gain too: MobileNetV2's 960→320 0.399 → 0.377 ms and 960→160 0.213 → 0.203 ms at one
+// thread (0.231 → 0.210 and 0.140 → 0.130 ms at two), the model 0.992× and 0.990×; V3-Small's
+// 576→96 on 7×7 unchanged. Depth 320 (320→1280) gained nothing, and depth blocks of 64 or 128
+// instead of 256 made the 960-deep layers 5–10% slower. So every matrix B of depth 512 or more
+// is packed. Only the last tile of the
 // caller's columns, when narrower than 16, is copied into a zero-filled panel, so no read
 // leaves B's columns. Every element's sum runs over k in the same order as in the packed nest
 // with one depth block, so the results are the same.
