@@ -134,6 +134,9 @@ let smallInPlaceTiling = GEMMTiling(depthBlock: 8, columnBlock: 32, inPlaceColum
 /// The standard blocks with B always packed.
 let packedTiling = GEMMTiling(depthBlock: 256, columnBlock: 256)
 
+/// Tiny depth blocks, but a whole depth packed in one block when it fits 1280 floats.
+let smallWholeDepthTiling = GEMMTiling(depthBlock: 8, columnBlock: 32, wholeDepthFloats: 1280)
+
 /// Sizes across and past the 6×16 tile: every value up to 17, then 31, 64, 67.
 let edgeSizes = Array(1...17) + [31, 64, 67]
 
@@ -206,6 +209,28 @@ let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
     }
     #expect(GEMMTiling.standard.inPlaceColumnBlock != nil, "the standard blocks read B in place")
     #expect(run(.standard) == run(packedTiling))
+  }
+
+  /// A depth packed in one block (Note [Packed GEMM loop nest]) sums every element in the same
+  /// order as depth blocks do: the results match the reference and are identical to the
+  /// blocked ones. Column ranges wider than a block, or too deep, fall back to depth blocks.
+  @Test func wholeDepthBlocks() {
+    #expect(smallWholeDepthTiling.blockDepth(40, columns: 21) == (1, 40))
+    #expect(smallWholeDepthTiling.blockDepth(41, columns: 32) != (1, 41))
+    #expect(smallWholeDepthTiling.blockDepth(20, columns: 33) != (1, 20))
+    #expect(GEMMTiling.standard.blockDepth(960, columns: 49) == (1, 960))
+    for (m, n, k, columns) in [(13, 21, 40, 0..<21), (7, 49, 24, 17..<49), (19, 30, 41, 0..<30), (6, 70, 20, 3..<70)] {
+      for clamp in clamps {
+        PackedGEMMTester(
+          m: m, n: n, k: k, bPadding: 1, clamp: clamp, columns: columns, tiling: smallWholeDepthTiling,
+          seed: UInt64(m * k + n)
+        ).test()
+      }
+      let whole = packedGEMMParts([(0..<m, columns)], m: m, n: n, k: k, seed: 5, clamp: .relu6, tiling: smallWholeDepthTiling)
+      let blocked = packedGEMMParts([(0..<m, columns)], m: m, n: n, k: k, seed: 5, clamp: .relu6, tiling: smallTiling)
+      // Columns outside the range stay NaN in both; compare bit patterns.
+      #expect(whole.map(\.bitPattern) == blocked.map(\.bitPattern))
+    }
   }
 
   @Test func groupsUseTheirOwnPanelsAndBias() {
