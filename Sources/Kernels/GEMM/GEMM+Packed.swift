@@ -276,8 +276,9 @@ struct MatrixRows: PackedGEMMSource {
   let columnStride: Int
 
   func inPlaceRows(depth: Int, offsets: UnsafeMutablePointer<Int>) -> UnsafePointer<Float>? {
-    // Deep products are packed (Note [Reading B in place]).
-    if columnStride != 1 || depth >= 512 { return nil }
+    // Deep products, and all but shallow ones over short rows, are packed (Note [Reading B in
+    // place]).
+    if columnStride != 1 || depth >= 512 || (depth >= 128 && rowStride < 128) { return nil }
     for k in 0..<depth { offsets[k] = k * rowStride }
     return b
   }
@@ -1130,9 +1131,13 @@ extension GEMMKernels {
 // (2026-11-24, per-node profiles, six alternating runs of one build with a switch), 7×7 planes
 // now gain too: MobileNetV2's 960→320 0.399 → 0.377 ms and 960→160 0.213 → 0.203 ms at one
 // thread (0.231 → 0.210 and 0.140 → 0.130 ms at two), the model 0.992× and 0.990×; V3-Small's
-// 576→96 on 7×7 unchanged. Depth 320 (320→1280) gained nothing, and depth blocks of 64 or 128
-// instead of 256 made the 960-deep layers 5–10% slower. So every matrix B of depth 512 or more
-// is packed. Only the last tile of the
+// 576→96 on 7×7 unchanged. Depth 320 (320→1280) gained nothing then, and depth blocks of 64 or
+// 128 instead of 256 made the 960-deep layers 5–10% slower. So every matrix B of depth 512 or
+// more is packed. With the whole depth packed in one block (Note [Packed GEMM loop nest]),
+// shallower products over short rows gain as well (same day and method): 320→1280 on 7×7
+// 0.528 → 0.451 ms (ONNX Runtime 0.461), 160→960 on 7×7 0.203 → 0.177 ms; but 192→32 on 28×28
+// (rows of 784 floats) went 0.126 → 0.148 ms. So rows shorter than 128 floats are packed from
+// depth 128 on. Only the last tile of the
 // caller's columns, when narrower than 16, is copied into a zero-filled panel, so no read
 // leaves B's columns. Every element's sum runs over k in the same order as in the packed nest
 // with one depth block, so the results are the same.
