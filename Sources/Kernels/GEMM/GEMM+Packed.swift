@@ -310,8 +310,9 @@ struct MatrixRows: PackedGEMMSource {
 // half the work, and a last tile of 1 or 9 columns leaves its last column to `singleColumn`
 // (a 7×7 plane's 49 columns are three full tiles and one of a single column; a 13×13 plane's
 // 169 are ten, an 8-column one and a single column, not eleven of 16: 4% fewer FMAs).
-// When the caller's columns fit one block and all of B's depth packs into at most 256 K floats
-// (`GEMMTiling.wholeDepthFloats`; a 7×7 plane's 49 columns are 64 packed, so depth up to 1024),
+// When the caller's columns fit one block and all of B's depth packs into at most 64 K floats
+// (256 KB, `GEMMTiling.wholeDepthFloats`; a 7×7 plane's 49 columns are 64 packed, so depth up
+// to 1024),
 // the depth is one block: no partial sums go through C, and each row panel of A is one
 // sequential stream, which the prefetchers follow better than blocks of a few KB from panels
 // 20 KB apart. Measured on the Zen 2 host (2026-11-24, MobileNetV2's per-node profile at one
