@@ -213,12 +213,15 @@ let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
 
   /// A depth packed in one block (Note [Packed GEMM loop nest]) sums every element in the same
   /// order as depth blocks do: the results match the reference and are identical to the
-  /// blocked ones. Column ranges wider than a block, or too deep, fall back to depth blocks.
+  /// blocked ones. Wide column ranges take narrower column blocks; too deep ones depth blocks.
   @Test func wholeDepthBlocks() {
-    #expect(smallWholeDepthTiling.blockDepth(40, columns: 21) == (1, 40))
-    #expect(smallWholeDepthTiling.blockDepth(41, columns: 32) != (1, 41))
-    #expect(smallWholeDepthTiling.blockDepth(20, columns: 33) != (1, 20))
-    #expect(GEMMTiling.standard.blockDepth(960, columns: 49) == (1, 960))
+    #expect(smallWholeDepthTiling.blocks(40, columns: 21) == (1, 40, 32))
+    // 41 × 32 floats do not fit, and a column block of 16 is too narrow: depth blocks.
+    #expect(smallWholeDepthTiling.blocks(41, columns: 32) == (6, 7, 32))
+    // 20 × 80 floats do not fit, but column blocks of 32 do: the whole depth per column block.
+    #expect(smallWholeDepthTiling.blocks(20, columns: 70) == (1, 20, 32))
+    #expect(GEMMTiling.standard.blocks(960, columns: 49) == (1, 960, 256))
+    #expect(GEMMTiling.standard.blocks(512, columns: 169) == (1, 512, 128))
     for (m, n, k, columns) in [(13, 21, 40, 0..<21), (7, 49, 24, 17..<49), (19, 30, 41, 0..<30), (6, 70, 20, 3..<70)] {
       for clamp in clamps {
         PackedGEMMTester(

@@ -232,9 +232,23 @@ struct GEMMTiling {
   /// The depth blocks of a product over `columns` columns: the whole depth at once when its
   /// packed panels fit `wholeDepthFloats`, else `blockDepth`.
   func blockDepth(_ depth: Int, columns: Int) -> (count: Int, depth: Int) {
+    let b = blocks(depth, columns: columns)
+    return (b.count, b.depth)
+  }
+
+  /// The depth blocks and the column block of a product over `columns` columns: the whole depth
+  /// at once when the packed panels of all the columns fit `wholeDepthFloats`, or of column
+  /// blocks of two panels or more; else depth blocks of at most `depthBlock` and column blocks
+  /// of `columnBlock` (Note [Packed GEMM loop nest]).
+  func blocks(_ depth: Int, columns: Int) -> (count: Int, depth: Int, columnBlock: Int) {
     let nr = GEMMKernels.panelColumns
-    if columns <= columnBlock && depth * ((columns + nr - 1) / nr * nr) <= wholeDepthFloats { return (1, depth) }
-    return blockDepth(depth)
+    if columns <= columnBlock && depth * ((columns + nr - 1) / nr * nr) <= wholeDepthFloats {
+      return (1, depth, columnBlock)
+    }
+    let fit = min(wholeDepthFloats / max(depth, 1) / nr * nr, columnBlock)
+    if fit >= 2 * nr { return (1, depth, fit) }
+    let (count, blocked) = blockDepth(depth)
+    return (count, blocked, columnBlock)
   }
 
   /// Floats of scratch for packed B: a depth block of a column block, or a whole-depth block.
@@ -318,6 +332,11 @@ struct MatrixRows: PackedGEMMSource {
 // 20 KB apart. Measured on the Zen 2 host (2026-11-24, MobileNetV2's per-node profile at one
 // thread, six alternating runs of one build with a switch): 960→320 on 7×7 0.377 → 0.342 ms
 // (ONNX Runtime 0.330), 960→160 0.204 → 0.186 ms, 576→160 0.128 → 0.115 ms; the model 0.990×.
+// When all the columns do not fit that way but column blocks of two panels or more do
+// (`GEMMTiling.blocks`), the columns go in such narrower blocks, each with the whole depth:
+// SqueezeNet's 512→1000 classifier on 13×13 (blocks of 128 columns instead of 169, rather than
+// two depth blocks of 256) 1.924 → 1.864 ms, the model 0.996× (eight alternating runs);
+// ResNet-18's phase-plane layers and MobileNetV2 unchanged.
 
 /// Where the columns of C go within a row of C: a strided row, or an output plane that drops
 /// some columns (Note [Phase-plane GEMM]).
@@ -555,15 +574,15 @@ extension GEMMKernels {
     scratch: UnsafeMutablePointer<Float>, tiling: GEMMTiling, offsets: UnsafeMutablePointer<Int>
   ) {
     let (mr, nr) = (panelRows, panelColumns)
-    let (blockCount, blockDepth) = tiling.blockDepth(weights.depth, columns: columns.count)
+    let (blockCount, blockDepth, columnBlock) = tiling.blocks(weights.depth, columns: columns.count)
     let packed = scratch
     let rowBuffer = scratch + tiling.packedCount(depth: weights.depth)
     let tile = rowBuffer + tiling.columnBlock + GEMMTiling.rowSlack
     let bounds = VectorClamp(clamp)
     let clamps = !clamp.isNone
     let firstPanelRow = rows.lowerBound - rows.lowerBound % mr
-    for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: tiling.columnBlock) {
-      let width = min(tiling.columnBlock, columns.upperBound - j0)
+    for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: columnBlock) {
+      let width = min(columnBlock, columns.upperBound - j0)
       // A last tile of 1 or 9 columns leaves its last column to `singleColumn`, after each
       // group of row panels (9 columns are then an 8-column tile, not a 16-column one).
       let trailingColumn = width % nr == 1 || width % nr == 9
