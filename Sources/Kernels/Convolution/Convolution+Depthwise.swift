@@ -258,6 +258,15 @@ public final class DepthwiseWeights: @unchecked Sendable {
 // 16 or 32 bytes past one ran those layers at the same speed. Code placement alone can move the
 // in-place GEMM by that much; compare per-node profiles before and after a kernel change.
 
+// Two more shapes of the stride-2 step were measured and not kept (2026-11-24, eight 144×56×56
+// stride-2 layers side by side, 0.95 ms as kept): computing every column of a one-phase plane at
+// stride 1 (a plain copy, then 18 multiply-adds per eight outputs) and keeping the even lanes,
+// 1.23–1.28 ms (LLVM first narrowed the loads feeding the dropped lanes into scalar inserts,
+// 1.74 ms, until an empty inline-assembly barrier hid the lanes' use); and two vectors of
+// columns per step (eight independent sums instead of four, against the multiply-add latency),
+// 0.99–1.00 ms, since the eight sums and nine taps no longer fit the 16 registers. `perf` puts
+// 43% of those layers' time in the multiply-adds, 36% in the copy, 7% in the residual add.
+
 // The copy itself was mostly per-row setup: a 56-column row is three or four windows of 16,
 // and `scatterTwoPhases` found each row's pointers and last-window places anew, with overflow
 // checks, about 60 instructions around 40 (2026-11-24, `perf` on eight 144×56×56 stride-2
