@@ -297,6 +297,11 @@ public final class DepthwiseWeights: @unchecked Sendable {
 // channel ahead), all at once or a share before each block of rows, made MobileNetV3-Small's
 // 72-channel stride-2 layer on 56×56 slower, 0.079 → 0.086–0.089 ms; prefetching the next channel's output rows in the Winograd output transform left
 // SqueezeNet's 3×3 layers within ±3%.
+// The models' stems (3×3, stride 2, from three channels: phase-plane GEMMs) run about 10%
+// slower in the models than alone (SqueezeNet's 0.63 against 0.58 ms, MobileNetV3-Small's 0.29
+// against 0.245 ms, 2026-11-24), their large outputs being cold there; asking for the next
+// 256 (or 128, or 512) output columns' lines of every channel before each chunk of the GEMM
+// made them slower still (0.66 → 0.70–0.78 ms, 0.30 → 0.29–0.36 ms).
 
 /// The padded-plane layout of one depthwise shape (Note [Depthwise padded planes]).
 struct DepthwisePlaneLayout {
