@@ -38,7 +38,7 @@ struct TransposedGEMMTester {
       }
     }
     let (rowRange, columnRange) = (rows ?? 0..<m, columns ?? 0..<n)
-    let scratch = AlignedBuffer(count: tiling.scratchCount)
+    let scratch = AlignedBuffer(count: tiling.scratchCount(depth: k))
     b.withUnsafeBufferPointer { b in
       c.withUnsafeMutableBufferPointer { c in
         GEMMKernels.transposedGEMM(
@@ -145,7 +145,7 @@ let smallTransposedTiling = TransposedTiling(depthBlock: 8, columnBlock: 12)
           rows: m, depth: k, weights: a.baseAddress!, rowStride: k, bias: $0.baseAddress!, panelRows: panelRows)
       }
     }
-    let scratch = AlignedBuffer(count: tiling.scratchCount)
+    let scratch = AlignedBuffer(count: tiling.scratchCount(depth: k))
     func run(_ parts: [(Range<Int>, Range<Int>)]) -> [Float] {
       var c = [Float](repeating: .nan, count: m * n)
       b.withUnsafeBufferPointer { b in

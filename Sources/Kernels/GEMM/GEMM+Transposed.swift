@@ -7,7 +7,7 @@
 extension GEMMKernels {
   /// Floats of scratch `transposedGEMM` needs.
   public static func transposedGEMMScratchCount(depth: Int) -> Int {
-    TransposedTiling.standard.scratchCount
+    TransposedTiling.standard.scratchCount(depth: depth)
   }
 
   /// `C = clamp(A · B + bias)` over rows `rows` (starting at a multiple of
@@ -32,13 +32,22 @@ extension GEMMKernels {
     let depth = weights.depth
     let (depthBlocks, kc) = tiling.blockDepth(depth)
     let cTransposed = scratch
-    let edgePanel = scratch + tiling.columnBlock * pr
+    let edgePanel = scratch + tiling.columnBlock * 24
     let bounds = VectorClamp(clamp)
     for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: tiling.columnBlock) {
       let blockEnd = min(j0 + tiling.columnBlock, columns.upperBound)
       let width = blockEnd - j0
       let fullTiles = width / tc
       let edge = width - fullTiles * tc
+      if edge > 0 {
+        // The last columns, fewer than a tile: copied once, for the whole depth, into a
+        // zero-padded panel that every row panel reads, so that no read leaves B.
+        let source = b + j0 + fullTiles * tc
+        for k in 0..<depth {
+          for j in 0..<edge { edgePanel[k * tc + j] = source[k * bRowStride + j] }
+          for j in edge..<tc { edgePanel[k * tc + j] = 0 }
+        }
+      }
       for m0 in stride(from: rows.lowerBound, to: rows.upperBound, by: pr) {
         let panel = weights.panel(row: m0)
         let bias = weights.panelBias(row: m0)
@@ -59,16 +68,7 @@ extension GEMMKernels {
             }
           }
           for t in 0..<fullTiles { tile(t, columns: bBlock + t * tc, stride: bRowStride) }
-          if edge > 0 {
-            // The last columns, fewer than a tile: copied into a zero-padded panel so that no
-            // read leaves B.
-            let source = bBlock + fullTiles * tc
-            for k in 0..<count {
-              for j in 0..<edge { edgePanel[k * tc + j] = source[k * bRowStride + j] }
-              for j in edge..<tc { edgePanel[k * tc + j] = 0 }
-            }
-            tile(fullTiles, columns: edgePanel, stride: tc)
-          }
+          if edge > 0 { tile(fullTiles, columns: edgePanel + k0 * tc, stride: tc) }
         }
         storeTransposed(
           cTransposed, panelRows: pr, columns: width, rows: min(pr, rows.upperBound - m0),
@@ -235,10 +235,10 @@ struct TransposedTiling {
 
   static let standard = TransposedTiling(depthBlock: 128, columnBlock: 96)
 
-  /// Cᵀ for one column block, then the edge tile's panel of B (for panels of up to 24 rows and
-  /// tiles of up to 6 columns).
-  var scratchCount: Int {
-    columnBlock * 24 + depthBlock * 6
+  /// Cᵀ for one column block, then the edge tile's panel of B over the whole depth (for panels
+  /// of up to 24 rows and tiles of up to 6 columns).
+  func scratchCount(depth: Int) -> Int {
+    columnBlock * 24 + depth * 6
   }
 
   /// The depth blocks of a K-long reduction: as few as `depthBlock` allows, of equal size.
