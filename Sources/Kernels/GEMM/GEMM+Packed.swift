@@ -215,9 +215,9 @@ struct GEMMTiling {
   /// Columns per block when B is read in place (Note [Reading B in place]), a multiple of
   /// `GEMMKernels.panelColumns`; nil to always pack B.
   var inPlaceColumnBlock: Int?
-  /// Most floats of packed B (all of its depth, its columns rounded up to whole panels) that are
-  /// packed in one block whatever the depth, when the columns fit one column block (Note
-  /// [Packed GEMM loop nest]); 0 to always block the depth.
+  /// Most floats of packed B (all of its depth, the columns of one column block rounded up to
+  /// whole panels) packed in one block whatever the depth (`blocks`, Note [Packed GEMM loop
+  /// nest]); 0 to always block the depth.
   var wholeDepthFloats = 0
 
   static let standard = GEMMTiling(
@@ -227,13 +227,6 @@ struct GEMMTiling {
   func blockDepth(_ depth: Int) -> (count: Int, depth: Int) {
     let count = max(1, (depth + depthBlock - 1) / depthBlock)
     return (count, (depth + count - 1) / count)
-  }
-
-  /// The depth blocks of a product over `columns` columns: the whole depth at once when its
-  /// packed panels fit `wholeDepthFloats`, else `blockDepth`.
-  func blockDepth(_ depth: Int, columns: Int) -> (count: Int, depth: Int) {
-    let b = blocks(depth, columns: columns)
-    return (b.count, b.depth)
   }
 
   /// The depth blocks and the column block of a product over `columns` columns: the whole depth
@@ -326,10 +319,9 @@ struct MatrixRows: PackedGEMMSource {
 // 169 are ten, an 8-column one and a single column, not eleven of 16: 4% fewer FMAs).
 // When the caller's columns fit one block and all of B's depth packs into at most 64 K floats
 // (256 KB, `GEMMTiling.wholeDepthFloats`; a 7×7 plane's 49 columns are 64 packed, so depth up
-// to 1024),
-// the depth is one block: no partial sums go through C, and each row panel of A is one
-// sequential stream, which the prefetchers follow better than blocks of a few KB from panels
-// 20 KB apart. Measured on the Zen 2 host (2026-11-24, MobileNetV2's per-node profile at one
+// to 1024), the depth is one block: no partial sums go through C, and each row panel of A is
+// one sequential stream, which the prefetchers follow better than blocks of a few KB from
+// panels 20 KB apart. Measured on the Zen 2 host (2026-11-24, MobileNetV2's per-node profile at one
 // thread, six alternating runs of one build with a switch): 960→320 on 7×7 0.377 → 0.342 ms
 // (ONNX Runtime 0.330), 960→160 0.204 → 0.186 ms, 576→160 0.128 → 0.115 ms; the model 0.990×.
 // When all the columns do not fit that way but column blocks of two panels or more do
