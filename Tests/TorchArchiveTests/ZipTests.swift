@@ -314,3 +314,37 @@ struct ZipWriterHarness {
     return out
   }
 }
+
+@Suite struct ZipChecksumTests {
+  /// Bit by bit, straight from the polynomial: slow and obviously right.
+  static func reference(_ bytes: [UInt8], continuing checksum: UInt32 = 0) -> UInt32 {
+    var crc = ~checksum
+    for byte in bytes {
+      crc ^= UInt32(byte)
+      for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+    }
+    return ~crc
+  }
+
+  @Test func checkValue() {
+    // The CRC-32 catalogue's check value for the nine ASCII digits.
+    #expect(ZipChecksum.checksum(Data("123456789".utf8)) == 0xCBF4_3926)
+    #expect(ZipChecksum.checksum(Data()) == 0)
+  }
+
+  @Test func matchesTheBitwiseReferenceAtEveryLengthAndAlignment() {
+    var random = SplitMix64(seed: 0xC0C3_2032)
+    let bytes = (0..<4099).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+    for (start, count) in [(0, 0), (0, 1), (1, 7), (3, 8), (5, 63), (0, 64), (7, 1000), (13, 4086)] {
+      let slice = Array(bytes[start..<(start + count)])
+      let expected = Self.reference(slice)
+      let actual = slice.withUnsafeBytes { ZipChecksum.update(0, $0) }
+      #expect(actual == expected, "\(count) bytes from \(start)")
+    }
+    // Continuing a checksum equals checksumming the concatenation.
+    let head = Array(bytes[..<1500]), tail = Array(bytes[1500...])
+    let continued = tail.withUnsafeBytes { ZipChecksum.update(head.withUnsafeBytes { ZipChecksum.update(0, $0) }, $0) }
+    #expect(continued == Self.reference(bytes))
+    #expect(Self.reference(tail, continuing: Self.reference(head)) == Self.reference(bytes))
+  }
+}
