@@ -44,8 +44,11 @@ extension Block {
   /// Appends copies of `source`'s nodes and sets outputs from `source`'s outputs, reading values
   /// through `map`.
   public func cloneContents(of source: Block, valueMap map: inout [ObjectIdentifier: Value]) {
-    for node in source.nodes {
-      graph.cloneNode(node, into: self, valueMap: &map)
+    precondition(source !== self, "cloning a block into itself")
+    var current = source.firstNode
+    while current !== source.returnNode {
+      graph.cloneNode(current, into: self, valueMap: &map)
+      current = current.nextNode!
     }
     for output in source.outputs {
       addOutput(map[ObjectIdentifier(output)] ?? output)
@@ -76,7 +79,10 @@ extension Node {
     let body = scratch.addBlock()
     body.cloneContents(of: callee.block, valueMap: &map)
     let results = body.outputs
-    for node in body.nodes {
+    var current = body.firstNode
+    while current !== body.returnNode {
+      let node = current
+      current = node.nextNode!
       node.move(before: scratch)
     }
     // Callee nodes inherit the call site's location when they have none.

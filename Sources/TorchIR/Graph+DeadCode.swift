@@ -55,9 +55,12 @@ extension Graph {
     var current = block.returnNode.previous
     while let node = current, node !== block.paramNode {
       current = node.previous
+      // An If's unused outputs go before its blocks are swept, so that what computed them goes
+      // in the same sweep (inlined modules leave many: `training` branches, unused results).
+      let isIf = node.kind == .if
+      if isIf { removed += removeUnusedIfOutputs(node) }
       for sub in node.blocks { removed += eliminateDeadCode(in: sub) }
-      if node.kind == .if { removed += removeUnusedIfOutputs(node) }
-      if node.kind == .loop { removed += removeUnusedLoopOutputs(node) }
+      if !isIf && node.kind == .loop { removed += removeUnusedLoopOutputs(node) }
       if !node.outputs.contains(where: \.hasUses) && !node.hasSideEffects {
         node.destroy()
         removed += 1

@@ -25,6 +25,7 @@ struct Freeze: ParsableCommand {
       let module = try ScriptModule.load(contentsOf: URL(fileURLWithPath: model))
       let (frozen, _) = try module.frozen(preservedAttributes: preserve, optimizeNumerics: optimizeNumerics)
       try frozen.save(to: URL(fileURLWithPath: output))
+      keepUntilExit(module, frozen)
     }
   }
 }

@@ -60,6 +60,7 @@ struct Optimize: ParsableCommand {
         }
       }
       try optimized.save(to: outputURL)
+      keepUntilExit(module, optimized)
       result.inputFileBytes = (try? FileManager.default.attributesOfItem(atPath: model)[.size] as? Int) ?? nil
       result.outputFileBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
       MobileOptimizerCommand.print("optimized \(model) -> \(output)")
