@@ -51,7 +51,15 @@ extension ScriptModule {
   ) {
     if root.attribute("training")?.bool == true { throw FreezeError.trainingMode }
     try requireCompleteState()
-    let copy = clone()
+    return try clone().freezeInPlace(preservedAttributes: preservedAttributes, optimizeNumerics: optimizeNumerics)
+  }
+
+  /// `frozen`'s work, done on this module itself: for callers that own a private copy already
+  /// (`optimizedForMobile`), which saves a second deep copy.
+  func freezeInPlace(preservedAttributes: [String], optimizeNumerics: Bool) throws -> (ScriptModule, FreezeReport) {
+    if root.attribute("training")?.bool == true { throw FreezeError.trainingMode }
+    try requireCompleteState()
+    let copy = self
     var freezer = ModuleFreezer(module: copy, preserved: preservedAttributes)
     try freezer.run()
     if optimizeNumerics {

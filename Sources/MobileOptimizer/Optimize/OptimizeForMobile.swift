@@ -171,7 +171,7 @@ extension ScriptModule {
       module.setAttribute("training", .bool(false))
     }
     eval.verifyAfterEachPass = verifyAfterEachPass
-    let (module, freezeReport) = try eval.frozen(preservedAttributes: preserved, optimizeNumerics: false)
+    let (module, freezeReport) = try eval.freezeInPlace(preservedAttributes: preserved, optimizeNumerics: false)
     module.verifyAfterEachPass = verifyAfterEachPass
     report.record(freezeReport.passes)
 
