@@ -6,6 +6,8 @@ extension Node {
   /// may do any of these), or is an op we have no schema for. Control-flow nodes have side
   /// effects when something in their blocks has.
   public var hasSideEffects: Bool {
+    // Every kind named below but `aten::warn` is a `prim::` one.
+    if !kind.isPrim, let schema, kind != "aten::warn" { return schema.isMutating }
     switch kind {
     case .setAttr, .callMethod, .callFunction, .raiseException, .print, .enter, .exit:
       return true

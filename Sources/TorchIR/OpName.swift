@@ -8,9 +8,14 @@ public struct OpName: Hashable, Sendable, CustomStringConvertible, ExpressibleBy
   /// A hash of `rawValue` computed once, so that comparing kinds (which passes do constantly)
   /// usually settles on one integer compare.
   private let fingerprint: UInt64
+  /// True for the `prim::` namespace: the structural and interpreter-level kinds, which passes
+  /// handle case by case. Checking it first lets them send `aten::` ops straight to their schema
+  /// instead of comparing against every structural kind.
+  public let isPrim: Bool
 
   public init(_ rawValue: String) {
     self.rawValue = rawValue
+    self.isPrim = rawValue.utf8.starts(with: "prim::".utf8)
     // Length and a few bytes from the end, where op names differ most: cheap to build (kinds
     // compared against literals are built in every pass) and enough to tell most kinds apart.
     let utf8 = rawValue.utf8

@@ -91,6 +91,11 @@ public final class AliasAnalysis {
   }
 
   private func apply(_ node: Node) {
+    // Every kind named below is a `prim::` one: other ops go straight to their schema.
+    if !node.kind.isPrim, let schema = node.schema {
+      applySchema(AliasAnalysis.plan(for: schema), node)
+      return
+    }
     switch node.kind {
     case .constant, .uninitialized, .getAttr, .createObject:
       return
