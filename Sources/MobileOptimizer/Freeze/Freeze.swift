@@ -55,19 +55,17 @@ extension ScriptModule {
   }
 
   /// `frozen`'s work, done on this module itself: for callers that own a private copy already
-  /// (`optimizedForMobile`), which saves a second deep copy.
+  /// (`optimizedForMobile`), which saves a second deep copy. The caller has checked what `frozen`
+  /// checks (eval mode, complete state) on the module it copied.
   func freezeInPlace(preservedAttributes: [String], optimizeNumerics: Bool) throws -> (ScriptModule, FreezeReport) {
-    if root.attribute("training")?.bool == true { throw FreezeError.trainingMode }
-    try requireCompleteState()
-    let copy = self
-    var freezer = ModuleFreezer(module: copy, preserved: preservedAttributes)
+    var freezer = ModuleFreezer(module: self, preserved: preservedAttributes)
     try freezer.run()
     if optimizeNumerics {
-      let methods = ["forward"] + preservedAttributes.filter { copy.rootClass?.method($0) != nil }
-      freezer.report.passes += try copy.runFrozenOptimizations(methods: methods)
+      let methods = ["forward"] + preservedAttributes.filter { rootClass?.method($0) != nil }
+      freezer.report.passes += try runFrozenOptimizations(methods: methods)
     }
-    copy.invalidateCompiledPlans()
-    return (copy, freezer.report)
+    invalidateCompiledPlans()
+    return (self, freezer.report)
   }
 
   /// Runs `passes` on `graph`, recording statistics, verifying after each pass when asked.
