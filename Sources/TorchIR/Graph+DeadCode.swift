@@ -7,7 +7,7 @@ extension Node {
   /// effects when something in their blocks has.
   public var hasSideEffects: Bool {
     // Every kind named below but `aten::warn` is a `prim::` one.
-    if !kind.isPrim, let schema, kind != "aten::warn" { return schema.isMutating }
+    if !kind.isPrim, let schema, kind != .warn { return schema.isMutating }
     switch kind {
     case .setAttr, .callMethod, .callFunction, .raiseException, .print, .enter, .exit:
       return true
@@ -23,7 +23,7 @@ extension Node {
     case .constant, .getAttr, .listConstruct, .listUnpack, .tupleConstruct, .tupleUnpack, .tupleIndex,
       .tupleSlice, .dictConstruct, .uncheckedCast, .uninitialized, .isInstance, .createObject, .param, .return:
       return false
-    case "aten::warn":
+    case .warn:
       return true
     default:
       guard let schema else { return true }

@@ -1,98 +1,158 @@
+import Synchronization
+
 /// The kind of a node: a qualified operator name such as `aten::conv2d` or `prim::If`.
 ///
 /// Kinds are an open set. Well-known ones have static members (`OpName.constant`), but any
 /// `namespace::name` is valid and passes through untouched.
+///
+/// Note [Interned kinds]
+/// Every distinct name is interned once in a process-wide table and a kind is its index there: a
+/// plain integer, so that comparing, hashing and copying kinds (which passes do for every node,
+/// many times over) costs no string work and no reference counting. The well-known kinds below
+/// have fixed indices, so `node.kind == .constant` compiles to one integer compare. Building a
+/// kind from a string (parsing, a string literal) looks the name up in the table under a lock;
+/// code that runs per node uses the static members instead.
 public struct OpName: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
-  /// The full name, `namespace::name`.
-  public let rawValue: String
-  /// A hash of `rawValue` computed once, so that comparing kinds (which passes do constantly)
-  /// usually settles on one integer compare.
-  private let fingerprint: UInt64
+  /// The index in the intern table.
+  @usableFromInline let index: UInt32
   /// True for the `prim::` namespace: the structural and interpreter-level kinds, which passes
   /// handle case by case. Checking it first lets them send `aten::` ops straight to their schema
   /// instead of comparing against every structural kind.
   public let isPrim: Bool
 
+  @inlinable init(index: UInt32, isPrim: Bool) {
+    self.index = index
+    self.isPrim = isPrim
+  }
+
   public init(_ rawValue: String) {
-    self.rawValue = rawValue
-    self.isPrim = rawValue.utf8.starts(with: "prim::".utf8)
-    // Length and a few bytes from the end, where op names differ most: cheap to build (kinds
-    // compared against literals are built in every pass) and enough to tell most kinds apart.
-    let utf8 = rawValue.utf8
-    let fast = utf8.withContiguousStorageIfAvailable { bytes -> UInt64 in
-      var fingerprint = UInt64(bytes.count)
-      var shift: UInt64 = 16
-      var index = bytes.count - 1
-      while index >= 0 && shift < 64 {
-        fingerprint |= UInt64(bytes[index]) << shift
-        shift += 8
-        index -= 1
-      }
-      return fingerprint
-    }
-    var fingerprint: UInt64
-    if let fast {
-      fingerprint = fast
-    } else {
-      fingerprint = UInt64(utf8.count)
-      var shift: UInt64 = 16
-      for byte in utf8.reversed().prefix(6) {
-        fingerprint |= UInt64(byte) << shift
-        shift += 8
-      }
-    }
-    self.fingerprint = fingerprint
+    self = OpNameTable.intern(rawValue)
   }
 
   public init(stringLiteral value: String) {
     self.init(value)
   }
 
-  public static func == (a: OpName, b: OpName) -> Bool {
-    a.fingerprint == b.fingerprint && a.rawValue == b.rawValue
+  /// The full name, `namespace::name`.
+  public var rawValue: String { OpNameTable.name(at: index) }
+
+  @inlinable public static func == (a: OpName, b: OpName) -> Bool {
+    a.index == b.index
   }
 
-  public func hash(into hasher: inout Hasher) {
-    hasher.combine(fingerprint)
+  @inlinable public func hash(into hasher: inout Hasher) {
+    hasher.combine(index)
   }
 
   /// The namespace (`aten` in `aten::conv2d`).
   public var namespace: Substring {
-    guard let range = rawValue.range(of: "::") else { return "" }
-    return rawValue[..<range.lowerBound]
+    let name = rawValue
+    guard let range = name.range(of: "::") else { return "" }
+    return name[..<range.lowerBound]
   }
 
   /// The unqualified name (`conv2d` in `aten::conv2d`).
   public var unqualifiedName: Substring {
-    guard let range = rawValue.range(of: "::") else { return Substring(rawValue) }
-    return rawValue[range.upperBound...]
+    let name = rawValue
+    guard let range = name.range(of: "::") else { return Substring(name) }
+    return name[range.upperBound...]
   }
 
   public var description: String { rawValue }
 
+  @inlinable static func wellKnown(_ index: UInt32) -> OpName {
+    // The first 25 well-known names are the `prim::` ones.
+    OpName(index: index, isPrim: index < 25)
+  }
+
+  // The names behind the fixed indices: `prim::` kinds first, then the `aten::` ops that passes
+  // test for on every node. The members below must follow this order (a test checks them).
+  static let wellKnownNames: [String] = [
+    "prim::Param", "prim::Return", "prim::Constant", "prim::If", "prim::Loop", "prim::GetAttr", "prim::SetAttr",
+    "prim::CallMethod", "prim::CallFunction", "prim::ListConstruct", "prim::ListUnpack", "prim::TupleConstruct",
+    "prim::TupleUnpack", "prim::TupleIndex", "prim::TupleSlice", "prim::DictConstruct", "prim::CreateObject",
+    "prim::unchecked_cast", "prim::Uninitialized", "prim::RaiseException", "prim::isinstance", "prim::Enter",
+    "prim::Exit", "prim::Print", "prim::unchecked_unwrap_optional",
+    "aten::warn", "aten::__is__", "aten::__isnot__", "aten::dim", "aten::len", "aten::__getitem__", "aten::add",
+    "aten::sub", "aten::mul", "aten::floordiv", "aten::div", "aten::conv1d", "aten::conv2d", "aten::conv3d",
+    "aten::batch_norm", "aten::detach",
+  ]
+
   // MARK: - Structural nodes
-  public static let param: OpName = "prim::Param"
-  public static let `return`: OpName = "prim::Return"
-  public static let constant: OpName = "prim::Constant"
-  public static let `if`: OpName = "prim::If"
-  public static let loop: OpName = "prim::Loop"
-  public static let getAttr: OpName = "prim::GetAttr"
-  public static let setAttr: OpName = "prim::SetAttr"
-  public static let callMethod: OpName = "prim::CallMethod"
-  public static let callFunction: OpName = "prim::CallFunction"
-  public static let listConstruct: OpName = "prim::ListConstruct"
-  public static let listUnpack: OpName = "prim::ListUnpack"
-  public static let tupleConstruct: OpName = "prim::TupleConstruct"
-  public static let tupleUnpack: OpName = "prim::TupleUnpack"
-  public static let tupleIndex: OpName = "prim::TupleIndex"
-  public static let tupleSlice: OpName = "prim::TupleSlice"
-  public static let dictConstruct: OpName = "prim::DictConstruct"
-  public static let createObject: OpName = "prim::CreateObject"
-  public static let uncheckedCast: OpName = "prim::unchecked_cast"
-  public static let uninitialized: OpName = "prim::Uninitialized"
-  public static let raiseException: OpName = "prim::RaiseException"
-  public static let isInstance: OpName = "prim::isinstance"
-  public static let enter: OpName = "prim::Enter"
-  public static let exit: OpName = "prim::Exit"
-  public static let print: OpName = "prim::Print"
+  @inlinable public static var param: OpName { wellKnown(0) }
+  @inlinable public static var `return`: OpName { wellKnown(1) }
+  @inlinable public static var constant: OpName { wellKnown(2) }
+  @inlinable public static var `if`: OpName { wellKnown(3) }
+  @inlinable public static var loop: OpName { wellKnown(4) }
+  @inlinable public static var getAttr: OpName { wellKnown(5) }
+  @inlinable public static var setAttr: OpName { wellKnown(6) }
+  @inlinable public static var callMethod: OpName { wellKnown(7) }
+  @inlinable public static var callFunction: OpName { wellKnown(8) }
+  @inlinable public static var listConstruct: OpName { wellKnown(9) }
+  @inlinable public static var listUnpack: OpName { wellKnown(10) }
+  @inlinable public static var tupleConstruct: OpName { wellKnown(11) }
+  @inlinable public static var tupleUnpack: OpName { wellKnown(12) }
+  @inlinable public static var tupleIndex: OpName { wellKnown(13) }
+  @inlinable public static var tupleSlice: OpName { wellKnown(14) }
+  @inlinable public static var dictConstruct: OpName { wellKnown(15) }
+  @inlinable public static var createObject: OpName { wellKnown(16) }
+  @inlinable public static var uncheckedCast: OpName { wellKnown(17) }
+  @inlinable public static var uninitialized: OpName { wellKnown(18) }
+  @inlinable public static var raiseException: OpName { wellKnown(19) }
+  @inlinable public static var isInstance: OpName { wellKnown(20) }
+  @inlinable public static var enter: OpName { wellKnown(21) }
+  @inlinable public static var exit: OpName { wellKnown(22) }
+  @inlinable public static var print: OpName { wellKnown(23) }
+  @inlinable public static var uncheckedUnwrapOptional: OpName { wellKnown(24) }
+
+  // MARK: - Ops passes look for on every node
+  @inlinable public static var warn: OpName { wellKnown(25) }
+  @inlinable public static var `is`: OpName { wellKnown(26) }
+  @inlinable public static var isNot: OpName { wellKnown(27) }
+  @inlinable public static var dim: OpName { wellKnown(28) }
+  @inlinable public static var len: OpName { wellKnown(29) }
+  @inlinable public static var getItem: OpName { wellKnown(30) }
+  @inlinable public static var add: OpName { wellKnown(31) }
+  @inlinable public static var sub: OpName { wellKnown(32) }
+  @inlinable public static var mul: OpName { wellKnown(33) }
+  @inlinable public static var floordiv: OpName { wellKnown(34) }
+  @inlinable public static var div: OpName { wellKnown(35) }
+  @inlinable public static var conv1d: OpName { wellKnown(36) }
+  @inlinable public static var conv2d: OpName { wellKnown(37) }
+  @inlinable public static var conv3d: OpName { wellKnown(38) }
+  @inlinable public static var batchNorm: OpName { wellKnown(39) }
+  @inlinable public static var detach: OpName { wellKnown(40) }
+}
+
+/// The process-wide intern table behind `OpName` (Note [Interned kinds]).
+enum OpNameTable {
+  struct Names {
+    var names: [String] = []
+    var indices: [String: UInt32] = [:]
+    var isPrim: [Bool] = []
+
+    init() {
+      for name in OpName.wellKnownNames { _ = add(name) }
+    }
+
+    mutating func add(_ name: String) -> OpName {
+      if let index = indices[name] { return OpName(index: index, isPrim: isPrim[Int(index)]) }
+      let index = UInt32(names.count)
+      let prim = name.utf8.starts(with: "prim::".utf8)
+      names.append(name)
+      isPrim.append(prim)
+      indices[name] = index
+      return OpName(index: index, isPrim: prim)
+    }
+  }
+
+  static let table = Mutex(Names())
+
+  static func intern(_ name: String) -> OpName {
+    table.withLock { $0.add(name) }
+  }
+
+  static func name(at index: UInt32) -> String {
+    table.withLock { $0.names[Int(index)] }
+  }
 }

@@ -100,6 +100,11 @@ public final class OpSchema: Sendable, CustomStringConvertible {
   public let isVararg: Bool
   /// True when the returns are `...` (any number).
   public let isVarret: Bool
+  /// True when some argument is written in place. (Stored: dead-code and alias analysis ask it
+  /// for every node.)
+  public let isMutating: Bool
+  /// True when some argument or return carries an alias annotation (`Tensor(a)`, `Tensor(a!)`).
+  public let hasAliasAnnotations: Bool
 
   public init(
     name: OpName, overloadName: String, arguments: [SchemaArgument], returns: [SchemaArgument],
@@ -111,15 +116,14 @@ public final class OpSchema: Sendable, CustomStringConvertible {
     self.returns = returns
     self.isVararg = isVararg
     self.isVarret = isVarret
+    self.isMutating = arguments.contains { $0.isWritten }
+    self.hasAliasAnnotations = arguments.contains { $0.alias != nil } || returns.contains { $0.alias != nil }
   }
 
   /// `aten::add.Tensor`, or `aten::add` for the default overload.
   public var fullName: String {
     overloadName.isEmpty ? name.rawValue : "\(name.rawValue).\(overloadName)"
   }
-
-  /// True when some argument is written in place.
-  public var isMutating: Bool { arguments.contains { $0.isWritten } }
 
   /// The index of the argument called `name`.
   public func argumentIndex(_ name: String) -> Int? {

@@ -93,7 +93,8 @@ public final class AliasAnalysis {
   private func apply(_ node: Node) {
     // Every kind named below is a `prim::` one: other ops go straight to their schema.
     if !node.kind.isPrim, let schema = node.schema {
-      applySchema(AliasAnalysis.plan(for: schema), node)
+      // Most ops carry no alias annotation at all: nothing to look up.
+      if schema.hasAliasAnnotations { applySchema(AliasAnalysis.plan(for: schema), node) }
       return
     }
     switch node.kind {
@@ -103,7 +104,7 @@ public final class AliasAnalysis {
       union(node.inputs[1], node.inputs[0])
       markWritten(node.inputs[0])
     case .listConstruct, .tupleConstruct, .dictConstruct, .listUnpack, .tupleUnpack, .tupleIndex, .tupleSlice,
-      .uncheckedCast, "prim::unchecked_unwrap_optional":
+      .uncheckedCast, .uncheckedUnwrapOptional:
       for input in node.inputs {
         for output in node.outputs { union(input, output) }
       }

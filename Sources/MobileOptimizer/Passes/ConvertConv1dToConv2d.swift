@@ -12,7 +12,7 @@ import TorchIR
 /// Needs constant stride, padding and dilation lists; string padding (`'same'`, `'valid'`) is
 /// left alone, where PyTorch's pass crashes.
 let convertConv1dToConv2d = GraphPass(name: "conv-1d-to-2d") { context in
-  for node in context.graph.allNodes where node.kind == "aten::conv1d" && node.isInserted {
+  for node in context.graph.allNodes where node.kind == .conv1d && node.isInserted {
     guard node.schema?.fullName == "aten::conv1d",
       let stride = node.inputs[3].constantValue?.intList, let padding = node.inputs[4].constantValue?.intList,
       let dilation = node.inputs[5].constantValue?.intList, stride.count == 1, padding.count == 1, dilation.count == 1

@@ -40,16 +40,19 @@ let eliminateCommonSubexpressions = GraphPass(name: "common-subexpression-elimin
 /// Identity of a node for CSE: kind, overload, inputs and attributes.
 struct NodeKey: Hashable {
   let kind: OpName
-  let schema: String
+  /// The schema object: the registry holds one per overload.
+  let schema: ObjectIdentifier?
   let inputs: [ObjectIdentifier]
   let attributes: String
   let outputTypes: [TorchType]
 
   init(_ node: Node) {
     kind = node.kind
-    schema = node.schema?.fullName ?? ""
+    schema = node.schema.map(ObjectIdentifier.init)
     inputs = node.inputs.map { ObjectIdentifier($0) }
-    attributes = node.attributes.map { "\($0.name)=\(GraphPrinterAttribute.text($0.value))" }.joined(separator: ",")
+    attributes =
+      node.attributes.isEmpty
+      ? "" : node.attributes.map { "\($0.name)=\(GraphPrinterAttribute.text($0.value))" }.joined(separator: ",")
     outputTypes = node.outputs.map(\.type)
   }
 }

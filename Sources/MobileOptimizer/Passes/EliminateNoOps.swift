@@ -7,7 +7,7 @@ import TorchIR
 let eliminateNoOps = GraphPass(name: "eliminate-no-ops") { context in
   var comparesIdentity = false
   context.graph.forEachNode { node in
-    if node.kind == "aten::__is__" || node.kind == "aten::__isnot__",
+    if node.kind == .is || node.kind == .isNot,
       node.inputs.contains(where: { $0.type == .tensor })
     {
       comparesIdentity = true
@@ -15,7 +15,7 @@ let eliminateNoOps = GraphPass(name: "eliminate-no-ops") { context in
   }
   guard !comparesIdentity else { return }
   context.graph.forEachNode { node in
-    guard node.isInserted, node.kind == "aten::detach" else { return }
+    guard node.isInserted, node.kind == .detach else { return }
     node.output.replaceAllUses(with: node.inputs[0])
     node.destroy()
     context.count("removed")

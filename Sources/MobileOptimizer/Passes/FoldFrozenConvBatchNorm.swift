@@ -11,7 +11,7 @@ import TorchIR
 /// every input of both nodes but the first is a constant; the conv output has no other use;
 /// running mean and variance are tensors. The math is `FoldingMath.convBatchNorm`.
 let foldFrozenConvBatchNorm = GraphPass(name: "fold-frozen-conv-bn") { context in
-  for node in context.graph.allNodes where node.kind == "aten::batch_norm" && node.isInserted {
+  for node in context.graph.allNodes where node.kind == .batchNorm && node.isInserted {
     guard let match = FrozenConvMatch(convOutput: node.inputs[0]),
       node.inputs.dropFirst().allSatisfy({ $0.node.kind == .constant }),
       node.inputs[5].constantValue?.bool == false,

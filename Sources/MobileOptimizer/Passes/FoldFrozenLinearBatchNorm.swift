@@ -9,7 +9,7 @@ import TorchIR
 /// Needs constant weights and batch-norm inputs, a single use of the linear output, and
 /// `out_features == num_features` (or one feature). The math is `FoldingMath.linearBatchNorm`.
 let foldFrozenLinearBatchNorm = GraphPass(name: "fold-frozen-linear-bn") { context in
-  for node in context.graph.allNodes where node.kind == "aten::batch_norm" && node.isInserted {
+  for node in context.graph.allNodes where node.kind == .batchNorm && node.isInserted {
     let linearOutput = node.inputs[0]
     let linear = linearOutput.node
     guard linear.kind == "aten::linear", linearOutput.uses.count == 1,

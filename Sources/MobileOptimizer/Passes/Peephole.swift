@@ -33,9 +33,9 @@ private func canBeNone(_ type: TorchType) -> Bool {
 
 private func simplify(_ node: Node, aliases: AliasAnalysis, context: PassContext) -> Value? {
   switch node.kind {
-  case "aten::__is__", "aten::__isnot__":
+  case .is, .isNot:
     let (a, b) = (node.inputs[0].type, node.inputs[1].type)
-    let isNot = node.kind == "aten::__isnot__"
+    let isNot = node.kind == .isNot
     if a == .none && b == .none { return context.insertConstant(.bool(!isNot), before: node) }
     if (a == .none && !canBeNone(b)) || (b == .none && !canBeNone(a)) {
       return context.insertConstant(.bool(isNot), before: node)
@@ -43,16 +43,21 @@ private func simplify(_ node: Node, aliases: AliasAnalysis, context: PassContext
     return nil
   case .uncheckedCast:
     return node.inputs[0].type == node.output.type ? node.inputs[0] : nil
-  case "aten::dim":
+  case .dim:
     // A convolution's output has the rank of its kind (TorchScript's peephole knows this too).
-    let ranks: [OpName: Int] = ["aten::conv1d": 3, "aten::conv2d": 4, "aten::conv3d": 5]
-    guard let rank = ranks[node.inputs[0].node.kind] else { return nil }
+    let rank: Int
+    switch node.inputs[0].node.kind {
+    case .conv1d: rank = 3
+    case .conv2d: rank = 4
+    case .conv3d: rank = 5
+    default: return nil
+    }
     return context.insertConstant(.int(rank), before: node)
-  case "aten::len":
+  case .len:
     let list = node.inputs[0]
     guard list.node.kind == .listConstruct, !aliases.mayBeWritten(list) else { return nil }
     return context.insertConstant(.int(list.node.inputs.count), before: node)
-  case "aten::__getitem__":
+  case .getItem:
     let list = node.inputs[0]
     guard list.node.kind == .listConstruct, !aliases.mayBeWritten(list), let index = node.inputs[1].constantValue?.int
     else { return nil }
@@ -60,12 +65,12 @@ private func simplify(_ node: Node, aliases: AliasAnalysis, context: PassContext
     let wrapped = index < 0 ? index + elements.count : index
     guard elements.indices.contains(wrapped), elements[wrapped].type == node.output.type else { return nil }
     return elements[wrapped]
-  case "aten::add", "aten::sub", "aten::mul", "aten::floordiv", "aten::div":
+  case .add, .sub, .mul, .floordiv, .div:
     guard node.output.type == .int, node.inputs.count == 2, node.inputs[0].type == .int,
       let constant = node.inputs[1].constantValue?.int
     else { return nil }
     switch (node.kind, constant) {
-    case ("aten::add", 0), ("aten::sub", 0), ("aten::mul", 1), ("aten::floordiv", 1): return node.inputs[0]
+    case (.add, 0), (.sub, 0), (.mul, 1), (.floordiv, 1): return node.inputs[0]
     default: return nil
     }
   default:

@@ -5,6 +5,7 @@ import MobileOptimizer
 /// `bench MODEL [--input X.npy]... [--threads N] [--iterations N] [--json] [--profile]`.
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "bench",
     abstract: "Measure a model's latency in this runtime: warm-up, then median and spread.")
 
   @Argument(help: "The TorchScript archive (.pt).")

@@ -5,6 +5,7 @@ import MobileOptimizer
 /// `freeze MODEL --output OUT [--preserve NAME]... [--no-optimize-numerics]`.
 struct Freeze: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "freeze",
     abstract: "Freeze a module as torch.jit.freeze does and save it.")
 
   @Argument(help: "The TorchScript archive (.pt).")

@@ -5,6 +5,7 @@ import MobileOptimizer
 /// `inspect MODEL [--json]`: what an archive holds.
 struct Inspect: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "inspect",
     abstract: "Show an archive's version, module tree, parameters, buffers, attributes and methods.")
 
   @Argument(help: "The TorchScript archive (.pt).")

@@ -6,6 +6,7 @@ import MobileOptimizer
 /// [--report R.json] [--verify]`.
 struct Optimize: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "optimize",
     abstract: "Optimize a model for mobile as torch.utils.mobile_optimizer.optimize_for_mobile does, and save it.")
 
   @Argument(help: "The TorchScript archive (.pt).")
@@ -75,6 +76,7 @@ struct Optimize: ParsableCommand {
 /// `lint MODEL [--json]`.
 struct Lint: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "lint",
     abstract: "Report mobile-deployment problems as torch.utils.mobile_optimizer.generate_mobile_module_lints does.")
 
   @Argument(help: "The TorchScript archive (.pt).")

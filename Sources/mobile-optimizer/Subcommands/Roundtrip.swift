@@ -5,6 +5,7 @@ import MobileOptimizer
 /// `roundtrip MODEL --output OUT`: load and save with no change.
 struct Roundtrip: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "roundtrip",
     abstract: "Load an archive and save it again unchanged (code re-printed from the IR).")
 
   @Argument(help: "The TorchScript archive (.pt).")

@@ -5,6 +5,7 @@ import MobileOptimizer
 /// `run MODEL [--method NAME] [--input X.npy]... [--output Y.npy]... [--bundled N]`.
 struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "run",
     abstract: "Run a method of the model on .npy inputs and print or save its outputs.")
 
   @Argument(help: "The TorchScript archive (.pt).")

@@ -5,6 +5,7 @@ import MobileOptimizer
 /// `show MODEL [--method NAME] [--graph]`: the root module's methods as source or graphs.
 struct Show: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "show",
     abstract: "Print the root module's methods as TorchScript source, or as IR graphs.")
 
   @Argument(help: "The TorchScript archive (.pt).")
