@@ -1,13 +1,44 @@
 import TensorCore
 
+/// Where a copy's values come from: for each value of the source graph that has been copied (or
+/// bound, like a callee's parameter to an argument), its replacement.
+///
+/// Keyed by `Value.id`, which is dense per graph: a lookup is an array index instead of a hash.
+/// Every key must belong to `source`; cloning only ever looks up the inputs of the source's own
+/// nodes, which do.
+public struct ValueMap {
+  /// The graph whose values are keys.
+  public unowned(unsafe) let source: Graph
+  private var targets: [Value?]
+
+  /// An empty map for values of `source`.
+  public init(source: Graph) {
+    self.source = source
+    targets = Array(repeating: nil, count: source.valueIDBound)
+  }
+
+  /// The replacement of `value`, or nil when it has none.
+  public subscript(value: Value) -> Value? {
+    get {
+      let id = value.id
+      return id < targets.count ? targets[id] : nil
+    }
+    set {
+      precondition(value.graph === source, "value map key \(value) is not a value of the source graph")
+      let id = value.id
+      if id >= targets.count { targets.append(contentsOf: repeatElement(nil, count: id + 1 - targets.count)) }
+      targets[id] = newValue
+    }
+  }
+}
+
 extension Graph {
   /// A deep copy: new nodes and values with the same kinds, attributes, types and names.
   public func clone() -> Graph {
     let copy = Graph()
-    var map: [ObjectIdentifier: Value] = [:]
+    var map = ValueMap(source: self)
     for input in inputs {
-      let value = copy.addInput(input.type, name: input.debugName)
-      map[ObjectIdentifier(input)] = value
+      map[input] = copy.addInput(input.type, name: input.debugName)
     }
     copy.block.cloneContents(of: block, valueMap: &map)
     return copy
@@ -19,20 +50,18 @@ extension Graph {
   /// Given `%y = aten::relu(%x)` and a map `%x → %a`, appends `%y2 = aten::relu(%a)` and maps
   /// `%y → %y2`.
   @discardableResult
-  public func cloneNode(_ node: Node, into block: Block, valueMap map: inout [ObjectIdentifier: Value]) -> Node {
-    let copy = create(node.kind, location: node.sourceLocation)
-    for input in node.inputs { copy.addInput(map[ObjectIdentifier(input)] ?? input) }
-    for output in node.outputs {
-      let value = copy.addOutput(output.type, name: output.debugName)
-      map[ObjectIdentifier(output)] = value
-    }
+  public func cloneNode(_ node: Node, into block: Block, valueMap map: inout ValueMap) -> Node {
+    let copy = Node(graph: self, kind: node.kind)
+    copy.sourceLocation = node.sourceLocation
     copy.attributes = node.attributes
     copy.schema = node.schema
+    copy.setInputsForCopy(node.inputs, through: map)
+    copy.setOutputsForCopy(of: node, recordingIn: &map)
     block.append(copy)
     for sub in node.blocks {
       let subCopy = copy.addBlock()
       for input in sub.inputs {
-        map[ObjectIdentifier(input)] = subCopy.addInput(input.type, name: input.debugName)
+        map[input] = subCopy.addInput(input.type, name: input.debugName)
       }
       subCopy.cloneContents(of: sub, valueMap: &map)
     }
@@ -40,10 +69,38 @@ extension Graph {
   }
 }
 
+extension Node {
+  /// Gives a fresh copy (no inputs yet) the inputs `sources`, each read through `map`.
+  fileprivate func setInputsForCopy(_ sources: [Value], through map: ValueMap) {
+    var values: [Value] = []
+    values.reserveCapacity(sources.count)
+    for (index, source) in sources.enumerated() {
+      let value = map[source] ?? source
+      value.uses.append(Use(user: self, index: index))
+      values.append(value)
+    }
+    setInputsWithoutUseUpdate(values)
+  }
+
+  /// Gives a fresh copy (no outputs yet) outputs like `original`'s, recorded in `map`.
+  fileprivate func setOutputsForCopy(of original: Node, recordingIn map: inout ValueMap) {
+    let sources = original.outputs
+    var values: [Value] = []
+    values.reserveCapacity(sources.count)
+    for (offset, source) in sources.enumerated() {
+      let value = Value(id: graph.makeValueID(), type: source.type, node: self, offset: offset)
+      value.debugName = source.debugName
+      map[source] = value
+      values.append(value)
+    }
+    setOutputsWithoutUseUpdate(values)
+  }
+}
+
 extension Block {
   /// Appends copies of `source`'s nodes and sets outputs from `source`'s outputs, reading values
   /// through `map`.
-  public func cloneContents(of source: Block, valueMap map: inout [ObjectIdentifier: Value]) {
+  public func cloneContents(of source: Block, valueMap map: inout ValueMap) {
     precondition(source !== self, "cloning a block into itself")
     var current = source.firstNode
     while current !== source.returnNode {
@@ -51,7 +108,7 @@ extension Block {
       current = current.nextNode!
     }
     for output in source.outputs {
-      addOutput(map[ObjectIdentifier(output)] ?? output)
+      addOutput(map[output] ?? output)
     }
   }
 }
@@ -66,40 +123,44 @@ extension Node {
   /// not inlined (callers repeat until none remain).
   @discardableResult
   public func inline(_ callee: Graph, inputOffset: Int = 0) -> [Value] {
-    let block = owningBlock!
-    var map: [ObjectIdentifier: Value] = [:]
-    let arguments = Array(inputs[inputOffset...])
+    var map = ValueMap(source: callee)
+    let arguments = inputs[inputOffset...]
     precondition(arguments.count == callee.inputs.count, "inlining \(kind) with \(arguments.count) arguments into a graph of \(callee.inputs.count) inputs")
     for (parameter, argument) in zip(callee.inputs, arguments) {
-      map[ObjectIdentifier(parameter)] = argument
+      map[parameter] = argument
     }
-    // Build the body in a scratch block, then move its nodes before this node.
-    let scratch = graph.create("prim::InlineScratch")
-    scratch.insert(before: self)
-    let body = scratch.addBlock()
-    body.cloneContents(of: callee.block, valueMap: &map)
-    let results = body.outputs
-    var current = body.firstNode
-    while current !== body.returnNode {
-      let node = current
-      current = node.nextNode!
-      node.move(before: scratch)
+    // Copy the body straight before this node.
+    var current = callee.block.firstNode
+    while current !== callee.block.returnNode {
+      let copy = graph.cloneNodeDetached(current, valueMap: &map)
+      copy.insert(before: self)
+      current = current.nextNode!
     }
-    // Callee nodes inherit the call site's location when they have none.
-    body.removeAllOutputsForInlining()
-    scratch.removeBlock(0)
-    scratch.destroy()
+    let results = callee.outputs.map { map[$0] ?? $0 }
     for (output, replacement) in zip(outputs, results) {
       output.replaceAllUses(with: replacement)
     }
-    _ = block
     destroy()
     return results
   }
 }
 
-extension Block {
-  fileprivate func removeAllOutputsForInlining() {
-    returnNode.removeAllInputs()
+extension Graph {
+  /// `cloneNode`, leaving the copy detached (its sub-blocks filled) for the caller to insert.
+  fileprivate func cloneNodeDetached(_ node: Node, valueMap map: inout ValueMap) -> Node {
+    let copy = Node(graph: self, kind: node.kind)
+    copy.sourceLocation = node.sourceLocation
+    copy.attributes = node.attributes
+    copy.schema = node.schema
+    copy.setInputsForCopy(node.inputs, through: map)
+    copy.setOutputsForCopy(of: node, recordingIn: &map)
+    for sub in node.blocks {
+      let subCopy = copy.addBlock()
+      for input in sub.inputs {
+        map[input] = subCopy.addInput(input.type, name: input.debugName)
+      }
+      subCopy.cloneContents(of: sub, valueMap: &map)
+    }
+    return copy
   }
 }

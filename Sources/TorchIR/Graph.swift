@@ -221,6 +221,16 @@ public final class Node {
     inputs[index] = value
   }
 
+  /// Sets all inputs of a node that has none; the caller has recorded their uses.
+  func setInputsWithoutUseUpdate(_ values: [Value]) {
+    inputs = values
+  }
+
+  /// Sets all outputs of a node that has none, created for it with matching offsets.
+  func setOutputsWithoutUseUpdate(_ values: [Value]) {
+    outputs = values
+  }
+
   /// Removes input `index`.
   public func removeInput(_ index: Int) {
     for later in inputs[index...] { later.uses.removeAll { $0.user === self } }

@@ -47,15 +47,28 @@ public struct OpName: Hashable, Sendable, CustomStringConvertible, ExpressibleBy
   /// The namespace (`aten` in `aten::conv2d`).
   public var namespace: Substring {
     let name = rawValue
-    guard let range = name.range(of: "::") else { return "" }
-    return name[..<range.lowerBound]
+    guard let separator = OpName.separator(in: name) else { return "" }
+    return name[..<separator]
   }
 
   /// The unqualified name (`conv2d` in `aten::conv2d`).
   public var unqualifiedName: Substring {
     let name = rawValue
-    guard let range = name.range(of: "::") else { return Substring(name) }
-    return name[range.upperBound...]
+    guard let separator = OpName.separator(in: name) else { return Substring(name) }
+    return name[name.utf8.index(separator, offsetBy: 2)...]
+  }
+
+  /// Where the first `::` starts. (A byte scan: Foundation's `range(of:)` goes through NSString
+  /// and cost a millisecond at start-up, where the runtime's operator table names every op.)
+  static func separator(in name: String) -> String.Index? {
+    let utf8 = name.utf8
+    var index = utf8.startIndex
+    while index != utf8.endIndex {
+      let next = utf8.index(after: index)
+      if utf8[index] == UInt8(ascii: ":"), next != utf8.endIndex, utf8[next] == UInt8(ascii: ":") { return index }
+      index = next
+    }
+    return nil
   }
 
   public var description: String { rawValue }

@@ -93,7 +93,7 @@ public struct SchemaParser {
     let qualified = try identifier(allowDots: true, allowColons: true)
     let name: String
     let overload: String
-    if let colon = qualified.range(of: "::"), let dot = qualified[colon.upperBound...].firstIndex(of: ".") {
+    if let colon = OpName.separator(in: qualified), let dot = qualified[colon...].firstIndex(of: ".") {
       name = String(qualified[..<dot])
       overload = String(qualified[qualified.index(after: dot)...])
     } else {

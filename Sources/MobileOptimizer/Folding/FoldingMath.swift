@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// The arithmetic behind folding batch norms and affine ops into convolutions and linears.
@@ -84,16 +85,20 @@ public enum FoldingMath {
       let result = Tensor(uninitialized: weight.shape)
       source.storage.withUnsafeBytes { input in
         result.storage.withUnsafeMutableBytes { output in
-          let x = input.bindMemory(to: Float.self).baseAddress! + source.storageOffset
-          let y = output.bindMemory(to: Float.self).baseAddress!
-          for row in 0..<rows {
-            let factor = factors.count == 1 ? factors[0] : factors[row]
-            let f = Float(factor)
-            let base = row * perRow
-            if divide {
-              for index in base..<(base + perRow) { y[index] = Float(Double(x[index]) / factor) }
-            } else {
-              for index in base..<(base + perRow) { y[index] = x[index] * f }
+          nonisolated(unsafe) let x = input.bindMemory(to: Float.self).baseAddress! + source.storageOffset
+          nonisolated(unsafe) let y = output.bindMemory(to: Float.self).baseAddress!
+          // Large weights are memory-bound (and fault in the new pages): split them across cores.
+          let chunks = weight.count >= 1 << 17 && rows >= 8 ? min(ProcessInfo.processInfo.activeProcessorCount, 4) : 1
+          DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            for row in rows * chunk / chunks..<rows * (chunk + 1) / chunks {
+              let factor = factors.count == 1 ? factors[0] : factors[row]
+              let f = Float(factor)
+              let base = row * perRow
+              if divide {
+                for index in base..<(base + perRow) { y[index] = Float(Double(x[index]) / factor) }
+              } else {
+                for index in base..<(base + perRow) { y[index] = x[index] * f }
+              }
             }
           }
         }

@@ -185,26 +185,17 @@ struct ModuleFreezer {
 
   // MARK: - Object resolution
 
-  /// The object a module-typed value holds, following `prim::GetAttr` chains from `self`.
-  private func resolve(_ value: Value, root: ScriptObject, in graph: Graph) -> ScriptObject? {
-    if value === graph.inputs.first { return root }
-    guard value.node.kind == .getAttr, let name = value.node.name,
-      let owner = resolve(value.node.inputs[0], root: root, in: graph),
-      case .object(let object) = owner.attribute(name) ?? .none
-    else { return nil }
-    return object
-  }
-
   /// Gives interface-typed attribute reads their concrete class, so calls on them inline.
   private func resolveInterfaces(in graph: Graph, object: ScriptObject) throws {
     var changed = true
     while changed {
       changed = false
+      let objects = ObjectResolver(graph: graph, root: object)
       for node in graph.allNodes where node.kind == .getAttr {
         guard case .class(let className) = node.output.type, let classType = module.unit.classType(className),
           case .interface = classType.kind
         else { continue }
-        guard let concrete = resolve(node.output, root: object, in: graph) else {
+        guard let concrete = objects.object(node.output) else {
           throw FreezeError.interfaceAttribute(node.name ?? "")
         }
         node.output.type = .class(concrete.typeName)
@@ -218,9 +209,10 @@ struct ModuleFreezer {
 
   private mutating func recordMutableAttributes(in graph: Graph, object: ScriptObject) {
     let aliases = AliasAnalysis(graph)
+    let objects = ObjectResolver(graph: graph, root: object)
     graph.forEachNode { node in
       guard node.kind == .getAttr || node.kind == .setAttr, let name = node.name,
-        let owner = resolve(node.inputs[0], root: object, in: graph)
+        let owner = objects.object(node.inputs[0])
       else { return }
       let key = AttributeKey(object: ObjectIdentifier(owner), name: name)
       let written = node.kind == .setAttr || aliases.mayBeWritten(node.outputs[0])
@@ -255,8 +247,9 @@ struct ModuleFreezer {
 
   private func propagateAttributes(in graph: Graph, object: ScriptObject) {
     let paths = Dictionary(module.namedModules().map { (ObjectIdentifier($0.module), $0.path) }, uniquingKeysWith: { a, _ in a })
+    let objects = ObjectResolver(graph: graph, root: object)
     for node in graph.allNodes where node.kind == .getAttr && node.isInserted {
-      guard let name = node.name, let owner = resolve(node.inputs[0], root: object, in: graph),
+      guard let name = node.name, let owner = objects.object(node.inputs[0]),
         let value = owner.attribute(name)
       else { continue }
       if case .object(let child) = value, module.isModule(child) { continue }
@@ -307,9 +300,10 @@ struct ModuleFreezer {
     var referenced = Set<AttributeKey>()
     for (object, name) in preservedMethods {
       guard let graph = graph(of: object, name) else { continue }
+      let objects = ObjectResolver(graph: graph, root: object)
       graph.forEachNode { node in
         guard node.kind == .getAttr || node.kind == .setAttr, let attribute = node.name,
-          let owner = resolve(node.inputs[0], root: object, in: graph)
+          let owner = objects.object(node.inputs[0])
         else { return }
         referenced.insert(AttributeKey(object: ObjectIdentifier(owner), name: attribute))
       }
@@ -356,5 +350,43 @@ struct ModuleFreezer {
       }
     }
     clean(module.root)
+  }
+}
+
+/// The object a module-typed value holds, following `prim::GetAttr` chains from the graph's
+/// `self` input; memoized per value, since every attribute read in an inlined graph walks a chain
+/// that others share. (A value's defining node never changes and ids are never reused, so
+/// answers stay valid while passes edit the graph.)
+final class ObjectResolver {
+  private let root: ScriptObject
+  private let selfValue: Value?
+  private var objects: [ScriptObject?]
+  private var known: [Bool]
+
+  init(graph: Graph, root: ScriptObject) {
+    self.root = root
+    selfValue = graph.inputs.first
+    objects = Array(repeating: nil, count: graph.valueIDBound)
+    known = Array(repeating: false, count: graph.valueIDBound)
+  }
+
+  func object(_ value: Value) -> ScriptObject? {
+    let id = value.id
+    if id < known.count, known[id] { return objects[id] }
+    var result: ScriptObject?
+    if value === selfValue {
+      result = root
+    } else if value.node.kind == .getAttr, let name = value.node.name, let owner = object(value.node.inputs[0]),
+      case .object(let child) = owner.attribute(name) ?? .none
+    {
+      result = child
+    }
+    if id >= known.count {
+      objects.append(contentsOf: repeatElement(nil, count: id + 1 - known.count))
+      known.append(contentsOf: repeatElement(false, count: id + 1 - known.count))
+    }
+    objects[id] = result
+    known[id] = true
+    return result
   }
 }

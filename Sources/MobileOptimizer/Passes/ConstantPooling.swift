@@ -69,6 +69,15 @@ struct ConstantKey: Hashable {
       hasher.combine(6)
       hasher.combine(tensor.dtype)
       hasher.combine(tensor.shape)
+      // A few leading bytes of the contents: weights of one shape (a network has dozens) then
+      // land in different buckets instead of being compared in full, pairwise.
+      if tensor.isContiguous {
+        let start = tensor.storageOffset * tensor.dtype.itemSize
+        let length = min(32, tensor.count * tensor.dtype.itemSize)
+        tensor.storage.withUnsafeBytes { bytes in
+          if start + length <= bytes.count { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: bytes[start..<start + length])) }
+        }
+      }
     case .object(let object): hasher.combine(7); hasher.combine(ObjectIdentifier(object))
     case .list(let list):
       hasher.combine(8)

@@ -28,10 +28,10 @@ let unrollConstantLoops = GraphPass(name: "unroll-constant-loops") { context in
     var carried = Array(node.inputs.dropFirst(2))
     let graph = node.graph
     for iteration in 0..<trips {
-      var map: [ObjectIdentifier: Value] = [:]
+      var map = ValueMap(source: graph)
       let counter = context.insertConstant(.int(iteration), before: node)
-      map[ObjectIdentifier(body.inputs[0])] = counter
-      for (parameter, value) in zip(body.inputs.dropFirst(), carried) { map[ObjectIdentifier(parameter)] = value }
+      map[body.inputs[0]] = counter
+      for (parameter, value) in zip(body.inputs.dropFirst(), carried) { map[parameter] = value }
       let scratch = graph.create("prim::UnrollScratch")
       scratch.insert(before: node)
       let copy = scratch.addBlock()
