@@ -32,22 +32,23 @@ extension Node {
   }
 }
 
+extension Node {
+  /// True when some output of this node is read.
+  var hasUsedOutputs: Bool {
+    for output in outputs where !output.uses.isEmpty { return true }
+    return false
+  }
+}
+
 extension Graph {
   /// Removes nodes whose outputs are unused and that have no side effects, and unused outputs of
   /// `prim::If` and `prim::Loop` nodes. Returns the number of nodes removed.
   @discardableResult
   public func eliminateDeadCode() -> Int {
-    var removed = 0
-    var changed = true
-    while changed {
-      changed = false
-      let count = Graph.eliminateDeadCode(in: block)
-      if count > 0 {
-        removed += count
-        changed = true
-      }
-    }
-    return removed
+    // One backward sweep finds everything: a node's uses all come after it, in its block or in
+    // blocks of later nodes, and those are swept first. (Removing a loop's carried value is the
+    // exception; that sweeps the body again on the spot.)
+    Graph.eliminateDeadCode(in: block)
   }
 
   private static func eliminateDeadCode(in block: Block) -> Int {
@@ -62,8 +63,11 @@ extension Graph {
       let isIf = node.kind == .if
       if isIf { removed += removeUnusedIfOutputs(node) }
       for sub in node.blocks { removed += eliminateDeadCode(in: sub) }
-      if !isIf && node.kind == .loop { removed += removeUnusedLoopOutputs(node) }
-      if !node.outputs.contains(where: \.hasUses) && !node.hasSideEffects {
+      if !isIf && node.kind == .loop {
+        let carried = removeUnusedLoopOutputs(node)
+        if carried > 0 { removed += carried + eliminateDeadCode(in: node.blocks[0]) }
+      }
+      if !node.hasUsedOutputs && !node.hasSideEffects {
         node.destroy()
         removed += 1
       }

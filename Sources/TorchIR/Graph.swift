@@ -452,8 +452,16 @@ public final class Block {
   /// The nodes in order, excluding the param and return nodes. A snapshot: safe to mutate while
   /// iterating.
   public var nodes: [Node] {
-    var result: [Node] = []
+    // Counted first, so that the snapshot is built in one allocation.
+    var count = 0
     var current = paramNode.next
+    while let node = current, node !== returnNode {
+      count += 1
+      current = node.next
+    }
+    var result: [Node] = []
+    result.reserveCapacity(count)
+    current = paramNode.next
     while let node = current, node !== returnNode {
       result.append(node)
       current = node.next
