@@ -95,3 +95,40 @@ struct SavingTests {
     #expect(!FileManager.default.fileExists(atPath: missing.path))
   }
 }
+
+struct LeafSpecializationTests {
+  /// Inlining shared specialized bodies must freeze to what inlining every plain body gives:
+  /// the same methods, the same attributes kept on every module (mutability decided as on the
+  /// whole graph), no more nodes, and the same outputs.
+  @Test(arguments: FreezeTests.evalFixtures)
+  func specializedFreezeMatchesPlainFreeze(_ name: String) throws {
+    let facts = try Fixtures.facts(name)
+    let module = try ScriptModule.load(contentsOf: Fixtures.model(name))
+    let (plain, plainReport) = try module.frozen(
+      preservedAttributes: facts.preserve, optimizeNumerics: true, specializeLeaves: false)
+    let (specialized, report) = try module.frozen(
+      preservedAttributes: facts.preserve, optimizeNumerics: true, specializeLeaves: true)
+    #expect(plainReport.passes.allSatisfy { $0.counters["specialized"] == nil })
+    #expect(Set(report.mutableAttributes) == Set(plainReport.mutableAttributes))
+    func attributes(_ frozen: ScriptModule) -> [String] {
+      frozen.namedModules().flatMap { path, object in object.attributeNames.map { "\(path).\($0)" } }
+    }
+    #expect(attributes(specialized) == attributes(plain))
+    #expect(specialized.rootClass?.methods.map(\.name) == plain.rootClass?.methods.map(\.name))
+    let nodes = FreezeTests.opCounts(specialized).values.reduce(0, +)
+    let plainNodes = FreezeTests.opCounts(plain).values.reduce(0, +)
+    #expect(nodes <= plainNodes)
+    try RuntimeFixtureTests.checkCalls(specialized, fixture: name)
+  }
+
+  @Test func modulesShareSpecializedBodies() throws {
+    // mobilenet_v2: 52 convolutions and 52 batch norms in a handful of mangled classes.
+    let module = try ScriptModule.load(contentsOf: Fixtures.exampleModel)
+    let (_, report) = try module.frozen(preservedAttributes: [], optimizeNumerics: true, specializeLeaves: true)
+    let inline = try #require(report.passes.first { $0.pass == "inline" })
+    #expect(inline.counters["specialized", default: 0] >= 104)
+    // BatchNorm2d's `num_batches_tracked.add_(1)` sits in a `training` branch that is dead in
+    // eval mode; as in PyTorch, it still makes the attribute mutable.
+    #expect(report.mutableAttributes.contains { $0.hasSuffix(".num_batches_tracked") })
+  }
+}

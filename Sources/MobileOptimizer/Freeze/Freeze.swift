@@ -49,16 +49,28 @@ extension ScriptModule {
   public func frozen(preservedAttributes: [String] = [], optimizeNumerics: Bool = true) throws -> (
     ScriptModule, FreezeReport
   ) {
+    try frozen(preservedAttributes: preservedAttributes, optimizeNumerics: optimizeNumerics, specializeLeaves: true)
+  }
+
+  /// `frozen`, with leaf specialization (Note [Specialized leaf inlining]) switchable, so that
+  /// tests can compare it against inlining the plain bodies.
+  func frozen(preservedAttributes: [String], optimizeNumerics: Bool, specializeLeaves: Bool) throws -> (
+    ScriptModule, FreezeReport
+  ) {
     if root.attribute("training")?.bool == true { throw FreezeError.trainingMode }
     try requireCompleteState()
-    return try clone().freezeInPlace(preservedAttributes: preservedAttributes, optimizeNumerics: optimizeNumerics)
+    return try clone().freezeInPlace(
+      preservedAttributes: preservedAttributes, optimizeNumerics: optimizeNumerics, specializeLeaves: specializeLeaves)
   }
 
   /// `frozen`'s work, done on this module itself: for callers that own a private copy already
   /// (`optimizedForMobile`), which saves a second deep copy. The caller has checked what `frozen`
   /// checks (eval mode, complete state) on the module it copied.
-  func freezeInPlace(preservedAttributes: [String], optimizeNumerics: Bool) throws -> (ScriptModule, FreezeReport) {
+  func freezeInPlace(preservedAttributes: [String], optimizeNumerics: Bool, specializeLeaves: Bool = true) throws -> (
+    ScriptModule, FreezeReport
+  ) {
     var freezer = ModuleFreezer(module: self, preserved: preservedAttributes)
+    freezer.specializeLeaves = specializeLeaves
     try freezer.run()
     if optimizeNumerics {
       let methods = ["forward"] + preservedAttributes.filter { rootClass?.method($0) != nil }
@@ -86,6 +98,8 @@ struct ModuleFreezer {
   let module: ScriptModule
   let preservedNames: [String]
   var report = FreezeReport()
+  /// Inline calls to leaf modules through shared specialized bodies (Note [Specialized leaf inlining]).
+  var specializeLeaves = true
 
   /// (object, attribute) pairs kept as attributes.
   private var preservedAttributes = Set<AttributeKey>()
@@ -110,10 +124,20 @@ struct ModuleFreezer {
     try checkDoesNotReturnSelf()
     try resolvePreserved()
     // Inline every preserved method first: mutation analysis needs the whole call tree.
+    let specializer = makeSpecializer()
     for (object, name) in preservedMethods {
       guard let graph = graph(of: object, name) else { continue }
       try resolveInterfaces(in: graph, object: object)
-      report.passes += try module.runPasses([inlineCalls], on: graph, function: name)
+      let objects = ObjectResolver(graph: graph, root: object)
+      let specializeLeaves = self.specializeLeaves
+      let inline = inlineCalls { call, callee in
+        guard specializeLeaves, let receiver = objects.object(call.inputs[0]), let method = call.name else { return nil }
+        return try specializer.body(for: callee, method: method, on: receiver)
+      }
+      report.passes += try module.runPasses([inline], on: graph, function: name)
+    }
+    for (object, name) in specializer.written {
+      markMutable(object, name)
     }
     for (object, name) in preservedMethods {
       guard let graph = graph(of: object, name) else { continue }
@@ -205,7 +229,37 @@ struct ModuleFreezer {
     }
   }
 
+  // MARK: - Leaf specialization
+
+  /// The specializer for this freeze: an attribute folds early unless its module or the attribute
+  /// is preserved, or some method anywhere sets an attribute of that name.
+  private func makeSpecializer() -> LeafSpecializer {
+    var setNames = Set<String>()
+    func scan(_ graph: Graph?) {
+      graph?.forEachNode { node in
+        if node.kind == .setAttr, let name = node.name { setNames.insert(name) }
+      }
+    }
+    for classType in module.unit.classes {
+      for method in classType.methods { scan(method.graph) }
+    }
+    for function in module.unit.functions { scan(function.graph) }
+    let preservedModules = self.preservedModules
+    let preservedAttributes = self.preservedAttributes
+    return LeafSpecializer(module: module) { object, name in
+      !setNames.contains(name) && !preservedModules.contains(ObjectIdentifier(object))
+        && !preservedAttributes.contains(AttributeKey(object: ObjectIdentifier(object), name: name))
+    }
+  }
+
   // MARK: - Mutation analysis
+
+  private mutating func markMutable(_ owner: ScriptObject, _ name: String) {
+    mutableAttributes.insert(AttributeKey(object: ObjectIdentifier(owner), name: name))
+    if case .tensor(let tensor) = owner.attribute(name) ?? .none {
+      mutatedStorages.insert(ObjectIdentifier(tensor.storage))
+    }
+  }
 
   private mutating func recordMutableAttributes(in graph: Graph, object: ScriptObject) {
     let aliases = AliasAnalysis(graph)
@@ -217,10 +271,7 @@ struct ModuleFreezer {
       let key = AttributeKey(object: ObjectIdentifier(owner), name: name)
       let written = node.kind == .setAttr || aliases.mayBeWritten(node.outputs[0])
       guard written else { return }
-      mutableAttributes.insert(key)
-      if case .tensor(let tensor) = owner.attribute(name) ?? .none {
-        mutatedStorages.insert(ObjectIdentifier(tensor.storage))
-      }
+      markMutable(owner, key.name)
     }
   }
 

@@ -18,9 +18,23 @@ let inlineCalls = GraphPass(name: "inline") { context in
   context.count("removed", context.graph.eliminateDeadCode())
 }
 
+/// `inlineCalls`, where a method call may inline a body `specialize` gives for it instead of the
+/// callee's own (the freeze's leaf specialization, Note [Specialized leaf inlining]).
+func inlineCalls(specialize: @escaping (Node, Graph) throws -> Graph?) -> GraphPass {
+  nonisolated(unsafe) let specialize = specialize
+  return GraphPass(name: "inline") { context in
+    guard let unit = context.unit else { return }
+    var inliner = Inliner(unit: unit, context: context)
+    inliner.specialize = specialize
+    try inliner.inline(in: context.graph.block)
+    context.count("removed", context.graph.eliminateDeadCode())
+  }
+}
+
 private struct Inliner {
   let unit: CompilationUnit
   let context: PassContext
+  var specialize: ((Node, Graph) throws -> Graph?)?
   var inlined = 0
 
   /// TorchScript has no recursion, so a well-formed program inlines in finitely many steps; this
@@ -42,7 +56,12 @@ private struct Inliner {
           throw FreezeError.recursiveCalls(function: context.function)
         }
         let before = node.previousNode!
-        node.inline(callee, inputOffset: offset)
+        if node.kind == .callMethod, let specialized = try specialize?(node, callee) {
+          node.inline(specialized, inputOffset: offset)
+          context.count("specialized")
+        } else {
+          node.inline(callee, inputOffset: offset)
+        }
         context.count(counter)
         current = before.nextNode!
         continue

@@ -1,0 +1,259 @@
+import TensorCore
+import TorchIR
+
+// Note [Specialized leaf inlining]
+// Freezing inlines every call into the preserved methods, then turns attributes into constants,
+// then simplifies. Done literally, mobilenet_v2's forward grows to about 7,600 nodes, most of
+// them the argument checks and `if self.training` branches of 52 BatchNorm2d and 52 Conv2d
+// forwards, which constant propagation then deletes again: building and deleting them was most
+// of `optimize`'s time.
+//
+// So a call to a *leaf* module (one whose method reaches no other module: Conv2d, BatchNorm2d,
+// ReLU6, Linear, ...) inlines a body specialized once per (method, values of the module's scalar
+// attributes): its calls inlined, its scalar attributes (ints, floats, bools, strings, None, and
+// tuples of these) made constants, and the freeze clean-up pipeline run on it. Instances that
+// agree on those values (every BatchNorm2d of a network, usually) share one small body. Tensor
+// and list attributes stay `prim::GetAttr`s, which the freeze then handles as before, so the
+// result is what freezing the fully inlined graph gives.
+//
+// What keeps this exact:
+// - Only scalar attributes fold early, and a scalar changes only through `prim::SetAttr`. An
+//   attribute name that any method of any class sets is never folded early, nor is any attribute
+//   of a preserved module or a preserved attribute.
+// - Freezing decides mutability on the inlined graph *before* simplification (PyTorch's order:
+//   BatchNorm2d's `num_batches_tracked.add_(1)` sits in a `training` branch that is dead in eval
+//   mode, yet keeps the attribute). So the attributes the unsimplified body may write are recorded
+//   per specialization and reported for every instance it is inlined for.
+// - A body that writes (or may write) one of its non-self arguments, or sets an attribute, is not
+//   specialized: its caller's attributes could be written through it, which only the whole
+//   graph's analysis sees. Such calls inline the plain body as before.
+
+/// Builds and caches specialized bodies for calls to leaf modules (Note [Specialized leaf inlining]).
+final class LeafSpecializer: @unchecked Sendable {
+  /// A specialized body and the attributes (of `self`) its unsimplified form may write.
+  struct Body {
+    let graph: Graph
+    let writtenAttributes: [String]
+  }
+
+  private let module: ScriptModule
+  /// Whether an attribute of an object may be folded early (not preserved, never set).
+  private let isFoldable: (ScriptObject, String) -> Bool
+  private var bodies: [String: Body?] = [:]
+  private var leafGraphs: [ObjectIdentifier: Bool] = [:]
+  private var structures: [ObjectIdentifier: String] = [:]
+  /// (object, attribute) pairs written by the bodies inlined so far.
+  private(set) var written: [(ScriptObject, String)] = []
+  private(set) var specializedCalls = 0
+
+  init(module: ScriptModule, isFoldable: @escaping (ScriptObject, String) -> Bool) {
+    self.module = module
+    self.isFoldable = isFoldable
+  }
+
+  /// The specialized body for calling `method` (with graph `graph`) on `object`, or nil when
+  /// the call must inline the plain body. Records the attributes it writes for `object`.
+  func body(for graph: Graph, method: String, on object: ScriptObject) throws -> Graph? {
+    guard isLeaf(graph, selfValue: graph.inputs.first) else { return nil }
+    let key = try cacheKey(graph, object)
+    let body: Body?
+    if let cached = bodies[key] {
+      body = cached
+    } else {
+      body = try build(graph, method: method, object: object)
+      bodies[key] = body
+    }
+    guard let body else { return nil }
+    for name in body.writtenAttributes { written.append((object, name)) }
+    specializedCalls += 1
+    return body.graph
+  }
+
+  // MARK: - Leaves
+
+  /// True when `graph`, and everything it calls, touches no object but `self`: no attribute
+  /// holds an object, and methods are only called on `self`.
+  private func isLeaf(_ graph: Graph, selfValue: Value?) -> Bool {
+    if let known = leafGraphs[ObjectIdentifier(graph)] { return known }
+    leafGraphs[ObjectIdentifier(graph)] = false  // Calls back into itself are not leaves.
+    var leaf = true
+    graph.forEachNode { node in
+      guard leaf else { return }
+      switch node.kind {
+      case .getAttr:
+        if node.inputs[0] !== selfValue || !LeafSpecializer.isPlainType(node.output.type) { leaf = false }
+      case .setAttr:
+        leaf = false
+      case .callMethod:
+        guard node.inputs[0] === selfValue, case .class(let className) = node.inputs[0].type,
+          let name = node.name, let method = module.unit.classType(className)?.method(name), !method.isNative,
+          let callee = method.graph, isLeaf(callee, selfValue: callee.inputs.first)
+        else {
+          leaf = false
+          return
+        }
+      case .callFunction:
+        guard case .function(let name) = node.inputs[0].type, let callee = module.unit.function(name)?.graph,
+          isLeaf(callee, selfValue: nil)
+        else {
+          leaf = false
+          return
+        }
+      default:
+        // Objects reaching the body any other way (created, or passed as arguments) stay out.
+        for output in node.outputs where !LeafSpecializer.isPlainType(output.type) { leaf = false }
+      }
+    }
+    leafGraphs[ObjectIdentifier(graph)] = leaf
+    return leaf
+  }
+
+  /// Types that hold no object: tensors, scalars and containers of them.
+  private static func isPlainType(_ type: TorchType) -> Bool {
+    switch type {
+    case .tensor, .int, .float, .bool, .string, .none, .device, .number, .complex, .enumInt, .function: return true
+    case .optional(let wrapped): return isPlainType(wrapped)
+    case .list(let element): return isPlainType(element)
+    case .tuple(let elements), .union(let elements): return elements.allSatisfy(isPlainType)
+    case .dict(let key, let value): return isPlainType(key) && isPlainType(value)
+    default: return false
+    }
+  }
+
+  // MARK: - Specialization
+
+  /// True for values that cannot change in place: None, bools, ints, floats, strings, devices,
+  /// and tuples of these.
+  private static func isScalar(_ value: IValue) -> Bool {
+    switch value {
+    case .none, .bool, .int, .double, .string, .device: return true
+    case .tuple(let items): return items.allSatisfy(isScalar)
+    default: return false
+    }
+  }
+
+  private static func keyText(_ value: IValue) -> String {
+    switch value {
+    case .none: "N"
+    case .bool(let x): x ? "T" : "F"
+    case .int(let x): "i\(x)"
+    case .double(let x): "d\(x.bitPattern)"
+    case .string(let x): "s\(x.utf8.count):\(x)"
+    case .device(let x): "v\(x.utf8.count):\(x)"
+    case .tuple(let items): "(" + items.map(keyText).joined(separator: ",") + ")"
+    default: "?"
+    }
+  }
+
+  /// The method's graph and the values of the attributes that fold: instances agreeing on them
+  /// get the same body.
+  private func cacheKey(_ graph: Graph, _ object: ScriptObject) throws -> String {
+    var key = "\(structure(of: graph))"
+    for slot in 0..<object.attributeCount {
+      let value = object.attribute(at: slot)
+      let name = object.attributeNames[slot]
+      guard LeafSpecializer.isScalar(value), isFoldable(object, name) else { continue }
+      key += "|\(name.utf8.count):\(name)=\(LeafSpecializer.keyText(value))"
+    }
+    return key
+  }
+
+  /// A fingerprint of what `graph` computes, calls on `self` included: TorchScript gives every
+  /// module configuration its own mangled class (a BatchNorm2d per feature count), with a
+  /// method graph of its own, but their bodies are mostly identical and can share one
+  /// specialization. Values are numbered by definition order; node kinds, schemas, attributes,
+  /// output types and uses all count.
+  private func structure(of graph: Graph) -> String {
+    if let known = structures[ObjectIdentifier(graph)] { return known }
+    var numbers: [Int: Int] = [:]
+    var hasher = Hasher()
+    for input in graph.inputs {
+      numbers[input.id] = numbers.count
+    }
+    hasher.combine(graph.inputs.count)
+    func visit(_ block: Block) {
+      for input in block.inputs { numbers[input.id] = numbers.count }
+      hasher.combine(block.inputs.count)
+      for node in block.nodes {
+        hasher.combine(node.kind)
+        hasher.combine(node.schema.map(ObjectIdentifier.init))
+        for input in node.inputs { hasher.combine(numbers[input.id] ?? -1 - input.id) }
+        for attribute in node.attributes {
+          hasher.combine(attribute.name)
+          hasher.combine(GraphPrinterAttribute.text(attribute.value))
+        }
+        if node.kind == .callMethod, node.inputs.first === graph.inputs.first,
+          case .class(let className) = node.inputs[0].type, let name = node.name,
+          let callee = module.unit.classType(className)?.method(name)?.graph
+        {
+          hasher.combine(structure(of: callee))
+        }
+        for output in node.outputs {
+          numbers[output.id] = numbers.count
+          if case .class = output.type { hasher.combine("object") } else { hasher.combine(output.type) }
+        }
+        hasher.combine(node.blocks.count)
+        for sub in node.blocks { visit(sub) }
+      }
+      for output in block.outputs { hasher.combine(numbers[output.id] ?? -1) }
+    }
+    visit(graph.block)
+    let text = String(UInt(bitPattern: hasher.finalize()), radix: 16)
+    structures[ObjectIdentifier(graph)] = text
+    return text
+  }
+
+  private func build(_ method: Graph, method name: String, object: ScriptObject) throws -> Body? {
+    let graph = method.clone()
+    _ = try inlineCalls.run(on: graph, function: name, unit: module.unit)
+    guard let selfValue = graph.inputs.first else { return nil }
+    // Mutability, decided on the unsimplified body as the freeze decides it on the whole graph.
+    let aliases = AliasAnalysis(graph)
+    let outputs = graph.outputs
+    for parameter in graph.inputs.dropFirst() {
+      if aliases.mayBeWritten(parameter) { return nil }
+      for output in outputs where aliases.mayAlias(parameter, output) { return nil }
+    }
+    var written: [String] = []
+    var reads: [Node] = []
+    var plain = true
+    graph.forEachNode { node in
+      switch node.kind {
+      case .setAttr, .callMethod, .callFunction:
+        plain = false
+      case .getAttr:
+        guard node.inputs[0] === selfValue, let attribute = node.name else {
+          plain = false
+          return
+        }
+        // A result that may be an attribute (even only through code simplification removes)
+        // leaves the body's aliasing to the whole graph.
+        for output in outputs where aliases.mayAlias(node.output, output) { plain = false }
+        if aliases.mayBeWritten(node.output) {
+          if !written.contains(attribute) { written.append(attribute) }
+        } else {
+          reads.append(node)
+        }
+      default:
+        break
+      }
+    }
+    guard plain else { return nil }
+    for node in reads {
+      guard let attribute = node.name, !written.contains(attribute), isFoldable(object, attribute),
+        let value = object.attribute(attribute), LeafSpecializer.isScalar(value)
+      else { continue }
+      let constant = graph.createConstant(value, type: node.output.type)
+      constant.sourceLocation = node.sourceLocation
+      constant.insert(before: node)
+      node.output.replaceAllUses(with: constant.output)
+      node.destroy()
+    }
+    var options = PassOptions()
+    options.foldCustomClasses = false
+    for pass in ModuleFreezer.cleanupPipeline {
+      _ = try pass.run(on: graph, function: name, unit: module.unit, options: options)
+    }
+    return Body(graph: graph, writtenAttributes: written)
+  }
+}
