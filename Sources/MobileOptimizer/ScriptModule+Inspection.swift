@@ -23,10 +23,11 @@ extension ScriptModule {
     func visit(_ object: ScriptObject, _ path: String) {
       guard seen.insert(ObjectIdentifier(object)).inserted else { return }
       result.append((path, object))
-      for (name, value) in object.attributes {
-        if case .object(let child) = value, isModule(child) {
-          visit(child, path.isEmpty ? name : "\(path).\(name)")
-        }
+      // Slot by slot: the (name, value) pairs of `attributes` would copy every tensor too.
+      let names = object.attributeNames
+      for slot in names.indices {
+        guard case .object(let child) = object.attribute(at: slot), isModule(child) else { continue }
+        visit(child, path.isEmpty ? names[slot] : path + "." + names[slot])
       }
     }
     visit(root, "")

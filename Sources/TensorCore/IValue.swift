@@ -283,6 +283,6 @@ public final class ScriptObject {
 
   /// Attributes as (name, value) pairs in slot order.
   public var attributes: [(name: String, value: IValue)] {
-    Array(zip(attributeNames, attributeValues)).map { (name: $0.0, value: $0.1) }
+    attributeNames.indices.map { (name: attributeNames[$0], value: attributeValues[$0]) }
   }
 }

@@ -31,16 +31,18 @@ public final class Function {
   /// True for methods implemented natively (custom C++ classes); they never have a graph.
   public var isNative = false
 
+  /// The unqualified name (`relu`). (Stored: method lookups compare it for every call.)
+  public let name: String
+
   public init(qualifiedName: String, arguments: [FunctionArgument], returnType: TorchType) {
     self.qualifiedName = qualifiedName
     self.arguments = arguments
     self.returnType = returnType
-  }
-
-  /// The unqualified name (`relu`).
-  public var name: String {
-    guard let dot = qualifiedName.lastIndex(of: ".") else { return qualifiedName }
-    return String(qualifiedName[qualifiedName.index(after: dot)...])
+    if let dot = qualifiedName.lastIndex(of: ".") {
+      name = String(qualifiedName[qualifiedName.index(after: dot)...])
+    } else {
+      name = qualifiedName
+    }
   }
 }
 

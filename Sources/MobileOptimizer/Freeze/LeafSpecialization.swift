@@ -39,9 +39,9 @@ final class LeafSpecializer: @unchecked Sendable {
   private let module: ScriptModule
   /// Whether an attribute of an object may be folded early (not preserved, never set).
   private let isFoldable: (ScriptObject, String) -> Bool
-  private var bodies: [String: Body?] = [:]
+  private var bodies: [CacheKey: Body?] = [:]
   private var leafGraphs: [ObjectIdentifier: Bool] = [:]
-  private var structures: [ObjectIdentifier: String] = [:]
+  private var structures: [ObjectIdentifier: (hash: Int, reads: [String])] = [:]
   /// (object, attribute) pairs written by the bodies inlined so far.
   private(set) var written: [(ScriptObject, String)] = []
   private(set) var specializedCalls = 0
@@ -55,7 +55,7 @@ final class LeafSpecializer: @unchecked Sendable {
   /// the call must inline the plain body. Records the attributes it writes for `object`.
   func body(for graph: Graph, method: String, on object: ScriptObject) throws -> Graph? {
     guard isLeaf(graph, selfValue: graph.inputs.first) else { return nil }
-    let key = try cacheKey(graph, object)
+    let key = cacheKey(graph, object)
     let body: Body?
     if let cached = bodies[key] {
       body = cached
@@ -132,30 +132,43 @@ final class LeafSpecializer: @unchecked Sendable {
     }
   }
 
-  private static func keyText(_ value: IValue) -> String {
-    switch value {
-    case .none: "N"
-    case .bool(let x): x ? "T" : "F"
-    case .int(let x): "i\(x)"
-    case .double(let x): "d\(x.bitPattern)"
-    case .string(let x): "s\(x.utf8.count):\(x)"
-    case .device(let x): "v\(x.utf8.count):\(x)"
-    case .tuple(let items): "(" + items.map(keyText).joined(separator: ",") + ")"
-    default: "?"
+  /// An attribute value as part of a cache key.
+  indirect enum ScalarKey: Hashable {
+    case none, bool(Bool), int(Int), double(UInt64), string(String), device(String), tuple([ScalarKey])
+    /// The attribute stays a `prim::GetAttr` in the body.
+    case notFolded
+
+    init(_ value: IValue) {
+      switch value {
+      case .none: self = .none
+      case .bool(let x): self = .bool(x)
+      case .int(let x): self = .int(x)
+      case .double(let x): self = .double(x.bitPattern)
+      case .string(let x): self = .string(x)
+      case .device(let x): self = .device(x)
+      case .tuple(let items): self = .tuple(items.map(ScalarKey.init))
+      default: self = .notFolded
+      }
     }
   }
 
-  /// The method's graph and the values of the attributes that fold: instances agreeing on them
-  /// get the same body.
-  private func cacheKey(_ graph: Graph, _ object: ScriptObject) throws -> String {
-    var key = "\(structure(of: graph))"
-    for slot in 0..<object.attributeCount {
-      let value = object.attribute(at: slot)
-      let name = object.attributeNames[slot]
-      guard LeafSpecializer.isScalar(value), isFoldable(object, name) else { continue }
-      key += "|\(name.utf8.count):\(name)=\(LeafSpecializer.keyText(value))"
+  /// Identifies a body: the method's structure and the values of the attributes it folds.
+  struct CacheKey: Hashable {
+    let structure: Int
+    let values: [ScalarKey]
+  }
+
+  /// The method's structure and the values of the attributes it reads that fold: instances
+  /// agreeing on them get the same body.
+  private func cacheKey(_ graph: Graph, _ object: ScriptObject) -> CacheKey {
+    let shape = structure(of: graph)
+    let values = shape.reads.map { name -> ScalarKey in
+      guard let value = object.attribute(name), LeafSpecializer.isScalar(value), isFoldable(object, name) else {
+        return .notFolded
+      }
+      return ScalarKey(value)
     }
-    return key
+    return CacheKey(structure: shape.hash, values: values)
   }
 
   /// A fingerprint of what `graph` computes, calls on `self` included: TorchScript gives every
@@ -163,10 +176,12 @@ final class LeafSpecializer: @unchecked Sendable {
   /// method graph of its own, but their bodies are mostly identical and can share one
   /// specialization. Values are numbered by definition order; node kinds, schemas, attributes,
   /// output types and uses all count.
-  private func structure(of graph: Graph) -> String {
+  /// Also lists the attributes of `self` it reads, calls on `self` included.
+  private func structure(of graph: Graph) -> (hash: Int, reads: [String]) {
     if let known = structures[ObjectIdentifier(graph)] { return known }
     var numbers: [Int: Int] = [:]
     var hasher = Hasher()
+    var reads: [String] = []
     for input in graph.inputs {
       numbers[input.id] = numbers.count
     }
@@ -180,13 +195,22 @@ final class LeafSpecializer: @unchecked Sendable {
         for input in node.inputs { hasher.combine(numbers[input.id] ?? -1 - input.id) }
         for attribute in node.attributes {
           hasher.combine(attribute.name)
-          hasher.combine(GraphPrinterAttribute.text(attribute.value))
+          if case .value(let value) = attribute.value {
+            LeafSpecializer.hashConstant(value, into: &hasher)
+          } else {
+            hasher.combine(GraphPrinterAttribute.text(attribute.value))
+          }
         }
         if node.kind == .callMethod, node.inputs.first === graph.inputs.first,
           case .class(let className) = node.inputs[0].type, let name = node.name,
           let callee = module.unit.classType(className)?.method(name)?.graph
         {
-          hasher.combine(structure(of: callee))
+          let inner = structure(of: callee)
+          hasher.combine(inner.hash)
+          for name in inner.reads where !reads.contains(name) { reads.append(name) }
+        }
+        if node.kind == .getAttr, node.inputs.first === graph.inputs.first, let name = node.name, !reads.contains(name) {
+          reads.append(name)
         }
         for output in node.outputs {
           numbers[output.id] = numbers.count
@@ -198,9 +222,42 @@ final class LeafSpecializer: @unchecked Sendable {
       for output in block.outputs { hasher.combine(numbers[output.id] ?? -1) }
     }
     visit(graph.block)
-    let text = String(UInt(bitPattern: hasher.finalize()), radix: 16)
-    structures[ObjectIdentifier(graph)] = text
-    return text
+    let shape = (hash: hasher.finalize(), reads: reads)
+    structures[ObjectIdentifier(graph)] = shape
+    return shape
+  }
+
+  /// Hashes a constant's payload exactly (tensors by identity), without printing it.
+  private static func hashConstant(_ value: IValue, into hasher: inout Hasher) {
+    switch value {
+    case .none: hasher.combine(0)
+    case .bool(let x): hasher.combine(1); hasher.combine(x)
+    case .int(let x): hasher.combine(2); hasher.combine(x)
+    case .double(let x): hasher.combine(3); hasher.combine(x.bitPattern)
+    case .string(let x): hasher.combine(4); hasher.combine(x)
+    case .device(let x): hasher.combine(5); hasher.combine(x)
+    case .function(let x): hasher.combine(6); hasher.combine(x)
+    case .tensor(let tensor):
+      hasher.combine(7)
+      hasher.combine(ObjectIdentifier(tensor.storage))
+      hasher.combine(tensor.storageOffset)
+      hasher.combine(tensor.shape)
+      hasher.combine(tensor.strides)
+      hasher.combine(tensor.dtype)
+    case .tuple(let items):
+      hasher.combine(8)
+      hasher.combine(items.count)
+      for item in items { hashConstant(item, into: &hasher) }
+    case .list(let list):
+      hasher.combine(9)
+      hasher.combine(list.elementType)
+      hasher.combine(list.elements.count)
+      for item in list.elements { hashConstant(item, into: &hasher) }
+    default:
+      // Objects and dicts: by their printed form, as before.
+      hasher.combine(10)
+      hasher.combine(GraphPrinter.valueText(value))
+    }
   }
 
   private func build(_ method: Graph, method name: String, object: ScriptObject) throws -> Body? {

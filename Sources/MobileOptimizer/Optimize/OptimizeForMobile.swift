@@ -229,10 +229,10 @@ extension ScriptModule {
   /// The op histogram of `forward` as if every call were inlined: each call counts its callee's
   /// ops (computed once per callee) in place of the call node.
   func inlinedForwardOps() -> [String: Int] {
-    var memo: [ObjectIdentifier: [String: Int]] = [:]
-    func histogram(_ graph: Graph) -> [String: Int] {
+    var memo: [ObjectIdentifier: [OpName: Int]] = [:]
+    func histogram(_ graph: Graph) -> [OpName: Int] {
       if let cached = memo[ObjectIdentifier(graph)] { return cached }
-      var counts: [String: Int] = [:]
+      var counts: [OpName: Int] = [:]
       graph.forEachNode { node in
         var callee: Graph?
         if node.kind == .callMethod, case .class(let name) = node.inputs[0].type, let method = node.name {
@@ -243,14 +243,14 @@ extension ScriptModule {
         if let callee {
           for (kind, count) in histogram(callee) { counts[kind, default: 0] += count }
         } else {
-          counts[node.kind.rawValue, default: 0] += 1
+          counts[node.kind, default: 0] += 1
         }
       }
       memo[ObjectIdentifier(graph)] = counts
       return counts
     }
     guard let graph = rootClass?.method("forward")?.graph else { return [:] }
-    return histogram(graph)
+    return Dictionary(uniqueKeysWithValues: histogram(graph).map { ($0.key.rawValue, $0.value) })
   }
 
   /// Tensors held by graph constants, contexts and attributes: count and bytes, each storage once.
