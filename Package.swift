@@ -24,10 +24,11 @@ let package = Package(
     .target(name: "TensorCore", swiftSettings: fast),
     .target(name: "CPrefetch"),
     .target(name: "CChecksum", linkerSettings: [.linkedLibrary("z")]),
+    .target(name: "CSystem"),
     .target(name: "Kernels", dependencies: ["TensorCore", "CPrefetch"], swiftSettings: fast),
     .target(
       name: "TorchArchive",
-      dependencies: ["TensorCore", "CChecksum", .product(name: "ZIPFoundation", package: "ZIPFoundation")], swiftSettings: fast),
+      dependencies: ["TensorCore", "CChecksum", "CSystem", .product(name: "ZIPFoundation", package: "ZIPFoundation")], swiftSettings: fast),
     .target(name: "TorchIR", dependencies: ["TensorCore"], swiftSettings: fast),
     .target(name: "TorchScriptFrontend", dependencies: ["TorchIR"], swiftSettings: fast),
     .target(name: "TorchRuntime", dependencies: ["TorchIR", "Kernels"], swiftSettings: fast),

@@ -60,12 +60,24 @@ public final class ScriptModule {
   /// Builds a module from an opened archive.
   public static func load(_ archive: TorchScriptArchive) throws -> ScriptModule {
     let constants = try archive.readConstants()
-    let (files, data) = parseCodeAndReadData(archive)
-    let compiler = ModuleCompiler(constants: constants)
-    for (file, parsed) in zip(archive.codeFiles, files) {
-      try compiler.declare(try parsed.get(), qualifier: ModuleCompiler.qualifier(forCodePath: file.path))
+    let files = parseCode(archive)
+    // The object tree unpickles on another thread while the code compiles here: the two are
+    // independent, and each is about a third of loading.
+    nonisolated(unsafe) var data: Result<IValue, any Error> = .failure(CancellationError())
+    let unpickling = DispatchGroup()
+    DispatchQueue.global(qos: .userInitiated).async(group: unpickling) {
+      data = Result { try archive.readData() }
     }
-    try compiler.emitBodies()
+    let compiled = Result {
+      let compiler = ModuleCompiler(constants: constants)
+      for (file, parsed) in zip(archive.codeFiles, files) {
+        try compiler.declare(try parsed.get(), qualifier: ModuleCompiler.qualifier(forCodePath: file.path))
+      }
+      try compiler.emitBodies()
+      return compiler
+    }
+    unpickling.wait()
+    let compiler = try compiled.get()
     guard case .object(let root) = try data.get() else {
       throw ModuleError.rootIsNotAnObject
     }
@@ -78,41 +90,28 @@ public final class ScriptModule {
     return module
   }
 
-  /// Parses every code file and unpickles `data.pkl`, on two threads: the tasks are independent,
-  /// and together they are most of loading (a third of MobileNetV2's `optimize`). Results come
-  /// back in file order, so the first error reported is the same as when done one by one.
-  private static func parseCodeAndReadData(
-    _ archive: TorchScriptArchive
-  ) -> (files: [Result<SourceFile, any Error>], data: Result<IValue, any Error>) {
+  /// Parses every code file, on two threads, largest files first. Results come back in file
+  /// order, so the first error reported is the same as when done one by one.
+  private static func parseCode(_ archive: TorchScriptArchive) -> [Result<SourceFile, any Error>] {
     let codeFiles = archive.codeFiles
     nonisolated(unsafe) var files = [Result<SourceFile, any Error>](
       repeating: .failure(CancellationError()), count: codeFiles.count)
-    nonisolated(unsafe) var data: Result<IValue, any Error> = .failure(CancellationError())
     let next = Atomic<Int>(0)
-    // Task 0 (the object tree, the largest) first; then the files, largest first.
     let order = codeFiles.indices.sorted { codeFiles[$0].source.utf8.count > codeFiles[$1].source.utf8.count }
-    let workers = min(2, ProcessInfo.processInfo.activeProcessorCount, codeFiles.count + 1)
+    let workers = min(2, ProcessInfo.processInfo.activeProcessorCount, codeFiles.count)
     files.withUnsafeMutableBufferPointer { fileResults in
       nonisolated(unsafe) let fileResults = fileResults
-      withUnsafeMutablePointer(to: &data) { dataResult in
-        nonisolated(unsafe) let dataResult = dataResult
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-          while true {
-            let task = next.add(1, ordering: .relaxed).oldValue
-            if task == 0 {
-              dataResult.pointee = Result { try archive.readData() }
-            } else if task <= order.count {
-              let index = order[task - 1]
-              let file = codeFiles[index]
-              fileResults[index] = Result { try Parser.parse(file.source, file: "code/" + file.path) }
-            } else {
-              return
-            }
-          }
+      DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        while true {
+          let task = next.add(1, ordering: .relaxed).oldValue
+          guard task < order.count else { return }
+          let index = order[task]
+          let file = codeFiles[index]
+          fileResults[index] = Result { try Parser.parse(file.source, file: "code/" + file.path) }
         }
       }
     }
-    return (files, data)
+    return files
   }
 
   /// Throws when loading could not restore some object's state (transformations would lose it).

@@ -1,3 +1,4 @@
+import CSystem
 import Foundation
 import TensorCore
 
@@ -35,12 +36,30 @@ extension ArchiveContents {
       // No fsync: the rename below is what guarantees readers never see a partial file, and
       // flushing 14 MB to disk took longer than the whole optimization (torch does not either).
       try ArchiveContents.attempt(temporary) { try handle.close() }
-      guard rename(temporary.path, url.path) == 0 else {
-        throw ArchiveError.cannotWrite(path: url.path, reason: String(cString: strerror(errno)))
-      }
+      try ArchiveContents.replace(url, with: temporary)
     } catch {
       try? FileManager.default.removeItem(at: temporary)
       throw error
+    }
+  }
+
+  /// Moves `temporary` to `url` atomically, replacing what is there.
+  ///
+  /// An existing file is swapped out and then removed, rather than renamed over: ext4 treats
+  /// renaming over a file as a replace-via-rename and first forces the new file's delayed
+  /// allocations to disk (`auto_da_alloc`), which made saving over a previous output take
+  /// 7–8 ms longer than saving to a new path. The swap is just as atomic for readers of `url`.
+  private static func replace(_ url: URL, with temporary: URL) throws(ArchiveError) {
+    // Only a file or a link is swapped out: renaming onto anything else fails, as it should.
+    var status = stat()
+    let replacesFile = lstat(url.path, &status) == 0 && (status.st_mode & S_IFMT == S_IFREG || status.st_mode & S_IFMT == S_IFLNK)
+    if replacesFile, mo_rename_exchange(temporary.path, url.path) == 0 {
+      // `temporary` now names the previous file.
+      unlink(temporary.path)
+      return
+    }
+    guard rename(temporary.path, url.path) == 0 else {
+      throw ArchiveError.cannotWrite(path: url.path, reason: String(cString: strerror(errno)))
     }
   }
 

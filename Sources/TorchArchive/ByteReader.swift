@@ -28,18 +28,18 @@ struct ByteReader<Bytes: RandomAccessCollection> where Bytes.Element == UInt8, B
   var isAtEnd: Bool { offset >= bytes.count }
 
   /// Throws unless `length` bytes exist at `position`.
-  func checkAvailable(_ length: Int, at position: Int, what: String) throws(ArchiveError) {
+  func checkAvailable(_ length: Int, at position: Int, what: @autoclosure () -> String) throws(ArchiveError) {
     guard position >= 0, length >= 0, position <= bytes.count, length <= bytes.count - position else {
-      throw .truncated(record: record, what: what, offset: position)
+      throw .truncated(record: record, what: what(), offset: position)
     }
   }
 
   /// The integer stored at `position`, without moving the cursor.
   func getInteger<T: FixedWidthInteger>(
-    at position: Int, as _: T.Type = T.self, endianness: Endianness = .little, what: String
+    at position: Int, as _: T.Type = T.self, endianness: Endianness = .little, what: @autoclosure () -> String
   ) throws(ArchiveError) -> T {
     let size = MemoryLayout<T>.size
-    try checkAvailable(size, at: position, what: what)
+    try checkAvailable(size, at: position, what: what())
     let base = bytes.startIndex + position
     var value: T = 0
     for index in 0..<size {
@@ -54,47 +54,47 @@ struct ByteReader<Bytes: RandomAccessCollection> where Bytes.Element == UInt8, B
 
   /// Reads an integer and moves past it.
   mutating func readInteger<T: FixedWidthInteger>(
-    as type: T.Type = T.self, endianness: Endianness = .little, what: String
+    as type: T.Type = T.self, endianness: Endianness = .little, what: @autoclosure () -> String
   ) throws(ArchiveError) -> T {
-    let value = try getInteger(at: offset, as: type, endianness: endianness, what: what)
+    let value = try getInteger(at: offset, as: type, endianness: endianness, what: what())
     offset += MemoryLayout<T>.size
     return value
   }
 
   /// Reads one byte.
-  mutating func readByte(what: String) throws(ArchiveError) -> UInt8 {
-    try checkAvailable(1, at: offset, what: what)
+  mutating func readByte(what: @autoclosure () -> String) throws(ArchiveError) -> UInt8 {
+    try checkAvailable(1, at: offset, what: what())
     defer { offset += 1 }
     return bytes[bytes.startIndex + offset]
   }
 
   /// The `length` bytes at `position`, as a slice of `bytes` (no copy).
-  func getSlice(at position: Int, length: Int, what: String) throws(ArchiveError) -> Bytes.SubSequence {
-    try checkAvailable(length, at: position, what: what)
+  func getSlice(at position: Int, length: Int, what: @autoclosure () -> String) throws(ArchiveError) -> Bytes.SubSequence {
+    try checkAvailable(length, at: position, what: what())
     let start = bytes.startIndex + position
     return bytes[start..<(start + length)]
   }
 
   /// Reads `length` bytes as a slice and moves past them.
-  mutating func readSlice(length: Int, what: String) throws(ArchiveError) -> Bytes.SubSequence {
-    let slice = try getSlice(at: offset, length: length, what: what)
+  mutating func readSlice(length: Int, what: @autoclosure () -> String) throws(ArchiveError) -> Bytes.SubSequence {
+    let slice = try getSlice(at: offset, length: length, what: what())
     offset += length
     return slice
   }
 
   /// Reads up to and including the next `\n`, returning the bytes before it.
-  mutating func readLine(what: String) throws(ArchiveError) -> Bytes.SubSequence {
+  mutating func readLine(what: @autoclosure () -> String) throws(ArchiveError) -> Bytes.SubSequence {
     let start = bytes.startIndex + offset
     guard let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) else {
-      throw .truncated(record: record, what: what, offset: offset)
+      throw .truncated(record: record, what: what(), offset: offset)
     }
     offset = newline - bytes.startIndex + 1
     return bytes[start..<newline]
   }
 
   /// Skips `length` bytes.
-  mutating func skip(_ length: Int, what: String) throws(ArchiveError) {
-    try checkAvailable(length, at: offset, what: what)
+  mutating func skip(_ length: Int, what: @autoclosure () -> String) throws(ArchiveError) {
+    try checkAvailable(length, at: offset, what: what())
     offset += length
   }
 }

@@ -260,7 +260,7 @@ struct ZipDirectoryParser {
     let nameLength = Int(try reader.getInteger(at: offset + 26, as: UInt16.self, what: what))
     let extraLength = Int(try reader.getInteger(at: offset + 28, as: UInt16.self, what: what))
     let localName = try reader.getSlice(at: offset + ZipFormat.localHeaderSize, length: nameLength, what: what)
-    guard localName.elementsEqual(entry.nameBytes) else {
+    guard localName == entry.nameBytes else {
       throw .malformedZip(detail: "local header name differs from '\(entry.name)'", offset: offset)
     }
     let dataOffset = offset + ZipFormat.localHeaderSize + nameLength + extraLength

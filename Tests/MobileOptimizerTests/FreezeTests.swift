@@ -94,6 +94,24 @@ struct SavingTests {
     #expect(throws: (any Error).self) { try module.save(to: missing) }
     #expect(!FileManager.default.fileExists(atPath: missing.path))
   }
+
+  @Test func savingOverAnExistingFileReplacesItAndLeavesNothingElse() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("replace-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let output = folder.appendingPathComponent("out.pt")
+    try Data("previous contents".utf8).write(to: output)
+    let module = try ScriptModule.load(contentsOf: Fixtures.model("mlp"))
+    try module.save(to: output)
+    #expect(try Data(contentsOf: output) == (try module.serialized(rootFolder: "out")))
+    #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["out.pt"])
+    // A folder in the way is an error, and stays as it was.
+    let blocked = folder.appendingPathComponent("folder.pt")
+    try FileManager.default.createDirectory(at: blocked, withIntermediateDirectories: false)
+    #expect(throws: (any Error).self) { try module.save(to: blocked) }
+    #expect(try FileManager.default.contentsOfDirectory(atPath: blocked.path).isEmpty)
+    #expect(Set(try FileManager.default.contentsOfDirectory(atPath: folder.path)) == ["out.pt", "folder.pt"])
+  }
 }
 
 struct LeafSpecializationTests {

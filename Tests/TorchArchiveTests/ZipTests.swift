@@ -150,6 +150,29 @@ import Testing
     }
   }
 
+  @Test func inflaterChecksSizesAndEnds() throws {
+    let zip = try ZipReader(contentsOf: Fixtures.model("mlp"))
+    let entry = try #require(zip.entries.first { $0.method == .deflated && $0.uncompressedSize > 200 })
+    let compressed = Data(zip.data[entry.dataOffset..<entry.dataOffset + entry.compressedSize])
+    #expect(try ZipInflater.inflate(compressed, entry: entry).count == entry.uncompressedSize)
+    func declaring(_ size: Int) -> ZipEntry {
+      ZipEntry(
+        name: entry.name, method: entry.method, crc32: entry.crc32, compressedSize: entry.compressedSize,
+        uncompressedSize: size, localHeaderOffset: entry.localHeaderOffset, dataOffset: entry.dataOffset)
+    }
+    func detail(_ body: () throws -> Void) -> String? {
+      guard case .badCompressedData(record: entry.name, let detail) = archiveError(body) else { return nil }
+      return detail
+    }
+    #expect(detail { _ = try ZipInflater.inflate(compressed.prefix(compressed.count / 2), entry: entry) } == "deflate stream ends early")
+    let smaller = entry.uncompressedSize - 10
+    #expect(detail { _ = try ZipInflater.inflate(compressed, entry: declaring(smaller)) } == "inflates to more than \(smaller) bytes")
+    let larger = entry.uncompressedSize + 10
+    #expect(
+      detail { _ = try ZipInflater.inflate(compressed, entry: declaring(larger)) }
+        == "inflates to \(entry.uncompressedSize) bytes, expected \(larger)")
+  }
+
   @Test func rejectsEncryptedAndUnknownMethods() throws {
     let data = try ZipWriter.archive(rootFolder: "m", records: [("data.pkl", Data([1]))])
     let zip = try ZipReader(data: data)
