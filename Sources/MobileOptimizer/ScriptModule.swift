@@ -62,11 +62,14 @@ public final class ScriptModule {
     let constants = try archive.readConstants()
     let files = parseCode(archive)
     // The object tree unpickles on another thread while the code compiles here: the two are
-    // independent, and each is about a third of loading.
+    // independent, and each is about a third of loading. Unpickling is the shorter, so that
+    // thread then builds the runtime's operator table (about a millisecond, needed by whatever
+    // comes next: running, or constant propagation in freeze and optimize).
     nonisolated(unsafe) var data: Result<IValue, any Error> = .failure(CancellationError())
     let unpickling = DispatchGroup()
     DispatchQueue.global(qos: .userInitiated).async(group: unpickling) {
       data = Result { try archive.readData() }
+      _ = OperatorTable.standard
     }
     let compiled = Result {
       let compiler = ModuleCompiler(constants: constants)

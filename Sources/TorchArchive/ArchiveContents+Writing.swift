@@ -86,9 +86,9 @@ extension ArchiveContents {
     }
 
     let data = try Pickler().pickle(self.data)
-    let dataChecksums = ArchiveContents.checksums(of: data.storages.map(\.storage))
-    for (storage, checksum) in zip(data.storages, dataChecksums) {
-      try writer.append("data/" + storage.key, storage.storage.data, crc32: checksum)
+    let dataChecksums = ChecksumPipeline(data.storages.map(\.storage))
+    for (index, storage) in data.storages.enumerated() {
+      try writer.append("data/" + storage.key, storage.storage.data, crc32: dataChecksums.checksum(index))
     }
     try writer.append("data.pkl", data.bytes)
 
@@ -100,9 +100,9 @@ extension ArchiveContents {
     }
 
     let constants = try Pickler().pickleConstantTable(self.constants)
-    let constantChecksums = ArchiveContents.checksums(of: constants.storages.map(\.storage))
-    for (storage, checksum) in zip(constants.storages, constantChecksums) {
-      try writer.append("constants/" + storage.key, storage.storage.data, crc32: checksum)
+    let constantChecksums = ChecksumPipeline(constants.storages.map(\.storage))
+    for (index, storage) in constants.storages.enumerated() {
+      try writer.append("constants/" + storage.key, storage.storage.data, crc32: constantChecksums.checksum(index))
     }
     try writer.append("constants.pkl", constants.bytes)
 
@@ -115,24 +115,42 @@ extension ArchiveContents {
       try writer.append(".data/serialization_id", Data(serializationID.utf8))
     }
   }
+}
 
-  /// The CRC-32 of every storage, computed on all cores: checksumming is most of the cost of
-  /// writing tensor records.
-  static func checksums(of storages: [Storage]) -> [UInt32] {
-    var results = [UInt32](repeating: 0, count: storages.count)
-    guard !storages.isEmpty else { return results }
-    // Largest first, dealt round-robin to a few workers, balances well enough.
-    let order = storages.indices.sorted { storages[$0].byteCount > storages[$1].byteCount }
-    let workers = min(ProcessInfo.processInfo.activeProcessorCount, 4, storages.count)
-    results.withUnsafeMutableBufferPointer { output in
-      nonisolated(unsafe) let output = output
-      DispatchQueue.concurrentPerform(iterations: workers) { worker in
-        for position in stride(from: worker, to: order.count, by: workers) {
-          let index = order[position]
-          output[index] = storages[index].withUnsafeBytes { ZipChecksum.update(0, $0) }
-        }
+/// The CRC-32s of a list of storages, computed in order on another thread while the caller
+/// writes the records: a zip local header needs its record's checksum, so without this the
+/// checksums (about 3.6 ms for MobileNetV2's 14 MB) and the writes (about 4 ms of copying into
+/// the page cache) would take turns instead of overlapping.
+final class ChecksumPipeline: @unchecked Sendable {
+  private let storages: [Storage]
+  // Raw memory rather than an array: the worker writes one slot while the caller reads another,
+  // and each slot is published by its semaphore.
+  private let results: UnsafeMutablePointer<UInt32>
+  private let ready: [DispatchSemaphore]
+
+  init(_ storages: [Storage]) {
+    self.storages = storages
+    results = .allocate(capacity: max(storages.count, 1))
+    ready = storages.map { _ in DispatchSemaphore(value: 0) }
+    guard !storages.isEmpty else { return }
+    // The closure keeps the pipeline alive until every checksum is done.
+    DispatchQueue.global(qos: .userInitiated).async { [self] in
+      for index in storages.indices {
+        results[index] = storages[index].withUnsafeBytes { ZipChecksum.update(0, $0) }
+        ready[index].signal()
       }
     }
-    return results
+  }
+
+  deinit {
+    results.deallocate()
+  }
+
+  /// The checksum of storage `index`, waiting for it if need be.
+  func checksum(_ index: Int) -> UInt32 {
+    ready[index].wait()
+    // Signalled once: give it back, so that asking twice does not block.
+    ready[index].signal()
+    return results[index]
   }
 }

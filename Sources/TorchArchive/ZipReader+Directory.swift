@@ -188,7 +188,7 @@ struct ZipDirectoryParser {
     let extra = try cursor.readSlice(length: extraLength, what: what)
     try cursor.skip(commentLength, what: what)
 
-    guard let name = String(validating: nameBytes, as: UTF8.self) else {
+    guard let name = validUTF8(nameBytes) else {
       throw .malformedZip(detail: "entry name is not UTF-8", offset: start)
     }
     guard flags & (ZipFormat.encryptedFlag | ZipFormat.strongEncryptionFlag) == 0 else {
