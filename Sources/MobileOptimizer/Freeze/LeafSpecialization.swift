@@ -227,6 +227,10 @@ final class LeafSpecializer: @unchecked Sendable {
     return shape
   }
 
+  /// What runs on a body once its scalars are constants: enough to drop the dead branches and
+  /// checks. (The freeze runs its whole clean-up pipeline on the inlined graph afterwards.)
+  static let pipeline: [GraphPass] = [peephole, propagateConstants, peephole, propagateConstants]
+
   /// Hashes a constant's payload exactly (tensors by identity), without printing it.
   private static func hashConstant(_ value: IValue, into hasher: inout Hasher) {
     switch value {
@@ -308,7 +312,7 @@ final class LeafSpecializer: @unchecked Sendable {
     }
     var options = PassOptions()
     options.foldCustomClasses = false
-    for pass in ModuleFreezer.cleanupPipeline {
+    for pass in LeafSpecializer.pipeline {
       _ = try pass.run(on: graph, function: name, unit: module.unit, options: options)
     }
     return Body(graph: graph, writtenAttributes: written)

@@ -160,10 +160,19 @@ extension ScriptModule {
     guard missing.isEmpty else { throw OptimizeError.missingPreservedMethods(missing) }
 
     var report = OptimizationReport()
-    report.opsBefore = inlinedForwardOps()
-    let parameters = namedParameters() + namedBuffers()
-    report.tensorsBefore = parameters.count
-    report.tensorBytesBefore = parameters.reduce(0) { $0 + $1.tensor.count * $1.tensor.dtype.itemSize }
+    // The report's "before" figures only read this module, which nothing changes from here on
+    // (the work happens on a deep copy): another thread takes them meanwhile.
+    nonisolated(unsafe) let original = self
+    nonisolated(unsafe) var before: (ops: [String: Int], tensors: Int, bytes: Int) = ([:], 0, 0)
+    let measuring = DispatchGroup()
+    DispatchQueue.global(qos: .userInitiated).async(group: measuring) {
+      let parameters = original.namedParameters() + original.namedBuffers()
+      before = (
+        original.inlinedForwardOps(), parameters.count,
+        parameters.reduce(0) { $0 + $1.tensor.count * $1.tensor.dtype.itemSize }
+      )
+    }
+    defer { measuring.wait() }
 
     // Clone and switch to eval mode, as PyTorch's pipeline does, then freeze.
     let eval = clone()
@@ -210,6 +219,10 @@ extension ScriptModule {
     module.root.setAttribute("mobile_optimized", .bool(true))
     module.invalidateCompiledPlans()
 
+    measuring.wait()
+    report.opsBefore = before.ops
+    report.tensorsBefore = before.tensors
+    report.tensorBytesBefore = before.bytes
     report.opsAfter = module.rootClass?.method("forward")?.graph.map(ScriptModule.opHistogram) ?? [:]
     let (count, bytes) = module.tensorFootprint()
     report.tensorsAfter = count
