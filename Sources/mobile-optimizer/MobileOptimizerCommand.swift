@@ -45,3 +45,10 @@ nonisolated(unsafe) private var keptUntilExit: [AnyObject] = []
 func keepUntilExit(_ objects: AnyObject...) {
   keptUntilExit.append(contentsOf: objects)
 }
+
+/// The size of the file at `path` in bytes, or nil when it cannot be read.
+func fileSize(_ path: String) -> Int? {
+  var status = stat()
+  guard stat(path, &status) == 0 else { return nil }
+  return Int(status.st_size)
+}

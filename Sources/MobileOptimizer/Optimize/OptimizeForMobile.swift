@@ -90,7 +90,7 @@ public struct OptimizationReport: Codable {
     var lines: [String] = []
     for (pass, counters, milliseconds) in totalsByPass where !counters.isEmpty || milliseconds >= 1 {
       let detail = counters.map { "\($0.1) \($0.0)" }.joined(separator: ", ")
-      lines.append("  \(pass): \(detail) (\(String(format: "%.1f", milliseconds)) ms)")
+      lines.append("  \(pass): \(detail) (\(OptimizationReport.tenths(milliseconds)) ms)")
     }
     func interesting(_ ops: [String: Int]) -> String {
       ops.filter { !$0.key.hasPrefix("prim::") }.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
@@ -103,8 +103,16 @@ public struct OptimizationReport: Codable {
     if let input = inputFileBytes, let output = outputFileBytes {
       lines.append("  file: \(input) bytes → \(output) bytes")
     }
-    lines.append("  time: \(String(format: "%.1f", milliseconds)) ms")
+    lines.append("  time: \(OptimizationReport.tenths(milliseconds)) ms")
     return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// `value` with one decimal, as `%.1f` prints a non-negative number (without going through
+  /// `String(format:)`, whose first use costs a tenth of a millisecond of runtime lookups).
+  static func tenths(_ value: Double) -> String {
+    guard value.isFinite, value >= 0 else { return String(format: "%.1f", value) }
+    let tenths = Int((value * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
   }
 
   /// The report as JSON (sorted keys).

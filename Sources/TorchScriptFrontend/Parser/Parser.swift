@@ -393,17 +393,27 @@ public struct Parser {
     }
   }
 
-  private static let binaryLevels: [[String]] = [
-    ["|"], ["^"], ["&"], ["<<", ">>"], ["+", "-"], ["*", "/", "//", "%", "@"],
-  ]
+  /// The binding level of a binary operator, loosest first; nil for anything else.
+  private static func binaryLevel(_ symbol: String) -> Int? {
+    switch symbol {
+    case "|": 0
+    case "^": 1
+    case "&": 2
+    case "<<", ">>": 3
+    case "+", "-": 4
+    case "*", "/", "//", "%", "@": 5
+    default: nil
+    }
+  }
 
+  /// Binary operators binding at `level` or tighter, all left-associative (precedence climbing:
+  /// one operator lookup per operator, instead of one descent per level for every operand).
   private mutating func parseBinary(level: Int) throws -> Expr {
-    guard level < Parser.binaryLevels.count else { return try parseUnary() }
-    var left = try parseBinary(level: level + 1)
-    while case .op(let symbol) = current.kind, Parser.binaryLevels[level].contains(symbol) {
+    var left = try parseUnary()
+    while case .op(let symbol) = current.kind, let found = Parser.binaryLevel(symbol), found >= level {
       let location = here
       advance()
-      left = Expr(.binary(symbol, left, try parseBinary(level: level + 1)), at: location)
+      left = Expr(.binary(symbol, left, try parseBinary(level: found + 1)), at: location)
     }
     return left
   }

@@ -62,8 +62,8 @@ struct Optimize: ParsableCommand {
       }
       try optimized.save(to: outputURL)
       keepUntilExit(module, optimized)
-      result.inputFileBytes = (try? FileManager.default.attributesOfItem(atPath: model)[.size] as? Int) ?? nil
-      result.outputFileBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
+      result.inputFileBytes = fileSize(model)
+      result.outputFileBytes = fileSize(output)
       MobileOptimizerCommand.print("optimized \(model) -> \(output)")
       emit(result.summary())
       if let report {
