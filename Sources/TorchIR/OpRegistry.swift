@@ -40,6 +40,8 @@ public struct OpRegistry: @unchecked Sendable {
   init(texts: [String]) {
     var textsByName: [OpName: [String]] = [:]
     var textByFullName: [String: String] = [:]
+    textsByName.reserveCapacity(texts.count)
+    textByFullName.reserveCapacity(texts.count)
     for text in texts {
       let fullName = OpRegistry.fullName(of: text)
       textsByName[OpRegistry.opName(ofFullName: fullName), default: []].append(text)

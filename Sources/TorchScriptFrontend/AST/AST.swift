@@ -39,10 +39,21 @@ public final class Expr {
 
   /// The dotted name of a name or attribute chain (`torch.nn.functional.relu`), or nil.
   public var dottedName: String? {
-    switch kind {
-    case .name(let name): return name
-    case .attribute(let base, let name): return base.dottedName.map { "\($0).\(name)" }
-    default: return nil
+    // Parts gathered innermost-last and joined once (qualified type names have half a dozen).
+    var parts: [String] = []
+    var current = self
+    while true {
+      switch current.kind {
+      case .name(let name):
+        if parts.isEmpty { return name }
+        parts.append(name)
+        return parts.reversed().joined(separator: ".")
+      case .attribute(let base, let name):
+        parts.append(name)
+        current = base
+      default:
+        return nil
+      }
     }
   }
 }
