@@ -139,6 +139,24 @@ struct LeafSpecializationTests {
     try RuntimeFixtureTests.checkCalls(specialized, fixture: name)
   }
 
+  @Test func sharingNeedsTheSameStructure() throws {
+    // Every BatchNorm2d of mobilenet_v2 has a mangled class of its own, with its own forward
+    // graph; those graphs match each other node for node, and none matches a Conv2d's.
+    let module = try ScriptModule.load(contentsOf: Fixtures.exampleModel)
+    let specializer = LeafSpecializer(module: module) { _, _ in true }
+    func forwards(_ suffix: String) -> [Graph] {
+      module.unit.classes.filter { $0.qualifiedName.hasSuffix(suffix) }.compactMap { $0.method("forward")?.graph }
+    }
+    let batchNorms = forwards(".BatchNorm2d")
+    let convolutions = forwards(".Conv2d")
+    #expect(batchNorms.count > 5)
+    #expect(convolutions.count > 5)
+    for graph in batchNorms.dropFirst() { #expect(specializer.sameStructure(batchNorms[0], graph)) }
+    for graph in convolutions { #expect(!specializer.sameStructure(batchNorms[0], graph)) }
+    // Convolutions differ in their constants (stride, padding, groups): not all of them match.
+    #expect(!convolutions.dropFirst().allSatisfy { specializer.sameStructure(convolutions[0], $0) })
+  }
+
   @Test func modulesShareSpecializedBodies() throws {
     // mobilenet_v2: 52 convolutions and 52 batch norms in a handful of mangled classes.
     let module = try ScriptModule.load(contentsOf: Fixtures.exampleModel)

@@ -39,7 +39,11 @@ final class LeafSpecializer: @unchecked Sendable {
   private let module: ScriptModule
   /// Whether an attribute of an object may be folded early (not preserved, never set).
   private let isFoldable: (ScriptObject, String) -> Bool
-  private var bodies: [CacheKey: Body?] = [:]
+  /// Bodies by key; each remembers the method graph it was built from, and a graph other than
+  /// that one shares it only once `sameStructure` has confirmed the two match (the key's
+  /// structure is a hash).
+  private var bodies: [CacheKey: [(source: Graph, body: Body?)]] = [:]
+  private var comparedGraphs: [GraphPair: Bool] = [:]
   private var leafGraphs: [ObjectIdentifier: Bool] = [:]
   private var structures: [ObjectIdentifier: (hash: Int, reads: [String])] = [:]
   /// (object, attribute) pairs written by the bodies inlined so far.
@@ -57,11 +61,11 @@ final class LeafSpecializer: @unchecked Sendable {
     guard isLeaf(graph, selfValue: graph.inputs.first) else { return nil }
     let key = cacheKey(graph, object)
     let body: Body?
-    if let cached = bodies[key] {
-      body = cached
+    if let cached = bodies[key, default: []].first(where: { sameStructure($0.source, graph) }) {
+      body = cached.body
     } else {
       body = try build(graph, method: method, object: object)
-      bodies[key] = body
+      bodies[key, default: []].append((graph, body))
     }
     guard let body else { return nil }
     for name in body.writtenAttributes { written.append((object, name)) }
@@ -230,6 +234,88 @@ final class LeafSpecializer: @unchecked Sendable {
   /// What runs on a body once its scalars are constants: enough to drop the dead branches and
   /// checks. (The freeze runs its whole clean-up pipeline on the inlined graph afterwards.)
   static let pipeline: [GraphPass] = [peephole, propagateConstants, peephole, propagateConstants]
+
+  struct GraphPair: Hashable {
+    let first: ObjectIdentifier
+    let second: ObjectIdentifier
+  }
+
+  /// True when `a` and `b` compute the same thing, node for node: what `structure(of:)` hashes,
+  /// compared exactly (memoized per pair of graphs).
+  func sameStructure(_ a: Graph, _ b: Graph) -> Bool {
+    if a === b { return true }
+    let pair = GraphPair(first: ObjectIdentifier(a), second: ObjectIdentifier(b))
+    if let known = comparedGraphs[pair] { return known }
+    comparedGraphs[pair] = false  // A graph calling itself is never a leaf anyway.
+    var numbers: ([Int: Int], [Int: Int]) = ([:], [:])
+    var next = 0
+    func pairUp(_ x: [Value], _ y: [Value]) -> Bool {
+      guard x.count == y.count else { return false }
+      for (u, v) in zip(x, y) {
+        numbers.0[u.id] = next
+        numbers.1[v.id] = next
+        next += 1
+      }
+      return true
+    }
+    func sameUses(_ x: [Value], _ y: [Value]) -> Bool {
+      guard x.count == y.count else { return false }
+      for (u, v) in zip(x, y) {
+        guard let m = numbers.0[u.id], let n = numbers.1[v.id], m == n else { return false }
+      }
+      return true
+    }
+    func sameAttributes(_ x: Node, _ y: Node) -> Bool {
+      guard x.attributes.count == y.attributes.count else { return false }
+      for (u, v) in zip(x.attributes, y.attributes) {
+        guard u.name == v.name else { return false }
+        switch (u.value, v.value) {
+        case (.value(let p), .value(let q)):
+          guard IValueEquality.equal(p, q), Graph.constantType(of: p) == Graph.constantType(of: q) else { return false }
+        default:
+          guard GraphPrinterAttribute.text(u.value) == GraphPrinterAttribute.text(v.value) else { return false }
+        }
+      }
+      return true
+    }
+    func sameTypes(_ x: [Value], _ y: [Value]) -> Bool {
+      for (u, v) in zip(x, y) {
+        switch (u.type, v.type) {
+        case (.class, .class): continue
+        default: if u.type != v.type { return false }
+        }
+      }
+      return true
+    }
+    func sameBlocks(_ x: Block, _ y: Block) -> Bool {
+      guard pairUp(x.inputs, y.inputs) else { return false }
+      var u = x.firstNode
+      var v = y.firstNode
+      while u !== x.returnNode, v !== y.returnNode {
+        guard u.kind == v.kind, u.schema === v.schema, sameUses(u.inputs, v.inputs), sameAttributes(u, v),
+          u.outputs.count == v.outputs.count, sameTypes(u.outputs, v.outputs), u.blocks.count == v.blocks.count
+        else { return false }
+        if u.kind == .callMethod {
+          let onSelf = (u.inputs.first === a.inputs.first, v.inputs.first === b.inputs.first)
+          guard onSelf.0 == onSelf.1 else { return false }
+          if onSelf.0 {
+            guard case .class(let classA) = u.inputs[0].type, case .class(let classB) = v.inputs[0].type,
+              let name = u.name, let calleeA = module.unit.classType(classA)?.method(name)?.graph,
+              let calleeB = module.unit.classType(classB)?.method(name)?.graph, sameStructure(calleeA, calleeB)
+            else { return false }
+          }
+        }
+        _ = pairUp(u.outputs, v.outputs)
+        for (p, q) in zip(u.blocks, v.blocks) where !sameBlocks(p, q) { return false }
+        u = u.nextNode!
+        v = v.nextNode!
+      }
+      return u === x.returnNode && v === y.returnNode && sameUses(x.outputs, y.outputs)
+    }
+    let same = sameBlocks(a.block, b.block)
+    comparedGraphs[pair] = same
+    return same
+  }
 
   /// Hashes a constant's payload exactly (tensors by identity), without printing it.
   private static func hashConstant(_ value: IValue, into hasher: inout Hasher) {
