@@ -1,6 +1,8 @@
 import Foundation
+import TensorCore
 import Testing
 import TorchIR
+import TorchScriptFrontend
 import _TestSupport
 
 @testable import MobileOptimizer
@@ -137,6 +139,65 @@ struct LeafSpecializationTests {
     let plainNodes = FreezeTests.opCounts(plain).values.reduce(0, +)
     #expect(nodes <= plainNodes)
     try RuntimeFixtureTests.checkCalls(specialized, fixture: name)
+  }
+
+  /// A module whose buffer goes through a ReLU6-like activation (not in place) and whose
+  /// result is then written in place: the activation's `inplace` branch, dead in the frozen
+  /// module, returns its input, so PyTorch's whole-graph analysis finds the buffer written and
+  /// keeps it an attribute. The specialized body drops that branch; what it did to the argument
+  /// and result must still reach the analysis.
+  static func moduleWritingThroughAnActivation() throws -> ScriptModule {
+    let source = """
+      class Model(Module):
+        __parameters__ = []
+        __buffers__ = ["buf", ]
+        buf : Tensor
+        training : bool
+        act : __torch__.Act
+        def forward(self: __torch__.Model,
+          x: Tensor) -> Tensor:
+          act = self.act
+          y = (act).forward(self.buf, )
+          _0 = torch.add_(y, 1)
+          return torch.add(x, y)
+      class Act(Module):
+        __parameters__ = []
+        __buffers__ = []
+        training : bool
+        inplace : bool
+        def forward(self: __torch__.Act,
+          input: Tensor) -> Tensor:
+          if self.inplace:
+            result = torch.hardtanh_(input, 0., 6.)
+          else:
+            result = torch.hardtanh(input, 0., 6.)
+          return result
+
+      """
+    let compiler = ModuleCompiler()
+    try compiler.declare(Parser.parse(source, file: "code/__torch__.py"), qualifier: "__torch__")
+    try compiler.emitBodies()
+    let act = ScriptObject(typeName: "__torch__.Act")
+    act.setAttribute("training", .bool(false))
+    act.setAttribute("inplace", .bool(false))
+    let root = ScriptObject(typeName: "__torch__.Model")
+    root.setAttribute("buf", .tensor(Tensor(shape: [3], floats: [1, 2, 3])))
+    root.setAttribute("training", .bool(false))
+    root.setAttribute("act", .object(act))
+    let info = ScriptModule.ArchiveInfo(
+      version: 3, rootFolder: "model", extraFiles: [], byteOrder: nil, codeFiles: [], constants: [])
+    return ScriptModule(root: root, unit: compiler.unit, archive: info)
+  }
+
+  @Test func argumentEffectsOfDeadBranchesStillCount() throws {
+    let module = try Self.moduleWritingThroughAnActivation()
+    let (plain, plainReport) = try module.frozen(preservedAttributes: [], optimizeNumerics: true, specializeLeaves: false)
+    let (specialized, report) = try module.frozen(preservedAttributes: [], optimizeNumerics: true, specializeLeaves: true)
+    #expect(report.passes.contains { $0.counters["specialized", default: 0] > 0 })
+    #expect(plainReport.mutableAttributes == ["buf"])
+    #expect(report.mutableAttributes == plainReport.mutableAttributes)
+    #expect(specialized.root.attribute("buf") != nil)
+    #expect(plain.root.attribute("buf") != nil)
   }
 
   @Test func sharingNeedsTheSameStructure() throws {

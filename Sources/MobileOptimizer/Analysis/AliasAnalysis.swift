@@ -19,12 +19,16 @@ public final class AliasAnalysis {
   private var writtenValues: [Int32] = []
   private var writtenRoots: [Bool]
 
-  /// Analyzes every node of `graph`.
-  public init(_ graph: Graph) {
+  /// Analyzes every node of `graph`, plus effects known from elsewhere: pairs of its values that
+  /// may share memory and values that may be written (what specialized bodies inlined into it
+  /// did to their arguments before simplification, Note [Specialized leaf inlining]).
+  public init(_ graph: Graph, joining: [(Value, Value)] = [], writing: [Value] = []) {
     let bound = graph.valueIDBound
     parent = (0..<Int32(bound)).map { $0 }
     writtenRoots = []
     visit(graph.block)
+    for (a, b) in joining where a.id < bound && b.id < bound { union(a, b) }
+    for value in writing where value.id < bound { markWritten(value) }
     var roots = [Bool](repeating: false, count: bound)
     for value in writtenValues { roots[Int(find(Int(value)))] = true }
     writtenRoots = roots

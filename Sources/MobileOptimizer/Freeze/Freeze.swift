@@ -141,7 +141,8 @@ struct ModuleFreezer {
     }
     for (object, name) in preservedMethods {
       guard let graph = graph(of: object, name) else { continue }
-      recordMutableAttributes(in: graph, object: object)
+      let effects = specializer.argumentEffects[ObjectIdentifier(graph)] ?? ([], [])
+      recordMutableAttributes(in: graph, object: object, joining: effects.joined, writing: effects.written)
     }
     report.mutableAttributes = describeMutable()
     for (object, name) in preservedMethods {
@@ -261,8 +262,10 @@ struct ModuleFreezer {
     }
   }
 
-  private mutating func recordMutableAttributes(in graph: Graph, object: ScriptObject) {
-    let aliases = AliasAnalysis(graph)
+  private mutating func recordMutableAttributes(
+    in graph: Graph, object: ScriptObject, joining: [(Value, Value)] = [], writing: [Value] = []
+  ) {
+    let aliases = AliasAnalysis(graph, joining: joining, writing: writing)
     let objects = ObjectResolver(graph: graph, root: object)
     graph.forEachNode { node in
       guard node.kind == .getAttr || node.kind == .setAttr, let name = node.name,

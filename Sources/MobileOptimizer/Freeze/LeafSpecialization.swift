@@ -17,8 +17,7 @@ import TorchIR
 // bodies are keyed by a hash of the graph's structure and shared once a node-for-node comparison
 // confirms a match: MobileNetV2's 205 leaf calls (both branches of each residual block call
 // their layers) use 16 bodies, one for all its BatchNorm2d calls and 12 for its Conv2d
-// configurations; ReLU6 and Dropout write their argument in an `inplace` branch, so they inline
-// plainly (below). Tensor and list
+// configurations. Tensor and list
 // attributes stay `prim::GetAttr`s, which the freeze then handles as before, and the whole
 // clean-up pipeline still runs on the inlined graph, so the result is what freezing the fully
 // inlined graph gives (byte for byte on every fixture's `optimize`, which the tests compare).
@@ -31,9 +30,12 @@ import TorchIR
 //   BatchNorm2d's `num_batches_tracked.add_(1)` sits in a `training` branch that is dead in eval
 //   mode, yet keeps the attribute). So the attributes the unsimplified body may write are recorded
 //   per specialization and reported for every instance it is inlined for.
-// - A body that writes (or may write) one of its non-self arguments, or sets an attribute, is not
-//   specialized: its caller's attributes could be written through it, which only the whole
-//   graph's analysis sees. Such calls inline the plain body as before.
+// - What the unsimplified body may do to its arguments and results (write them, make them share
+//   memory: ReLU6's `inplace` branch writes its input and returns it) is recorded per body and,
+//   at each call, added to the freeze's whole-graph alias analysis on the call's own arguments
+//   and results, so a module attribute passed in is found mutable exactly as before.
+// - A body whose arguments or results may share memory with one of its own attributes, or that
+//   sets an attribute, is not specialized: such calls inline the plain body as before.
 
 /// Builds and caches specialized bodies for calls to leaf modules (Note [Specialized leaf inlining]).
 final class LeafSpecializer: @unchecked Sendable {
@@ -41,6 +43,18 @@ final class LeafSpecializer: @unchecked Sendable {
   struct Body {
     let graph: Graph
     let writtenAttributes: [String]
+    /// What the unsimplified body does to its arguments and results, as positions in
+    /// `arguments + results` (self excluded): which may be written, and which may alias.
+    let writtenValues: [Int]
+    let aliasedValues: [(Int, Int)]
+  }
+
+  /// A specialized body for one call, and what to record once it is inlined.
+  struct Call {
+    let graph: Graph
+    /// Records the body's effect on the call's arguments and on the values that replaced its
+    /// results, for the freeze's whole-graph alias analysis of `target`.
+    let finish: (_ target: Graph, _ arguments: [Value], _ results: [Value]) -> Void
   }
 
   private let module: ScriptModule
@@ -55,6 +69,10 @@ final class LeafSpecializer: @unchecked Sendable {
   private var structures: [ObjectIdentifier: (hash: Int, reads: [String])] = [:]
   /// (object, attribute) pairs written by the bodies inlined so far.
   private(set) var written: [(ScriptObject, String)] = []
+  /// Per graph inlined into: values its specialized calls' unsimplified bodies may write or
+  /// join, which the freeze's alias analysis of that graph must count (Note [Specialized leaf
+  /// inlining]).
+  private(set) var argumentEffects: [ObjectIdentifier: (joined: [(Value, Value)], written: [Value])] = [:]
 
   init(module: ScriptModule, isFoldable: @escaping (ScriptObject, String) -> Bool) {
     self.module = module
@@ -63,7 +81,7 @@ final class LeafSpecializer: @unchecked Sendable {
 
   /// The specialized body for calling `method` (with graph `graph`) on `object`, or nil when
   /// the call must inline the plain body. Records the attributes it writes for `object`.
-  func body(for graph: Graph, method: String, on object: ScriptObject) throws -> Graph? {
+  func body(for graph: Graph, method: String, on object: ScriptObject) throws -> Call? {
     guard isLeaf(graph, selfValue: graph.inputs.first) else { return nil }
     let key = cacheKey(graph, object)
     let body: Body?
@@ -75,7 +93,17 @@ final class LeafSpecializer: @unchecked Sendable {
     }
     guard let body else { return nil }
     for name in body.writtenAttributes { written.append((object, name)) }
-    return body.graph
+    guard !body.writtenValues.isEmpty || !body.aliasedValues.isEmpty else {
+      return Call(graph: body.graph) { _, _, _ in }
+    }
+    return Call(graph: body.graph) { [self] target, arguments, results in
+      // Self is argument 0 and not among the body's positions.
+      let values = Array(arguments.dropFirst()) + results
+      var effects = argumentEffects[ObjectIdentifier(target)] ?? ([], [])
+      for position in body.writtenValues { effects.written.append(values[position]) }
+      for (a, b) in body.aliasedValues { effects.joined.append((values[a], values[b])) }
+      argumentEffects[ObjectIdentifier(target)] = effects
+    }
   }
 
   // MARK: - Leaves
@@ -362,9 +390,17 @@ final class LeafSpecializer: @unchecked Sendable {
     // Mutability, decided on the unsimplified body as the freeze decides it on the whole graph.
     let aliases = AliasAnalysis(graph)
     let outputs = graph.outputs
-    for parameter in graph.inputs.dropFirst() {
-      if aliases.mayBeWritten(parameter) { return nil }
-      for output in outputs where aliases.mayAlias(parameter, output) { return nil }
+    // The arguments and results, as the caller will see them: what the body may do to them is
+    // kept for the whole graph's analysis (an `inplace` branch writes the argument, and its
+    // result aliases it, even where that branch is dead here).
+    let boundary = Array(graph.inputs.dropFirst()) + outputs
+    var writtenValues: [Int] = []
+    var aliasedValues: [(Int, Int)] = []
+    for (position, value) in boundary.enumerated() {
+      if aliases.mayBeWritten(value) { writtenValues.append(position) }
+      for other in boundary.indices where other > position && aliases.mayAlias(value, boundary[other]) {
+        aliasedValues.append((position, other))
+      }
     }
     var written: [String] = []
     var reads: [Node] = []
@@ -378,9 +414,9 @@ final class LeafSpecializer: @unchecked Sendable {
           plain = false
           return
         }
-        // A result that may be an attribute (even only through code simplification removes)
-        // leaves the body's aliasing to the whole graph.
-        for output in outputs where aliases.mayAlias(node.output, output) { plain = false }
+        // An argument or result that may share memory with an attribute (even only through code
+        // simplification removes) leaves the body's aliasing to the whole graph.
+        for value in boundary where aliases.mayAlias(node.output, value) { plain = false }
         if aliases.mayBeWritten(node.output) {
           if !written.contains(attribute) { written.append(attribute) }
         } else {
@@ -406,6 +442,6 @@ final class LeafSpecializer: @unchecked Sendable {
     for pass in LeafSpecializer.pipeline {
       _ = try pass.run(on: graph, function: name, unit: module.unit, options: options)
     }
-    return Body(graph: graph, writtenAttributes: written)
+    return Body(graph: graph, writtenAttributes: written, writtenValues: writtenValues, aliasedValues: aliasedValues)
   }
 }

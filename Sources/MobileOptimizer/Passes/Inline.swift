@@ -20,7 +20,7 @@ let inlineCalls = GraphPass(name: "inline") { context in
 
 /// `inlineCalls`, where a method call may inline a body `specialize` gives for it instead of the
 /// callee's own (the freeze's leaf specialization, Note [Specialized leaf inlining]).
-func inlineCalls(specialize: @escaping (Node, Graph) throws -> Graph?) -> GraphPass {
+func inlineCalls(specialize: @escaping (Node, Graph) throws -> LeafSpecializer.Call?) -> GraphPass {
   nonisolated(unsafe) let specialize = specialize
   return GraphPass(name: "inline") { context in
     guard let unit = context.unit else { return }
@@ -34,7 +34,7 @@ func inlineCalls(specialize: @escaping (Node, Graph) throws -> Graph?) -> GraphP
 private struct Inliner {
   let unit: CompilationUnit
   let context: PassContext
-  var specialize: ((Node, Graph) throws -> Graph?)?
+  var specialize: ((Node, Graph) throws -> LeafSpecializer.Call?)?
   var inlined = 0
 
   /// TorchScript has no recursion, so a well-formed program inlines in finitely many steps; this
@@ -57,7 +57,9 @@ private struct Inliner {
         }
         let before = node.previousNode!
         if node.kind == .callMethod, let specialized = try specialize?(node, callee) {
-          node.inline(specialized, inputOffset: offset)
+          let arguments = node.inputs
+          let results = node.inline(specialized.graph, inputOffset: offset)
+          specialized.finish(context.graph, arguments, results)
           context.count("specialized")
         } else {
           node.inline(callee, inputOffset: offset)
