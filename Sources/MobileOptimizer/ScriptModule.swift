@@ -53,6 +53,7 @@ public final class ScriptModule {
   /// - Throws: `ArchiveError` for a damaged archive, `SourceError` for code that does not parse
   ///   or type-check, `ModuleError` for objects that do not match their classes.
   public static func load(contentsOf url: URL) throws -> ScriptModule {
+    _ = BackgroundLane.shared  // Its thread starts while the archive opens.
     let archive = try TorchScriptArchive(contentsOf: url)
     return try load(archive)
   }
@@ -66,8 +67,7 @@ public final class ScriptModule {
     // thread then builds the runtime's operator table (about a millisecond, needed by whatever
     // comes next: running, or constant propagation in freeze and optimize).
     nonisolated(unsafe) var data: Result<IValue, any Error> = .failure(CancellationError())
-    let unpickling = DispatchGroup()
-    DispatchQueue.global(qos: .userInitiated).async(group: unpickling) {
+    let unpickling = BackgroundLane.shared.submit {
       data = Result { try archive.readData() }
       _ = OperatorTable.standard
     }
@@ -101,10 +101,10 @@ public final class ScriptModule {
       repeating: .failure(CancellationError()), count: codeFiles.count)
     let next = Atomic<Int>(0)
     let order = codeFiles.indices.sorted { codeFiles[$0].source.utf8.count > codeFiles[$1].source.utf8.count }
-    let workers = min(2, ProcessInfo.processInfo.activeProcessorCount, codeFiles.count)
+    let helped = ProcessInfo.processInfo.activeProcessorCount > 1 && codeFiles.count > 1
     files.withUnsafeMutableBufferPointer { fileResults in
       nonisolated(unsafe) let fileResults = fileResults
-      DispatchQueue.concurrentPerform(iterations: workers) { _ in
+      let work: @Sendable () -> Void = {
         while true {
           let task = next.add(1, ordering: .relaxed).oldValue
           guard task < order.count else { return }
@@ -113,6 +113,9 @@ public final class ScriptModule {
           fileResults[index] = Result { try Parser.parse(file.source, file: "code/" + file.path) }
         }
       }
+      let helper = helped ? BackgroundLane.shared.submit(work) : nil
+      work()
+      helper?.wait()
     }
     return files
   }

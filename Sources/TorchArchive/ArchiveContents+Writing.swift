@@ -134,7 +134,7 @@ final class ChecksumPipeline: @unchecked Sendable {
     ready = storages.map { _ in DispatchSemaphore(value: 0) }
     guard !storages.isEmpty else { return }
     // The closure keeps the pipeline alive until every checksum is done.
-    DispatchQueue.global(qos: .userInitiated).async { [self] in
+    BackgroundLane.shared.submit { [self] in
       for index in storages.indices {
         results[index] = storages[index].withUnsafeBytes { ZipChecksum.update(0, $0) }
         ready[index].signal()

@@ -87,10 +87,8 @@ public enum FoldingMath {
         result.storage.withUnsafeMutableBytes { output in
           nonisolated(unsafe) let x = input.bindMemory(to: Float.self).baseAddress! + source.storageOffset
           nonisolated(unsafe) let y = output.bindMemory(to: Float.self).baseAddress!
-          // Large weights are memory-bound (and fault in the new pages): split them across cores.
-          let chunks = weight.count >= 1 << 17 && rows >= 8 ? min(ProcessInfo.processInfo.activeProcessorCount, 4) : 1
-          DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            for row in rows * chunk / chunks..<rows * (chunk + 1) / chunks {
+          let scale: @Sendable (Range<Int>) -> Void = { rowRange in
+            for row in rowRange {
               let factor = factors.count == 1 ? factors[0] : factors[row]
               let f = Float(factor)
               let base = row * perRow
@@ -100,6 +98,15 @@ public enum FoldingMath {
                 for index in base..<(base + perRow) { y[index] = x[index] * f }
               }
             }
+          }
+          // Large weights are memory-bound (and fault in the new pages): the second half goes to
+          // the background lane.
+          if weight.count >= 1 << 17, rows >= 8, ProcessInfo.processInfo.activeProcessorCount > 1 {
+            let half = BackgroundLane.shared.submit { scale(rows / 2..<rows) }
+            scale(0..<rows / 2)
+            half.wait()
+          } else {
+            scale(0..<rows)
           }
         }
       }

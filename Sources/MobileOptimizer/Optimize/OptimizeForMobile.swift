@@ -172,8 +172,7 @@ extension ScriptModule {
     // (the work happens on a deep copy): another thread takes them meanwhile.
     nonisolated(unsafe) let original = self
     nonisolated(unsafe) var before: (ops: [String: Int], tensors: Int, bytes: Int) = ([:], 0, 0)
-    let measuring = DispatchGroup()
-    DispatchQueue.global(qos: .userInitiated).async(group: measuring) {
+    let measuring = BackgroundLane.shared.submit {
       let parameters = original.namedParameters() + original.namedBuffers()
       before = (
         original.inlinedForwardOps(), parameters.count,
