@@ -23,7 +23,7 @@ let fuseLinear = GraphPass(name: "fuse-linear") { context in
     case "aten::matmul":
       guard node.inputs[1].node.kind == "aten::t", node.inputs[0].type == .tensor else { continue }
       let weight = node.inputs[1].node.inputs[0]
-      let none = context.insertConstant(.none, type: .none, before: node)
+      let none = context.insertConstant(.none, type: TorchType.none, before: node)
       let linear = context.insertNode("aten::linear", inputs: [node.inputs[0], weight, none], outputTypes: [.tensor], before: node)
       node.output.replaceAllUses(with: linear.output)
       node.destroy()

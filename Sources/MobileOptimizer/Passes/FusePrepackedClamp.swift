@@ -38,8 +38,8 @@ let fusePrepackedClamp = GraphPass(name: "fuse-prepacked-clamp") { context in
     guard prepack.kind.rawValue.hasSuffix("_prepack"), run.inputs[1].uses.count == 1,
       prepack.inputs[boundIndex].constantValue?.isNone == true, prepack.inputs[boundIndex + 1].constantValue?.isNone == true
     else { continue }
-    let low = bounds.0.map { context.insertConstant(.double($0), before: prepack) } ?? context.insertConstant(.none, type: .none, before: prepack)
-    let high = bounds.1.map { context.insertConstant(.double($0), before: prepack) } ?? context.insertConstant(.none, type: .none, before: prepack)
+    let low = bounds.0.map { context.insertConstant(.double($0), before: prepack) } ?? context.insertConstant(.none, type: TorchType.none, before: prepack)
+    let high = bounds.1.map { context.insertConstant(.double($0), before: prepack) } ?? context.insertConstant(.none, type: TorchType.none, before: prepack)
     prepack.replaceInput(boundIndex, with: low)
     prepack.replaceInput(boundIndex + 1, with: high)
     node.output.replaceAllUses(with: runOutput)

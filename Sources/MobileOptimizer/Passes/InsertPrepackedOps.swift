@@ -25,7 +25,7 @@ let insertPrepackedOps = GraphPass(name: "insert-prepacked-ops") { context in
     switch node.schema?.fullName {
     case "aten::linear":
       if let weight = constantWeight, weight.rank != 2 { continue }
-      let none = context.insertConstant(.none, type: .none, before: node)
+      let none = context.insertConstant(.none, type: TorchType.none, before: node)
       let prepack = context.insertNode(
         "prepacked::linear_clamp_prepack", inputs: [node.inputs[1], node.inputs[2], none, none],
         outputTypes: [.class(xnnpack + "LinearOpContext")], before: node)
@@ -47,7 +47,7 @@ let insertPrepackedOps = GraphPass(name: "insert-prepacked-ops") { context in
         }
         padding = context.insertConstant(.list(ListValue(explicit.map { .int($0) }, elementType: .int)), before: node)
       }
-      let none = context.insertConstant(.none, type: .none, before: node)
+      let none = context.insertConstant(.none, type: TorchType.none, before: node)
       let prepack = context.insertNode(
         "prepacked::conv2d_clamp_prepack",
         inputs: [node.inputs[1], node.inputs[2], node.inputs[3], padding, node.inputs[5], node.inputs[6], none, none],
@@ -59,7 +59,7 @@ let insertPrepackedOps = GraphPass(name: "insert-prepacked-ops") { context in
       context.count("conv2d")
     case "aten::conv_transpose2d.input":
       if let weight = constantWeight, weight.rank != 4 { continue }
-      let none = context.insertConstant(.none, type: .none, before: node)
+      let none = context.insertConstant(.none, type: TorchType.none, before: node)
       // PyTorch's argument order changes: dilation moves before groups.
       let prepack = context.insertNode(
         "prepacked::conv2d_transpose_clamp_prepack",

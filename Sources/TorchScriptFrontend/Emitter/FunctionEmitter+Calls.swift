@@ -208,7 +208,7 @@ extension FunctionEmitter {
       } else if let keyword = keywordExprs.first(where: { $0.name == parameter.name }) {
         value = try emitValue(keyword.value, typeHint: parameter.type)
       } else if let defaultValue = parameter.defaultValue {
-        value = constant(defaultValue, type: defaultValue.isNone ? .none : nil, at: location)
+        value = constant(defaultValue, type: defaultValue.isNone ? TorchType.none : nil, at: location)
       } else {
         throw SourceError("\(function.qualifiedName) is missing argument '\(parameter.name)'", at: location)
       }
@@ -255,7 +255,7 @@ extension FunctionEmitter {
         inputs.append(value)
       case .defaultValue(let defaultValue, let type, let size):
         let value = defaultValue.makeValue(for: type, fixedSize: size)
-        inputs.append(constant(value, type: value.isNone ? .none : nil, at: location))
+        inputs.append(constant(value, type: value.isNone ? TorchType.none : nil, at: location))
       case .retypedEmptyList(let value, let type):
         value.type = type
         inputs.append(value)

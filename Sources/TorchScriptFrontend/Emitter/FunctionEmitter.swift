@@ -105,7 +105,7 @@ final class FunctionEmitter {
       guard function.returnType == .none || function.returnType.acceptsNone else {
         throw SourceError("function \(function.qualifiedName) must return a \(function.returnType)", at: def.location)
       }
-      graph.addOutput(constant(.none, type: .none, at: def.location))
+      graph.addOutput(constant(.none, type: TorchType.none, at: def.location))
     }
     return graph
   }
