@@ -39,6 +39,51 @@ struct OptimizeTests {
     try RuntimeFixtureTests.checkCalls(optimized, fixture: name)
   }
 
+  @Test func batchNormsFoldAheadExactly() throws {
+    // Every conv–batch-norm fold of mobilenet_v2 is computed ahead on the background lane, and
+    // each equals, bit for bit, what the pass computes itself (Note [Folding ahead]).
+    let module = try ScriptModule.load(contentsOf: Fixtures.exampleModel)
+    let (_, report) = try module.optimizedForMobile(MobileOptimizationOptions())
+    let folding = report.passes.filter { $0.pass == "fold-frozen-conv-bn" }
+    let folded = folding.reduce(0) { $0 + $1.counters["folded", default: 0] }
+    #expect(folded == 52)
+    #expect(folding.reduce(0) { $0 + $1.counters["folded-ahead", default: 0] } == folded)
+
+    let cache = FoldingCache(module: module)
+    var compared = 0
+    for (_, object) in module.namedModules() {
+      let children = module.children(of: object)
+      for (conv, bn) in zip(children, children.dropFirst()) where bn.module.typeName.hasSuffix("BatchNorm2d") {
+        guard case .tensor(let weight) = conv.module.attribute("weight") ?? .none,
+          case .tensor(let mean) = bn.module.attribute("running_mean") ?? .none,
+          case .tensor(let variance) = bn.module.attribute("running_var") ?? .none,
+          case .tensor(let gamma) = bn.module.attribute("weight") ?? .none,
+          case .tensor(let beta) = bn.module.attribute("bias") ?? .none,
+          let eps = module.unit.classType(bn.module.typeName)?.constant("eps")?.number
+        else { continue }
+        let batchNorm = FoldingMath.BatchNorm(runningMean: mean, runningVar: variance, weight: gamma, bias: beta, eps: eps)
+        let ahead = try #require(cache.folded(weight: weight, bias: nil, batchNorm: batchNorm))
+        let direct = try FoldingMath.convBatchNorm(weight: weight, bias: nil, batchNorm: batchNorm)
+        #expect(IValueEquality.tensorsEqual(ahead.0, direct.0) && IValueEquality.tensorsEqual(ahead.1, direct.1))
+        compared += 1
+      }
+    }
+    #expect(compared == 52)
+    // A different eps is a different fold: not found.
+    let (conv, bn) = try #require(module.namedModules().lazy.compactMap { _, object -> (ScriptObject, ScriptObject)? in
+      let children = module.children(of: object)
+      guard children.count >= 2, children[1].module.typeName.hasSuffix("BatchNorm2d") else { return nil }
+      return (children[0].module, children[1].module)
+    }.first)
+    guard case .tensor(let weight) = conv.attribute("weight") ?? .none,
+      case .tensor(let mean) = bn.attribute("running_mean") ?? .none,
+      case .tensor(let variance) = bn.attribute("running_var") ?? .none
+    else { Issue.record("no batch norm"); return }
+    let other = FoldingMath.BatchNorm(
+      runningMean: mean, runningVar: variance, weight: nil, bias: nil, eps: 2e-5)
+    #expect(cache.folded(weight: weight, bias: nil, batchNorm: other) == nil)
+  }
+
   @Test func theInputModuleIsNotChanged() throws {
     let module = try ScriptModule.load(contentsOf: Fixtures.model("conv_bn_relu"))
     let before = try module.serialized()

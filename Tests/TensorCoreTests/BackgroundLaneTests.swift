@@ -33,4 +33,16 @@ struct BackgroundLaneTests {
     release.signal()
     task.wait()
   }
+
+  @Test func tasksSubmittedFromTheLaneRunAtOnce() {
+    let inner = Mutex<Bool?>(nil)
+    let outer = BackgroundLane.shared.submit {
+      #expect(BackgroundLane.shared.isCurrent)
+      let task = BackgroundLane.shared.submit { inner.withLock { $0 = BackgroundLane.shared.isCurrent } }
+      task.wait()  // Would never return if the task were queued behind this one.
+    }
+    outer.wait()
+    #expect(inner.withLock { $0 } == true)
+    #expect(!BackgroundLane.shared.isCurrent)
+  }
 }

@@ -101,7 +101,9 @@ public enum FoldingMath {
           }
           // Large weights are memory-bound (and fault in the new pages): the second half goes to
           // the background lane.
-          if weight.count >= 1 << 17, rows >= 8, ProcessInfo.processInfo.activeProcessorCount > 1 {
+          if weight.count >= 1 << 17, rows >= 8, ProcessInfo.processInfo.activeProcessorCount > 1,
+            !BackgroundLane.shared.isCurrent
+          {
             let half = BackgroundLane.shared.submit { scale(rows / 2..<rows) }
             scale(0..<rows / 2)
             half.wait()

@@ -168,6 +168,8 @@ extension ScriptModule {
     guard missing.isEmpty else { throw OptimizeError.missingPreservedMethods(missing) }
 
     var report = OptimizationReport()
+    // Batch norms fold into convolutions on the background lane meanwhile (Note [Folding ahead]).
+    let foldingCache = options.blocklist.contains(.convBatchNormFusion) ? nil : FoldingCache(module: self)
     // The report's "before" figures only read this module, which nothing changes from here on
     // (the work happens on a deep copy): another thread takes them meanwhile.
     nonisolated(unsafe) let original = self
@@ -195,6 +197,8 @@ extension ScriptModule {
     for method in module.rootClass?.methods ?? [] {
       guard let graph = method.graph else { continue }
       func step(_ passes: [GraphPass], _ options: PassOptions = PassOptions()) throws {
+        var options = options
+        options.foldingCache = foldingCache
         report.record(try module.runPasses(passes, on: graph, function: method.name, options: options))
       }
       if !blocked.contains(.convBatchNormFusion) {

@@ -39,6 +39,8 @@ public struct PassOptions: Sendable {
   public var unrollNonConstantLoops = false
   /// Kernels constant propagation runs ops with.
   public var operators: OperatorTable = .standard
+  /// Conv–batch-norm folds computed ahead, if any (Note [Folding ahead]).
+  var foldingCache: FoldingCache?
 
   public init(foldCustomClasses: Bool = true, unrollNonConstantLoops: Bool = false) {
     self.foldCustomClasses = foldCustomClasses

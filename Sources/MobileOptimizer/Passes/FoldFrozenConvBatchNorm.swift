@@ -21,8 +21,10 @@ let foldFrozenConvBatchNorm = GraphPass(name: "fold-frozen-conv-bn") { context i
     let bn = FoldingMath.BatchNorm(
       runningMean: mean, runningVar: variance, weight: node.inputs[1].constantValue?.tensor,
       bias: node.inputs[2].constantValue?.tensor, eps: eps)
-    guard let (weight, bias) = try? FoldingMath.convBatchNorm(weight: match.weight, bias: match.bias, batchNorm: bn)
+    let ahead = context.options.foldingCache?.folded(weight: match.weight, bias: match.bias, batchNorm: bn)
+    guard let (weight, bias) = ahead ?? (try? FoldingMath.convBatchNorm(weight: match.weight, bias: match.bias, batchNorm: bn))
     else { continue }
+    if ahead != nil { context.count("folded-ahead") }
     match.replaceParameters(weight: weight, bias: bias, suffix: "_fused_bn", context: context)
     node.output.replaceAllUses(with: match.conv.output)
     node.destroy()
