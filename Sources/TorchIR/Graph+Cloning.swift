@@ -51,21 +51,7 @@ extension Graph {
   /// `%y → %y2`.
   @discardableResult
   public func cloneNode(_ node: Node, into block: Block, valueMap map: inout ValueMap) -> Node {
-    let copy = Node(graph: self, kind: node.kind)
-    copy.sourceLocation = node.sourceLocation
-    copy.attributes = node.attributes
-    copy.schema = node.schema
-    copy.setInputsForCopy(node.inputs, through: map)
-    copy.setOutputsForCopy(of: node, recordingIn: &map)
-    block.append(copy)
-    for sub in node.blocks {
-      let subCopy = copy.addBlock()
-      for input in sub.inputs {
-        map[input] = subCopy.addInput(input.type, name: input.debugName)
-      }
-      subCopy.cloneContents(of: sub, valueMap: &map)
-    }
-    return copy
+    block.append(cloneNodeDetached(node, valueMap: &map))
   }
 }
 

@@ -104,21 +104,15 @@ final class FoldingCache: @unchecked Sendable {
       case .tensor(let variance) = batchNorm.attribute("running_var") ?? .none
     else { return nil }
     func optionalTensor(_ object: ScriptObject, _ name: String) -> Tensor? {
-      if case .tensor(let tensor) = object.attribute(name) ?? .none { return frozen(tensor) }
+      if case .tensor(let tensor) = object.attribute(name) ?? .none { return tensor }
       return nil
     }
+    // The frozen graph's constants are these tensors (`requires_grad` dropped, which neither the
+    // key nor the arithmetic reads).
     let bn = FoldingMath.BatchNorm(
-      runningMean: frozen(mean), runningVar: frozen(variance), weight: optionalTensor(batchNorm, "weight"),
+      runningMean: mean, runningVar: variance, weight: optionalTensor(batchNorm, "weight"),
       bias: optionalTensor(batchNorm, "bias"), eps: eps)
-    let convWeight = frozen(weight)
     let convBias = optionalTensor(conv, "bias")
-    return (Key(weight: convWeight, bias: convBias, batchNorm: bn), convWeight, convBias, bn)
-  }
-
-  /// The tensor as freezing makes it a constant (Note [Folding ahead]: same storage and view).
-  private static func frozen(_ tensor: Tensor) -> Tensor {
-    var copy = tensor
-    copy.requiresGrad = false
-    return copy
+    return (Key(weight: weight, bias: convBias, batchNorm: bn), weight, convBias, bn)
   }
 }

@@ -100,10 +100,8 @@ public enum FoldingMath {
             }
           }
           // Large weights are memory-bound (and fault in the new pages): the second half goes to
-          // the background lane.
-          if weight.count >= 1 << 17, rows >= 8, ProcessInfo.processInfo.activeProcessorCount > 1,
-            !BackgroundLane.shared.isCurrent
-          {
+          // the background lane (which runs it at once when this is the lane, folding ahead).
+          if weight.count >= 1 << 17, rows >= 8, ProcessInfo.processInfo.activeProcessorCount > 1 {
             let half = BackgroundLane.shared.submit { scale(rows / 2..<rows) }
             scale(0..<rows / 2)
             half.wait()

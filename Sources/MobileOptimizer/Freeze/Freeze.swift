@@ -130,7 +130,7 @@ struct ModuleFreezer {
       try resolveInterfaces(in: graph, object: object)
       let objects = ObjectResolver(graph: graph, root: object)
       let specializeLeaves = self.specializeLeaves
-      let inline = inlineCalls { call, callee in
+      let inline = inlineCallsPass { call, callee in
         guard specializeLeaves, let receiver = objects.object(call.inputs[0]), let method = call.name else { return nil }
         return try specializer.body(for: callee, method: method, on: receiver)
       }

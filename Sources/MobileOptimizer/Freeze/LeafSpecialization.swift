@@ -219,10 +219,6 @@ final class LeafSpecializer: @unchecked Sendable {
     var numbers: [Int: Int] = [:]
     var hasher = Hasher()
     var reads: [String] = []
-    for input in graph.inputs {
-      numbers[input.id] = numbers.count
-    }
-    hasher.combine(graph.inputs.count)
     func visit(_ block: Block) {
       for input in block.inputs { numbers[input.id] = numbers.count }
       hasher.combine(block.inputs.count)
@@ -233,7 +229,7 @@ final class LeafSpecializer: @unchecked Sendable {
         for attribute in node.attributes {
           hasher.combine(attribute.name)
           if case .value(let value) = attribute.value {
-            LeafSpecializer.hashConstant(value, into: &hasher)
+            ConstantKey.digest(value, into: &hasher, depth: 0)
           } else {
             hasher.combine(GraphPrinterAttribute.text(attribute.value))
           }
@@ -348,39 +344,6 @@ final class LeafSpecializer: @unchecked Sendable {
     let same = sameBlocks(a.block, b.block)
     comparedGraphs[pair] = same
     return same
-  }
-
-  /// Hashes a constant's payload exactly (tensors by identity), without printing it.
-  private static func hashConstant(_ value: IValue, into hasher: inout Hasher) {
-    switch value {
-    case .none: hasher.combine(0)
-    case .bool(let x): hasher.combine(1); hasher.combine(x)
-    case .int(let x): hasher.combine(2); hasher.combine(x)
-    case .double(let x): hasher.combine(3); hasher.combine(x.bitPattern)
-    case .string(let x): hasher.combine(4); hasher.combine(x)
-    case .device(let x): hasher.combine(5); hasher.combine(x)
-    case .function(let x): hasher.combine(6); hasher.combine(x)
-    case .tensor(let tensor):
-      hasher.combine(7)
-      hasher.combine(ObjectIdentifier(tensor.storage))
-      hasher.combine(tensor.storageOffset)
-      hasher.combine(tensor.shape)
-      hasher.combine(tensor.strides)
-      hasher.combine(tensor.dtype)
-    case .tuple(let items):
-      hasher.combine(8)
-      hasher.combine(items.count)
-      for item in items { hashConstant(item, into: &hasher) }
-    case .list(let list):
-      hasher.combine(9)
-      hasher.combine(list.elementType)
-      hasher.combine(list.elements.count)
-      for item in list.elements { hashConstant(item, into: &hasher) }
-    default:
-      // Objects and dicts: by their printed form, as before.
-      hasher.combine(10)
-      hasher.combine(GraphPrinter.valueText(value))
-    }
   }
 
   private func build(_ method: Graph, method name: String, object: ScriptObject) throws -> Body? {

@@ -57,8 +57,8 @@ struct ConstantKey: Hashable {
   }
 
   /// Hashes what tells values apart cheaply: scalars in full, tensors by dtype and shape,
-  /// containers by size and their first elements.
-  private static func digest(_ value: IValue, into hasher: inout Hasher, depth: Int) {
+  /// containers by size and their first elements. Values `IValueEquality` finds equal hash alike.
+  static func digest(_ value: IValue, into hasher: inout Hasher, depth: Int) {
     switch value {
     case .none: hasher.combine(1)
     case .bool(let x): hasher.combine(2); hasher.combine(x)

@@ -11,16 +11,11 @@ import TorchIR
 ///
 /// One walk does it: after a call is replaced, the walk resumes at the first inlined node, so
 /// calls inside the inlined body are inlined in turn.
-let inlineCalls = GraphPass(name: "inline") { context in
-  guard let unit = context.unit else { return }
-  var inliner = Inliner(unit: unit, context: context)
-  try inliner.inline(in: context.graph.block)
-  context.count("removed", context.graph.eliminateDeadCode())
-}
+let inlineCalls = inlineCallsPass(specialize: nil)
 
 /// `inlineCalls`, where a method call may inline a body `specialize` gives for it instead of the
 /// callee's own (the freeze's leaf specialization, Note [Specialized leaf inlining]).
-func inlineCalls(specialize: @escaping (Node, Graph) throws -> LeafSpecializer.Call?) -> GraphPass {
+func inlineCallsPass(specialize: ((Node, Graph) throws -> LeafSpecializer.Call?)?) -> GraphPass {
   nonisolated(unsafe) let specialize = specialize
   return GraphPass(name: "inline") { context in
     guard let unit = context.unit else { return }
