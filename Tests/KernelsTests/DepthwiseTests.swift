@@ -63,7 +63,7 @@ struct DepthwiseTester {
               batch: 1 + height % 2, 3, 3, height: height, width: width, kernel: kernel, stride: stride,
               padding: padding, groups: 3)
             DepthwiseTester(
-              shape: shape, hasBias: height != 5, clamp: clamps[(width + height + kernel) % 4], channelSplits: [1],
+              shape: shape, hasBias: height != 5, clamp: clamps[(width + height + kernel) % clamps.count], channelSplits: [1],
               seed: UInt64(width * 1000 + height * 100 + kernel * 10 + stride * 3 + padding)
             ).test()
           }
@@ -87,7 +87,7 @@ struct DepthwiseTester {
               batch: 1 + height % 2, 19, 19, height: height, width: width, kernel: kernel, stride: stride,
               padding: padding, groups: 19)
             DepthwiseTester(
-              shape: shape, hasBias: height != 6, clamp: clamps[(width + height + kernel) % 4],
+              shape: shape, hasBias: height != 6, clamp: clamps[(width + height + kernel) % clamps.count],
               channelSplits: [3, 13], seed: UInt64(width * 1000 + height * 100 + kernel * 10 + stride * 3 + padding)
             ).test()
           }
@@ -103,7 +103,7 @@ struct DepthwiseTester {
         kernelWidth: 4, stride: (2, 1), padding: (0, 2), groups: 16),
     ]
     for (index, shape) in general.enumerated() where shape.outputHeight > 0 && shape.outputWidth > 0 {
-      DepthwiseTester(shape: shape, clamp: clamps[index % 4], channelSplits: [8], seed: UInt64(width * 10 + index))
+      DepthwiseTester(shape: shape, clamp: clamps[index % clamps.count], channelSplits: [8], seed: UInt64(width * 10 + index))
         .test()
     }
   }
@@ -154,7 +154,7 @@ struct DepthwiseTester {
     ]
     for (index, shape) in shapes.enumerated() where shape.outputHeight > 0 && shape.outputWidth > 0 {
       DepthwiseTester(
-        shape: shape, hasBias: index % 2 == 0, clamp: clamps[index % 4], channelSplits: [1],
+        shape: shape, hasBias: index % 2 == 0, clamp: clamps[index % clamps.count], channelSplits: [1],
         seed: UInt64(width * 10 + index)
       ).test()
     }

@@ -98,7 +98,7 @@ func convShape(
         stride: (1, 2), padding: (1, 0), dilation: (2, 1)),
     ]
     for (index, shape) in shapes.enumerated() {
-      PackedConvolutionTester(shape: shape, clamp: clamps[index % 4], seed: UInt64(index)).test()
+      PackedConvolutionTester(shape: shape, clamp: clamps[index % clamps.count], seed: UInt64(index)).test()
       PackedConvolutionTester(
         shape: shape, hasBias: false, channelSplits: [shape.outputChannels / 2 + 1].filter { $0 < shape.outputChannels },
         pixelSplits: [3], tiling: smallTiling, seed: UInt64(index) + 20
@@ -211,7 +211,7 @@ func convShape(
       let input = generator.floats(shape.inputShape.elementCount)
       let weight = generator.floats(shape.weightShape.elementCount)
       let bias = generator.floats(shape.outputChannels)
-      let clamp = clamps[index % 4]
+      let clamp = clamps[index % clamps.count]
       let expected = convTranspose2d(shape, input, weight, bias: index % 2 == 0 ? bias : nil, clamp: clamp)
       let packed = weight.withUnsafeBufferPointer { PackedWeights(transposedConvolution: shape, weight: $0.baseAddress!) }
       let scratch = AlignedBuffer(count: ConvolutionKernels.convTranspose2dScratchCount(shape))
@@ -305,7 +305,7 @@ struct PhasePlaneConvolutionTester {
     where width + 2 * padding >= kernel {
       PhasePlaneConvolutionTester(
         shape: convShape(3, 8, height: 6, width: width, kernel: kernel, stride: stride, padding: padding),
-        clamp: clamps[width % 4], inputSplits: [1], channelSplits: [5], seed: UInt64(width * 10 + stride + padding)
+        clamp: clamps[width % clamps.count], inputSplits: [1], channelSplits: [5], seed: UInt64(width * 10 + stride + padding)
       ).test()
     }
   }
@@ -444,7 +444,7 @@ struct WinogradConvolutionTester {
       for height in [3, 6, 9] where height + 2 * padding >= 3 {
         WinogradConvolutionTester(
           shape: convShape(5, 7, height: height, width: width, kernel: 3, padding: padding),
-          clamp: clamps[(width + height) % 4], inputSplits: [2], positionSplits: [5], channelSplits: [3],
+          clamp: clamps[(width + height) % clamps.count], inputSplits: [2], positionSplits: [5], channelSplits: [3],
           seed: UInt64(width * 100 + height * 10 + padding)
         ).test()
       }
@@ -483,7 +483,7 @@ struct WinogradConvolutionTester {
       for height in [3, 5, 8, 10] where height + 2 * padding >= 3 {
         WinogradConvolutionTester(
           shape: convShape(5, 7, height: height, width: width, kernel: 3, padding: padding), tileSize: 4,
-          clamp: clamps[(width + height) % 4], inputSplits: [2], positionSplits: [5, 20], channelSplits: [3],
+          clamp: clamps[(width + height) % clamps.count], inputSplits: [2], positionSplits: [5, 20], channelSplits: [3],
           seed: UInt64(width * 100 + height * 10 + padding), tolerance: 5e-5
         ).test()
       }

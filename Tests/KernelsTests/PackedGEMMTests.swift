@@ -140,7 +140,9 @@ let smallWholeDepthTiling = GEMMTiling(depthBlock: 8, columnBlock: 32, wholeDept
 /// Sizes across and past the 6×16 tile: every value up to 17, then 31, 64, 67.
 let edgeSizes = Array(1...17) + [31, 64, 67]
 
-let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5)]
+/// Every kind of output clamp, and the activation the kernels apply as they store (Note [Store
+/// activations]).
+let clamps: [OutputClamp] = [.none, .relu, .relu6, .hardtanh(-0.25, 0.5), .hardswish]
 
 @Suite struct PackedGEMMTests {
   @Test(arguments: edgeSizes)

@@ -1,8 +1,9 @@
 #ifndef MOBILE_OPTIMIZER_CPREFETCH_H
 #define MOBILE_OPTIMIZER_CPREFETCH_H
 
-// Software prefetch for the Swift kernels, which have no prefetch instruction of their own
-// (see Note [Depthwise output prefetch] in Kernels).
+// What the Swift kernels cannot spell: software prefetch (see Note [Depthwise output prefetch]
+// in Kernels), and an eight-float clamp that stays two instructions inside a micro-kernel
+// (CVectorClamp.h, Note [Store activations]).
 
 /// Asks the CPU to bring the cache line holding `address` into cache before it is written
 /// (`prefetcht0` for the release build's haswell target, `prefetchw` where the target has it,
@@ -10,5 +11,7 @@
 static inline __attribute__((always_inline)) void mo_prefetch_write(const void *address) {
   __builtin_prefetch(address, 1, 3);
 }
+
+#include "CVectorClamp.h"
 
 #endif

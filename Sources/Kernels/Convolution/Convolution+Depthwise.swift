@@ -71,53 +71,57 @@ extension ConvolutionKernels {
     // pixels: zeroing the padded planes once makes the padding zero for all channels.
     scratch.update(repeating: 0, count: layout.scratchCount)
     let spare = scratch + layout.planeCount * layout.planeFloats
-    // The second sweep is used only when channels are copied ahead (two planes).
-    let sweeps = (
-      DepthwiseSweep(layout: layout, plane: scratch, spare: spare, clamp: VectorClamp(clamp)),
-      DepthwiseSweep(layout: layout, plane: scratch + layout.planeFloats, spare: spare, clamp: VectorClamp(clamp))
-    )
-    let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
-    let channelCount = channels.count
-    let planeCount = shape.batch * channelCount
-    // Small planes are copied a whole channel ahead, into the other plane (Note [Depthwise
-    // padded planes]); large ones a block of rows ahead, in their channel's own run.
-    let ahead = layout.copiesChannelsAhead
-    @inline(__always)
-    func channel(_ index: Int) -> DepthwiseChannel {
-      let (image, offset) = index.quotientAndRemainder(dividingBy: channelCount)
-      let plane = image * shape.inputChannels + channels.lowerBound + offset
-      return DepthwiseChannel(
-        source: input + plane * inputPlane, target: output + plane * outputPlane,
-        taps: weights.taps(channels.lowerBound + offset), copiedRows: ahead ? shape.inputHeight : 0)
-    }
-    @inline(__always)
-    func forEachPlane(_ body: (DepthwiseSweep, DepthwiseChannel) -> Void) {
-      if !ahead {
-        for index in 0..<planeCount { body(sweeps.0, channel(index)) }
-        return
+    // One specialized sweep per kind of store (Note [Store activations]).
+    if clamp.activation == .hardswish { sweep(StoreHardswish()) } else { sweep(VectorClamp(clamp)) }
+    func sweep<Bounds: StoreBounds>(_ bounds: Bounds) {
+      // The second sweep is used only when channels are copied ahead (two planes).
+      let sweeps = (
+        DepthwiseSweep(layout: layout, plane: scratch, spare: spare, clamp: bounds),
+        DepthwiseSweep(layout: layout, plane: scratch + layout.planeFloats, spare: spare, clamp: bounds)
+      )
+      let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+      let channelCount = channels.count
+      let planeCount = shape.batch * channelCount
+      // Small planes are copied a whole channel ahead, into the other plane (Note [Depthwise
+      // padded planes]); large ones a block of rows ahead, in their channel's own run.
+      let ahead = layout.copiesChannelsAhead
+      @inline(__always)
+      func channel(_ index: Int) -> DepthwiseChannel {
+        let (image, offset) = index.quotientAndRemainder(dividingBy: channelCount)
+        let plane = image * shape.inputChannels + channels.lowerBound + offset
+        return DepthwiseChannel(
+          source: input + plane * inputPlane, target: output + plane * outputPlane,
+          taps: weights.taps(channels.lowerBound + offset), copiedRows: ahead ? shape.inputHeight : 0)
       }
-      _ = layout.copyRows(channel(0).source, into: sweeps.0.plane, from: 0, to: shape.inputHeight, mask: sweeps.0.mask)
-      for index in 0..<planeCount {
-        let (current, next) = index % 2 == 0 ? (sweeps.0, sweeps.1) : (sweeps.1, sweeps.0)
-        if index + 1 < planeCount {
-          _ = layout.copyRows(channel(index + 1).source, into: next.plane, from: 0, to: shape.inputHeight, mask: next.mask)
+      @inline(__always)
+      func forEachPlane(_ body: (DepthwiseSweep<Bounds>, DepthwiseChannel) -> Void) {
+        if !ahead {
+          for index in 0..<planeCount { body(sweeps.0, channel(index)) }
+          return
         }
-        body(current, channel(index))
-      }
-    }
-    switch (layout.blockedKernel, layout.strideWidth) {
-    case (3, 1): forEachPlane { $0.run3x3Stride1($1) }
-    case (3, 2): forEachPlane { $0.run3x3Stride2($1) }
-    case (5, 1): forEachPlane { $0.run5x5Stride1($1) }
-    case (5, 2): forEachPlane { $0.run5x5Stride2($1) }
-    default:
-      withUnsafeTemporaryAllocation(of: Int.self, capacity: shape.kernelHeight * shape.kernelWidth) { offsets in
-        for ky in 0..<shape.kernelHeight {
-          for kx in 0..<shape.kernelWidth {
-            offsets[ky * shape.kernelWidth + kx] = layout.tapOffset(ky, kx)
+        _ = layout.copyRows(channel(0).source, into: sweeps.0.plane, from: 0, to: shape.inputHeight, mask: sweeps.0.mask)
+        for index in 0..<planeCount {
+          let (current, next) = index % 2 == 0 ? (sweeps.0, sweeps.1) : (sweeps.1, sweeps.0)
+          if index + 1 < planeCount {
+            _ = layout.copyRows(channel(index + 1).source, into: next.plane, from: 0, to: shape.inputHeight, mask: next.mask)
           }
+          body(current, channel(index))
         }
-        forEachPlane { $0.runGeneral(offsets: UnsafePointer(offsets.baseAddress!), $1) }
+      }
+      switch (layout.blockedKernel, layout.strideWidth) {
+      case (3, 1): forEachPlane { $0.run3x3Stride1($1) }
+      case (3, 2): forEachPlane { $0.run3x3Stride2($1) }
+      case (5, 1): forEachPlane { $0.run5x5Stride1($1) }
+      case (5, 2): forEachPlane { $0.run5x5Stride2($1) }
+      default:
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: shape.kernelHeight * shape.kernelWidth) { offsets in
+          for ky in 0..<shape.kernelHeight {
+            for kx in 0..<shape.kernelWidth {
+              offsets[ky * shape.kernelWidth + kx] = layout.tapOffset(ky, kx)
+            }
+          }
+          forEachPlane { $0.runGeneral(offsets: UnsafePointer(offsets.baseAddress!), $1) }
+        }
       }
     }
   }
@@ -442,11 +446,11 @@ struct DepthwiseChannel {
 }
 
 /// One call's layout, padded plane, spare vector and clamp; runs the channels' loops.
-struct DepthwiseSweep {
+struct DepthwiseSweep<Bounds: StoreBounds> {
   let layout: DepthwisePlaneLayout
   let plane: UnsafeMutablePointer<Float>
   let spare: UnsafeMutablePointer<Float>
-  let clamp: VectorClamp
+  let clamp: Bounds
   /// Plane offsets of the taps (0, 1) through (0, 4): (kx mod sW)·Q + ⌊kx / sW⌋.
   ///
   /// Computed at run time on purpose: with the stride-1 offsets 1, 2, … as constants LLVM
@@ -458,7 +462,7 @@ struct DepthwiseSweep {
 
   init(
     layout: DepthwisePlaneLayout, plane: UnsafeMutablePointer<Float>, spare: UnsafeMutablePointer<Float>,
-    clamp: VectorClamp
+    clamp: Bounds
   ) {
     (self.layout, self.plane, self.spare, self.clamp) = (layout, plane, spare, clamp)
     columns = (layout.tapOffset(0, 1), layout.tapOffset(0, 2), layout.tapOffset(0, 3), layout.tapOffset(0, 4))
@@ -724,6 +728,21 @@ extension ConvolutionKernels {
     let taps = shape.kernelHeight * shape.kernelWidth
     let vectors = layout.flatFloats / 8
     let bounds = VectorClamp(clamp)
+    // One channel's flat vectors, with a kernel specialized for the kind of store (Note [Store
+    // activations]).
+    @inline(__always)
+    func compute(
+      _ source: UnsafePointer<Float>, taps tapValues: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
+      into flat: UnsafeMutablePointer<Float>
+    ) {
+      if clamp.activation == .hardswish {
+        depthwiseFlatChannel(
+          source, taps: tapValues, count: taps, offsets: offsets, vectors: vectors, into: flat, bounds: StoreHardswish())
+      } else {
+        depthwiseFlatChannel(
+          source, taps: tapValues, count: taps, offsets: offsets, vectors: vectors, into: flat, bounds: bounds)
+      }
+    }
     let channelCount = channels.count
     let count = shape.batch * channelCount
     // The image and channel of the index-th plane; a division only past the first image (a
@@ -766,9 +785,7 @@ extension ConvolutionKernels {
         let (source, flat) = even ? (planes.0, flats.0) : (planes.1, flats.1)
         if index + 1 < count { scatter(index + 1, into: even ? planes.1 : planes.0) }
         let tapValues = weights.taps(plane(index).channel)
-        depthwiseFlatChannel(
-          UnsafePointer(source), taps: tapValues, count: taps, offsets: UnsafePointer(offsets), vectors: vectors,
-          into: flat, bounds: bounds)
+        compute(UnsafePointer(source), taps: tapValues, offsets: UnsafePointer(offsets), into: flat)
         if index > 0 { copyOut(index - 1, from: even ? flats.1 : flats.0) }
       }
       copyOut(count - 1, from: (count - 1) % 2 == 0 ? flats.0 : flats.1)
@@ -780,7 +797,7 @@ extension ConvolutionKernels {
   @inline(never)
   static func depthwiseFlatChannel(
     _ planes: UnsafePointer<Float>, taps: UnsafePointer<Float>, count: Int, offsets: UnsafePointer<Int>, vectors: Int,
-    into flat: UnsafeMutablePointer<Float>, bounds: VectorClamp
+    into flat: UnsafeMutablePointer<Float>, bounds: some StoreBounds
   ) {
     let bias = SIMD8<Float>(repeating: taps[count])
     var vector = 0

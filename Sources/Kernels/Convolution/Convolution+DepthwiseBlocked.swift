@@ -57,7 +57,7 @@ typealias DepthwiseBlockSums = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<
 
 /// Stores four pixels' sums, clamped, one after the other from `target`.
 @inline(__always)
-func storeFour(_ sums: DepthwiseBlockSums, _ target: UnsafeMutablePointer<Float>, _ bounds: VectorClamp) {
+func storeFour(_ sums: DepthwiseBlockSums, _ target: UnsafeMutablePointer<Float>, _ bounds: some StoreBounds) {
   store8(bounds(sums.0), target)
   store8(bounds(sums.1), target + 8)
   store8(bounds(sums.2), target + 16)
@@ -141,27 +141,33 @@ extension ConvolutionKernels {
             (ky * shape.dilationHeight * layout.tileColumns + kx * shape.dilationWidth) * 8
         }
       }
+      let clampBounds = VectorClamp(clamp)
       for image in 0..<shape.batch {
         for block in 0..<blocks {
           let first = channels.lowerBound + 8 * block
           let source = input + (image * shape.inputChannels + first) * inputPlane
           depthwiseBlockGather(source, plane: inputPlane, places: UnsafePointer(places), into: tile)
           let blockWeights = weights.tapMajor + first
-          switch slidingKernel {
-          case 3:
-            depthwiseBlockStride1Kernel3(
-              shape, tile: UnsafePointer(tile), tileColumns: layout.tileColumns, weights: blockWeights,
-              channelCount: shape.outputChannels, bounds: VectorClamp(clamp), into: flat)
-          case 5:
-            depthwiseBlockStride1Kernel5(
-              shape, tile: UnsafePointer(tile), tileColumns: layout.tileColumns, weights: blockWeights,
-              channelCount: shape.outputChannels, bounds: VectorClamp(clamp), into: flat)
-          default:
-            depthwiseBlockCompute(
-              shape, tile: UnsafePointer(tile), tileColumns: layout.tileColumns, weights: blockWeights,
-              channelCount: shape.outputChannels, offsets: UnsafePointer(offsets), taps: taps, bounds: VectorClamp(clamp),
-              into: flat)
+          // The block's sums, by a kernel specialized for the kind of store (Note [Store
+          // activations]).
+          func compute(_ bounds: some StoreBounds) {
+            switch slidingKernel {
+            case 3:
+              depthwiseBlockStride1Kernel3(
+                shape, tile: UnsafePointer(tile), tileColumns: layout.tileColumns, weights: blockWeights,
+                channelCount: shape.outputChannels, bounds: bounds, into: flat)
+            case 5:
+              depthwiseBlockStride1Kernel5(
+                shape, tile: UnsafePointer(tile), tileColumns: layout.tileColumns, weights: blockWeights,
+                channelCount: shape.outputChannels, bounds: bounds, into: flat)
+            default:
+              depthwiseBlockCompute(
+                shape, tile: UnsafePointer(tile), tileColumns: layout.tileColumns, weights: blockWeights,
+                channelCount: shape.outputChannels, offsets: UnsafePointer(offsets), taps: taps, bounds: bounds,
+                into: flat)
+            }
           }
+          if clamp.activation == .hardswish { compute(StoreHardswish()) } else { compute(clampBounds) }
           let target = output + (image * shape.outputChannels + first) * outputPlane
           depthwiseBlockScatter(UnsafePointer(flat), plane: outputPlane, into: target)
         }
@@ -212,7 +218,7 @@ extension ConvolutionKernels {
   @inline(never)
   static func depthwiseBlockCompute(
     _ shape: Conv2DShape, tile: UnsafePointer<Float>, tileColumns: Int, weights: UnsafePointer<Float>,
-    channelCount: Int, offsets: UnsafePointer<Int>, taps: Int, bounds: VectorClamp,
+    channelCount: Int, offsets: UnsafePointer<Int>, taps: Int, bounds: some StoreBounds,
     into flat: UnsafeMutablePointer<Float>
   ) {
     let (outputHeight, outputWidth) = (shape.outputHeight, shape.outputWidth)
@@ -266,7 +272,7 @@ extension ConvolutionKernels {
   @inline(never)
   static func depthwiseBlockStride1Kernel5(
     _ shape: Conv2DShape, tile: UnsafePointer<Float>, tileColumns: Int, weights: UnsafePointer<Float>,
-    channelCount: Int, bounds: VectorClamp, into flat: UnsafeMutablePointer<Float>
+    channelCount: Int, bounds: some StoreBounds, into flat: UnsafeMutablePointer<Float>
   ) {
     depthwiseBlockSliding(
       kernel: 5, shape, tile: tile, tileColumns: tileColumns, weights: weights, channelCount: channelCount,
@@ -276,7 +282,7 @@ extension ConvolutionKernels {
   @inline(never)
   static func depthwiseBlockStride1Kernel3(
     _ shape: Conv2DShape, tile: UnsafePointer<Float>, tileColumns: Int, weights: UnsafePointer<Float>,
-    channelCount: Int, bounds: VectorClamp, into flat: UnsafeMutablePointer<Float>
+    channelCount: Int, bounds: some StoreBounds, into flat: UnsafeMutablePointer<Float>
   ) {
     depthwiseBlockSliding(
       kernel: 3, shape, tile: tile, tileColumns: tileColumns, weights: weights, channelCount: channelCount,
@@ -291,7 +297,7 @@ extension ConvolutionKernels {
   @inline(__always)
   static func depthwiseBlockSliding(
     kernel: Int, _ shape: Conv2DShape, tile: UnsafePointer<Float>, tileColumns: Int, weights: UnsafePointer<Float>,
-    channelCount: Int, bounds: VectorClamp, into flat: UnsafeMutablePointer<Float>
+    channelCount: Int, bounds: some StoreBounds, into flat: UnsafeMutablePointer<Float>
   ) {
     let (outputHeight, outputWidth) = (shape.outputHeight, shape.outputWidth)
     let bias = load8(weights + kernel * kernel * channelCount)

@@ -223,56 +223,59 @@ extension ConvolutionKernels {
     let tiles = tileRows.count * tileColumns
     let positionStride = shape.outputChannels * tiles
     let (width, height) = (shape.outputWidth, shape.outputHeight)
-    let bounds = VectorClamp(clamp)
-    // Groups of eight tiles whose 8m output columns all lie inside the plane.
-    let fullGroups = width / (8 * tileSize)
-    // The 16 result vectors of a group of eight 4×4 tiles (`Winograd4Tile.outputTransform`).
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * 32) { buffer in
-      let groupScratch = buffer.baseAddress!
-      for channel in outputChannels {
-        let bias = SIMD8<Float>(repeating: weights.bias[channel])
-        let source = products + channel * tiles
-        let plane = output + channel * height * width
-        for tileRow in tileRows {
-          let column = source + (tileRow - tileRows.lowerBound) * tileColumns
-          let y = tileSize * tileRow
-          if tileSize == 4 {
-            let target = plane + y * width
-            let rows = min(4, height - y)
+    // One specialized transform per kind of store (Note [Store activations]).
+    if clamp.activation == .hardswish { transform(StoreHardswish()) } else { transform(VectorClamp(clamp)) }
+    func transform(_ bounds: some StoreBounds) {
+      // Groups of eight tiles whose 8m output columns all lie inside the plane.
+      let fullGroups = width / (8 * tileSize)
+      // The 16 result vectors of a group of eight 4×4 tiles (`Winograd4Tile.outputTransform`).
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * 32) { buffer in
+        let groupScratch = buffer.baseAddress!
+        for channel in outputChannels {
+          let bias = SIMD8<Float>(repeating: weights.bias[channel])
+          let source = products + channel * tiles
+          let plane = output + channel * height * width
+          for tileRow in tileRows {
+            let column = source + (tileRow - tileRows.lowerBound) * tileColumns
+            let y = tileSize * tileRow
+            if tileSize == 4 {
+              let target = plane + y * width
+              let rows = min(4, height - y)
+              for group in 0..<fullGroups {
+                Winograd4Tile.outputTransform(
+                  column + 8 * group, positionStride: positionStride, bias: bias, bounds: bounds,
+                  into: target + 32 * group, rowStride: width, rows: rows, pixels: 32, block: groupScratch)
+              }
+              if fullGroups * 8 < tileColumns {
+                // The last tiles: a group ending at the row's last tile when there are eight (its
+                // first pixels are stored twice, the same values), reading past the row when not.
+                let tile = max(tileColumns - 8, 0)
+                Winograd4Tile.outputTransform(
+                  column + tile, positionStride: positionStride, bias: bias, bounds: bounds,
+                  into: target + 4 * tile, rowStride: width, rows: rows, pixels: width - 4 * tile, block: groupScratch)
+              }
+              continue
+            }
+            let (top, bottom) = (plane + y * width, y + 1 < height ? plane + (y + 1) * width : nil)
             for group in 0..<fullGroups {
-              Winograd4Tile.outputTransform(
-                column + 8 * group, positionStride: positionStride, bias: bias, bounds: bounds,
-                into: target + 32 * group, rowStride: width, rows: rows, pixels: 32, block: groupScratch)
+              let (y0, y1) = WinogradTile.outputRows(
+                column + 8 * group, positionStride: positionStride, bias: bias, bounds: bounds)
+              store8(y0.0, top + 16 * group)
+              store8(y0.1, top + 16 * group + 8)
+              if let bottom {
+                store8(y1.0, bottom + 16 * group)
+                store8(y1.1, bottom + 16 * group + 8)
+              }
             }
-            if fullGroups * 8 < tileColumns {
-              // The last tiles: a group ending at the row's last tile when there are eight (its
-              // first pixels are stored twice, the same values), reading past the row when not.
-              let tile = max(tileColumns - 8, 0)
-              Winograd4Tile.outputTransform(
-                column + tile, positionStride: positionStride, bias: bias, bounds: bounds,
-                into: target + 4 * tile, rowStride: width, rows: rows, pixels: width - 4 * tile, block: groupScratch)
+            let tile = fullGroups * 8
+            if tile < tileColumns {
+              // The last tiles: eight are computed (the loads past the row read the next row, or
+              // the products' spare floats), only the pixels inside the plane stored.
+              let (y0, y1) = WinogradTile.outputRows(column + tile, positionStride: positionStride, bias: bias, bounds: bounds)
+              let pixels = width - 2 * tile
+              WinogradTile.store(y0, top + 2 * tile, count: pixels)
+              if let bottom { WinogradTile.store(y1, bottom + 2 * tile, count: pixels) }
             }
-            continue
-          }
-          let (top, bottom) = (plane + y * width, y + 1 < height ? plane + (y + 1) * width : nil)
-          for group in 0..<fullGroups {
-            let (y0, y1) = WinogradTile.outputRows(
-              column + 8 * group, positionStride: positionStride, bias: bias, bounds: bounds)
-            store8(y0.0, top + 16 * group)
-            store8(y0.1, top + 16 * group + 8)
-            if let bottom {
-              store8(y1.0, bottom + 16 * group)
-              store8(y1.1, bottom + 16 * group + 8)
-            }
-          }
-          let tile = fullGroups * 8
-          if tile < tileColumns {
-            // The last tiles: eight are computed (the loads past the row read the next row, or
-            // the products' spare floats), only the pixels inside the plane stored.
-            let (y0, y1) = WinogradTile.outputRows(column + tile, positionStride: positionStride, bias: bias, bounds: bounds)
-            let pixels = width - 2 * tile
-            WinogradTile.store(y0, top + 2 * tile, count: pixels)
-            if let bottom { WinogradTile.store(y1, bottom + 2 * tile, count: pixels) }
           }
         }
       }
@@ -454,7 +457,7 @@ enum WinogradTile {
   /// positionStride`: each row as its 16 pixels (two vectors), tile t's at 2t and 2t + 1.
   @inline(__always)
   static func outputRows(
-    _ column: UnsafePointer<Float>, positionStride: Int, bias: SIMD8<Float>, bounds: VectorClamp
+    _ column: UnsafePointer<Float>, positionStride: Int, bias: SIMD8<Float>, bounds: some StoreBounds
   ) -> ((SIMD8<Float>, SIMD8<Float>), (SIMD8<Float>, SIMD8<Float>)) {
     // (m · A)[r] for r = 0 … 3: columns 0 and 1 of each transformed row.
     @inline(__always)

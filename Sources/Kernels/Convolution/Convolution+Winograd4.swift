@@ -155,7 +155,7 @@ enum Winograd4Tile {
   /// `transposeRows`.
   @inline(__always)
   static func outputTransform(
-    _ column: UnsafePointer<Float>, positionStride: Int, bias: SIMD8<Float>, bounds: VectorClamp,
+    _ column: UnsafePointer<Float>, positionStride: Int, bias: SIMD8<Float>, bounds: some StoreBounds,
     into target: UnsafeMutablePointer<Float>, rowStride: Int, rows: Int, pixels: Int,
     block: UnsafeMutablePointer<Float>
   ) {
@@ -193,7 +193,7 @@ enum Winograd4Tile {
   /// out-of-line function travel as pairs of 128-bit registers.
   @inline(never)
   static func transposeRows(
-    _ block: UnsafePointer<Float>, bias: SIMD8<Float>, bounds: VectorClamp, into target: UnsafeMutablePointer<Float>,
+    _ block: UnsafePointer<Float>, bias: SIMD8<Float>, bounds: some StoreBounds, into target: UnsafeMutablePointer<Float>,
     rowStride: Int, rows: Int, pixels: Int
   ) {
     for i in 0..<rows {

@@ -132,14 +132,13 @@ extension GEMMKernels {
     if rows.isEmpty { return }
     let mr = panelRows
     let depth = weights.depth
-    let bounds = VectorClamp(clamp)
     let firstPanel = rows.lowerBound / mr
     let panelCount = (rows.upperBound + mr - 1) / mr - firstPanel
     // Writes panel `p`'s sum plus bias, clamped, to the rows of `rows` it holds.
     @inline(__always)
     func finish(_ sum: SIMD8<Float>, panel p: Int) {
       let m0 = p * mr
-      let value = bounds(sum + loadPartial8(weights.panelBias(group: 0, row: m0), count: mr))
+      let value = clamp.vector(sum + loadPartial8(weights.panelBias(group: 0, row: m0), count: mr))
       for row in max(m0, rows.lowerBound)..<min(m0 + mr, rows.upperBound) { y[row] = value[row - m0] }
     }
     // Panels p0…p3, one k of each per step, each summed over k in order in its own accumulator.
@@ -412,23 +411,28 @@ extension GEMMKernels {
     scratch: UnsafeMutablePointer<Float>, tiling: GEMMTiling
   ) {
     if rows.isEmpty || columns.isEmpty { return }
-    withUnsafeTemporaryAllocation(of: Int.self, capacity: panelColumns) { offsets in
-      if let block = tiling.inPlaceColumnBlock {
-        let done = withUnsafeTemporaryAllocation(of: Int.self, capacity: weights.depth) { rowOffsets in
-          guard let base = source.inPlaceRows(depth: weights.depth, offsets: rowOffsets.baseAddress!) else {
-            return false
+    // One specialized loop nest per kind of store (Note [Store activations]).
+    if clamp.activation == .hardswish { nest(StoreHardswish()) } else { nest(VectorClamp(clamp)) }
+    func nest(_ bounds: some StoreBounds) {
+      withUnsafeTemporaryAllocation(of: Int.self, capacity: panelColumns) { offsets in
+        if let block = tiling.inPlaceColumnBlock {
+          let done = withUnsafeTemporaryAllocation(of: Int.self, capacity: weights.depth) { rowOffsets in
+            guard let base = source.inPlaceRows(depth: weights.depth, offsets: rowOffsets.baseAddress!) else {
+              return false
+            }
+            runInPlaceGEMM(
+              weights: weights, group: group, b: base, rowOffsets: UnsafePointer(rowOffsets.baseAddress!), c: c,
+              cRowStride: cRowStride, columnMap: columnMap, clamp: clamp, bounds: bounds, rows: rows,
+              columns: columns, scratch: scratch, columnBlock: block, offsets: offsets.baseAddress!)
+            return true
           }
-          runInPlaceGEMM(
-            weights: weights, group: group, b: base, rowOffsets: UnsafePointer(rowOffsets.baseAddress!), c: c,
-            cRowStride: cRowStride, columnMap: columnMap, clamp: clamp, rows: rows, columns: columns,
-            scratch: scratch, columnBlock: block, offsets: offsets.baseAddress!)
-          return true
+          if done { return }
         }
-        if done { return }
+        runPackedGEMM(
+          weights: weights, group: group, source: source, c: c, cRowStride: cRowStride, columnMap: columnMap,
+          clamp: clamp, bounds: bounds, rows: rows, columns: columns, scratch: scratch, tiling: tiling,
+          offsets: offsets.baseAddress!)
       }
-      runPackedGEMM(
-        weights: weights, group: group, source: source, c: c, cRowStride: cRowStride, columnMap: columnMap,
-        clamp: clamp, rows: rows, columns: columns, scratch: scratch, tiling: tiling, offsets: offsets.baseAddress!)
     }
   }
 
@@ -436,14 +440,14 @@ extension GEMMKernels {
   /// depth in one pass. Same contract as `runPackedGEMM`.
   private static func runInPlaceGEMM<Columns: GEMMColumns>(
     weights: PackedWeights, group: Int, b: UnsafePointer<Float>, rowOffsets: UnsafePointer<Int>,
-    c: UnsafeMutablePointer<Float>, cRowStride: Int, columnMap: Columns, clamp: OutputClamp, rows: Range<Int>,
-    columns: Range<Int>, scratch: UnsafeMutablePointer<Float>, columnBlock: Int, offsets: UnsafeMutablePointer<Int>
+    c: UnsafeMutablePointer<Float>, cRowStride: Int, columnMap: Columns, clamp: OutputClamp, bounds: some StoreBounds,
+    rows: Range<Int>, columns: Range<Int>, scratch: UnsafeMutablePointer<Float>, columnBlock: Int,
+    offsets: UnsafeMutablePointer<Int>
   ) {
     let (mr, nr) = (panelRows, panelColumns)
     let depth = weights.depth
     let lastPanel = scratch
     let tile = scratch + depth * nr
-    let bounds = VectorClamp(clamp)
     let finish = !clamp.isNone
     let firstPanelRow = rows.lowerBound - rows.lowerBound % mr
     // The columns whose tiles read B in place: every tile of 16 that ends inside `columns`.
@@ -562,7 +566,7 @@ extension GEMMKernels {
   /// `runPackedGEMM` with `panelColumns` ints of room for an edge tile's column offsets.
   private static func runPackedGEMM<Source: PackedGEMMSource, Columns: GEMMColumns>(
     weights: PackedWeights, group: Int, source: Source, c: UnsafeMutablePointer<Float>, cRowStride: Int,
-    columnMap: Columns, clamp: OutputClamp, rows: Range<Int>, columns: Range<Int>,
+    columnMap: Columns, clamp: OutputClamp, bounds: some StoreBounds, rows: Range<Int>, columns: Range<Int>,
     scratch: UnsafeMutablePointer<Float>, tiling: GEMMTiling, offsets: UnsafeMutablePointer<Int>
   ) {
     let (mr, nr) = (panelRows, panelColumns)
@@ -570,7 +574,6 @@ extension GEMMKernels {
     let packed = scratch
     let rowBuffer = scratch + tiling.packedCount(depth: weights.depth)
     let tile = rowBuffer + tiling.columnBlock + GEMMTiling.rowSlack
-    let bounds = VectorClamp(clamp)
     let clamps = !clamp.isNone
     let firstPanelRow = rows.lowerBound - rows.lowerBound % mr
     for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: columnBlock) {
@@ -650,7 +653,7 @@ extension GEMMKernels {
   @inline(__always)
   static func narrowTileKernel(
     columns: Int, depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>,
-    accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+    accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: some StoreBounds
   ) {
     let nr = panelColumns
     if columns <= 4 {
@@ -737,7 +740,7 @@ extension GEMMKernels {
   @inline(never)
   static func microKernel6x16<B: PanelReader>(
     depth: Int, a: UnsafePointer<Float>, b: B, c: UnsafeMutablePointer<Float>,
-    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: some StoreBounds
   ) {
     tile6x16(
       depth: depth, a: a, b: b, c: c, cRowStride: cRowStride, accumulate: accumulate, bias: bias, finish: finish,
@@ -749,7 +752,7 @@ extension GEMMKernels {
   @inline(never)
   static func microKernel6x16Run(
     tiles: Int, depth: Int, a: UnsafePointer<Float>, base: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
-    c: UnsafeMutablePointer<Float>, cRowStride: Int, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+    c: UnsafeMutablePointer<Float>, cRowStride: Int, bias: UnsafePointer<Float>, finish: Bool, bounds: some StoreBounds
   ) {
     for t in 0..<tiles {
       tile6x16(
@@ -762,7 +765,7 @@ extension GEMMKernels {
   @inline(__always)
   static func tile6x16<B: PanelReader>(
     depth: Int, a: UnsafePointer<Float>, b: B, c: UnsafeMutablePointer<Float>,
-    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: some StoreBounds
   ) {
     let (c0, c1, c2, c3, c4, c5) = (c, c + cRowStride, c + 2 * cRowStride, c + 3 * cRowStride, c + 4 * cRowStride, c + 5 * cRowStride)
     var (r00, r01, r10, r11, r20, r21): (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
@@ -829,7 +832,7 @@ extension GEMMKernels {
   /// 1-row kernels, so a partial panel costs about its share of a full one.
   static func partialRowsKernel16<B: PanelReader>(
     rows: Int, depth: Int, a: UnsafePointer<Float>, b: B, c: UnsafeMutablePointer<Float>,
-    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: some StoreBounds
   ) {
     var row = 0
     if rows - row >= 4 {
@@ -855,7 +858,7 @@ extension GEMMKernels {
   @inline(never)
   static func microKernel4x16<B: PanelReader>(
     depth: Int, a: UnsafePointer<Float>, b: B, c: UnsafeMutablePointer<Float>,
-    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: some StoreBounds
   ) {
     let (c0, c1, c2, c3) = (c, c + cRowStride, c + 2 * cRowStride, c + 3 * cRowStride)
     var (r00, r01, r10, r11): (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
@@ -903,7 +906,7 @@ extension GEMMKernels {
   @inline(never)
   static func microKernel2x16<B: PanelReader>(
     depth: Int, a: UnsafePointer<Float>, b: B, c: UnsafeMutablePointer<Float>,
-    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: some StoreBounds
   ) {
     let (c0, c1) = (c, c + cRowStride)
     var (r00, r01, r10, r11): (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
@@ -935,7 +938,7 @@ extension GEMMKernels {
   @inline(never)
   static func microKernel1x16<B: PanelReader>(
     depth: Int, a: UnsafePointer<Float>, b: B, c: UnsafeMutablePointer<Float>,
-    accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+    accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: some StoreBounds
   ) {
     var (r0, r1) = accumulate ? (load8(c), load8(c + 8)) : (SIMD8(repeating: bias[0]), SIMD8(repeating: bias[0]))
     var a = a
@@ -962,7 +965,7 @@ extension GEMMKernels {
   static func singleColumn<Columns: GEMMColumns>(
     weights: PackedWeights, group: Int, k0: Int, depth: Int, b: UnsafePointer<Float>, column: Int,
     columnMap: Columns, c: UnsafeMutablePointer<Float>, cRowStride: Int, rows: Range<Int>, accumulate: Bool,
-    finish: Bool, bounds: VectorClamp, offsets: UnsafeMutablePointer<Int>
+    finish: Bool, bounds: some StoreBounds, offsets: UnsafeMutablePointer<Int>
   ) {
     let mr = panelRows
     columnMap.offsets(column, count: 1, into: offsets)
@@ -1036,7 +1039,7 @@ extension GEMMKernels {
   @inline(never)
   static func microKernel6x4(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
-    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: some StoreBounds
   ) {
     func load4(_ pointer: UnsafePointer<Float>) -> SIMD4<Float> {
       UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<Float>.self)
@@ -1044,7 +1047,7 @@ extension GEMMKernels {
     func store4(_ value: SIMD4<Float>, _ pointer: UnsafeMutablePointer<Float>) {
       var value = value
       if finish {
-        for lane in 0..<4 { value[lane] = clampValue(value[lane], bounds.lower, bounds.upper) }
+        for lane in 0..<4 { value[lane] = bounds.scalar(value[lane]) }
       }
       UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<Float>.self)
     }
@@ -1081,7 +1084,7 @@ extension GEMMKernels {
   @inline(never)
   static func microKernel6x8(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
-    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: VectorClamp
+    cRowStride: Int, accumulate: Bool, bias: UnsafePointer<Float>, finish: Bool, bounds: some StoreBounds
   ) {
     let (c0, c1, c2, c3, c4, c5) = (c, c + cRowStride, c + 2 * cRowStride, c + 3 * cRowStride, c + 4 * cRowStride, c + 5 * cRowStride)
     var (r0, r1, r2, r3, r4, r5): (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)

@@ -34,6 +34,20 @@ extension GEMMKernels {
     let cTransposed = scratch
     let edgePanel = scratch + tiling.columnBlock * 24
     let bounds = VectorClamp(clamp)
+    // Stores a finished block with the clamp's bounds (Note [Store activations]).
+    @inline(__always)
+    func store(_ m0: Int, _ j0: Int, _ width: Int) {
+      let (rowCount, target) = (min(pr, rows.upperBound - m0), c + (m0 - rows.lowerBound) * cRowStride + (j0 - columns.lowerBound))
+      if clamp.activation == .hardswish {
+        storeTransposed(
+          cTransposed, panelRows: pr, columns: width, rows: rowCount, c: target, cRowStride: cRowStride,
+          bounds: StoreHardswish(), clamps: true)
+      } else {
+        storeTransposed(
+          cTransposed, panelRows: pr, columns: width, rows: rowCount, c: target, cRowStride: cRowStride, bounds: bounds,
+          clamps: !clamp.isNone)
+      }
+    }
     for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: tiling.columnBlock) {
       let blockEnd = min(j0 + tiling.columnBlock, columns.upperBound)
       let width = blockEnd - j0
@@ -70,10 +84,7 @@ extension GEMMKernels {
           for t in 0..<fullTiles { tile(t, columns: bBlock + t * tc, stride: bRowStride) }
           if edge > 0 { tile(fullTiles, columns: edgePanel + k0 * tc, stride: tc) }
         }
-        storeTransposed(
-          cTransposed, panelRows: pr, columns: width, rows: min(pr, rows.upperBound - m0),
-          c: c + (m0 - rows.lowerBound) * cRowStride + (j0 - columns.lowerBound), cRowStride: cRowStride,
-          bounds: bounds, clamps: !clamp.isNone)
+        store(m0, j0, width)
       }
     }
   }
@@ -196,7 +207,7 @@ extension GEMMKernels {
   @inline(never)
   static func storeTransposed(
     _ ct: UnsafePointer<Float>, panelRows pr: Int, columns: Int, rows: Int, c: UnsafeMutablePointer<Float>,
-    cRowStride: Int, bounds: VectorClamp, clamps: Bool
+    cRowStride: Int, bounds: some StoreBounds, clamps: Bool
   ) {
     var j = 0
     while j + 8 <= columns {
@@ -220,7 +231,7 @@ extension GEMMKernels {
       j += 8
     }
     while j < columns {
-      for m in 0..<rows { c[m * cRowStride + j] = clampValue(ct[j * pr + m], bounds.lower, bounds.upper) }
+      for m in 0..<rows { c[m * cRowStride + j] = bounds.scalar(ct[j * pr + m]) }
       j += 1
     }
   }

@@ -1,3 +1,4 @@
+import CPrefetch
 // SIMD helpers shared by the vectorized float32 kernels.
 //
 // Note [SIMD8 on x86_64]
@@ -88,7 +89,7 @@ func storePartial8(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>
 /// Written lane by lane on purpose: LLVM turns this scalar form into `vmaxps` / `vminps`, while
 /// the same clamp through `SIMD.replacing(with:where:)` becomes compare-and-blend, which
 /// measured up to twice as slow inside an FMA loop on Zen 1.
-struct VectorClamp {
+struct VectorClamp: StoreBounds {
   let lower: Float
   let upper: Float
 
@@ -110,6 +111,46 @@ struct VectorClamp {
     var result = SIMD8<Float>()
     for lane in 0..<8 { result[lane] = clampValue(value[lane], lower, upper) }
     return result
+  }
+
+  @inline(__always)
+  func scalar(_ value: Float) -> Float { clampValue(value, lower, upper) }
+}
+
+/// What a kernel applies to each output as it stores it: an `OutputClamp`'s bounds
+/// (`VectorClamp`) or its activation (`StoreHardswish`). The kernels are generic over it, so each
+/// kind runs its own specialized copy with nothing to test per vector (Note [Store activations]).
+protocol StoreBounds {
+  /// The output vector to store for the sums `value`.
+  func callAsFunction(_ value: SIMD8<Float>) -> SIMD8<Float>
+  /// The same for one float (scalar tails), the same operations in the same order.
+  func scalar(_ value: Float) -> Float
+}
+
+/// `clamp(x + 3, 0, 6)` of a vector, as `clampValue` computes each lane (NaN stays NaN), by one
+/// max and one min (`mo_clamp8`): written lane by lane, or by compares and blends, inside a
+/// micro-kernel LLVM built it from per-lane inserts and shuffles.
+@inline(__always)
+func shiftedRelu6(_ x: SIMD8<Float>) -> SIMD8<Float> {
+  mo_clamp8(x + 3, 0, 6)
+}
+
+/// Hardswish at the store, with no clamp (`OutputClamp.hardswish`): `VectorHardswish`'s
+/// operations in the same order.
+struct StoreHardswish: StoreBounds {
+  @inline(__always)
+  func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float> { x * shiftedRelu6(x) * SIMD8(repeating: 1 / 6) }
+
+  @inline(__always)
+  func scalar(_ value: Float) -> Float { StoreActivation.hardswish(value) }
+}
+
+extension OutputClamp {
+  /// One vector as the kernels store it, the kind chosen per call: for stores outside the inner
+  /// loops (the loops themselves take a `StoreBounds` type).
+  @inline(__always)
+  func vector(_ value: SIMD8<Float>) -> SIMD8<Float> {
+    activation == .hardswish ? StoreHardswish()(value) : VectorClamp(self)(value)
   }
 }
 

@@ -288,16 +288,10 @@ enum FastExecutors {
   // else uses), and the convolution applies the activation to each part of the output right
   // after computing it, while it is still in cache. The numbers are the unfused ones: the same
   // kernels on the same values. The instruction reports (errors, profile) as the convolution.
-  // Applying hardswish inside the kernels' store epilogue instead (in registers, one pass less)
-  // was measured side by side on MobileNetV3-Small and gained nothing: the separate pass runs on
-  // data still in L1/L2, and the epilogue's extra operations per stored vector cost the same
-  // (the optimizer also stopped inlining the clamp into the micro-kernels once it carried the
-  // activation). Remeasured 2026-11-23: skipping these passes altogether (wrong results, an upper
-  // bound) made MobileNetV3-Small 5.50 → 5.23 ms at one thread, while the pass's own arithmetic
-  // (six vector operations per eight floats, 0.8M floats per run) is about 0.1 ms; so up to
-  // about 0.17 ms is cache traffic that a fusion into every store path (GEMM tiles, edge tiles,
-  // partial panels, depthwise kernels) might recover. Activating GEMM outputs in chunks of four
-  // or eight row panels instead (to stay in L1) was 1.5–3.5% slower (more GEMM calls).
+  // Hardswish after an unclamped convolution no longer takes this pass: the kernels apply it as
+  // they store (Note [Store activations]); hardsigmoid and the other activations still do.
+  // Activating GEMM outputs in chunks of four or eight row panels instead of 256 columns (to stay
+  // in L1) was 1.5–3.5% slower (more GEMM calls).
   // Not kept either (2026-11-24, Zen 2 host): a 1×1 expansion fused with the depthwise
   // convolution that reads it (a plan-time condition on the two prepacked contexts), run band
   // by band (output rows of the depthwise layer, the expansion computed for their input rows,
@@ -596,10 +590,18 @@ enum FastExecutors {
   private static func runConv2d(
     _ context: ExecutionContext, _ prepared: PreparedConvolution, _ input: Tensor, epilogue: ConvEpilogue?
   ) -> (Tensor, applied: Bool) {
-    let (shape, clamp) = (prepared.shape, prepared.clamp)
+    let shape = prepared.shape
+    var clamp = prepared.clamp
     let x = input.contiguous()
     let output = context.makeTensor(input.rank == 3 ? Array(shape.outputShape.dropFirst()) : shape.outputShape)
-    let bound = epilogue?.bind(output)
+    var bound = epilogue?.bind(output)
+    let applied = epilogue == nil || bound != nil
+    // Hardswish after an unclamped convolution goes into the kernels' stores (Note [Store
+    // activations]).
+    if case .activation(.hardswish)? = bound, clamp.isNone {
+      clamp = .hardswish
+      bound = nil
+    }
     let weights: ConvolutionWeights
     switch prepared.weights {
     case .winograd(let winograd):
@@ -608,7 +610,7 @@ enum FastExecutors {
           context, shape, input: x.floatPointer(), weights: winograd, output: output.floatPointer(), clamp: clamp,
           epilogue: bound)
       }
-      return (output, epilogue == nil || bound != nil)
+      return (output, applied)
     case .direct(let direct):
       weights = direct
     }
@@ -649,7 +651,7 @@ enum FastExecutors {
         }
       }
     }
-    return (output, epilogue == nil || bound != nil)
+    return (output, applied)
   }
 
   /// A 1×1 convolution on the transposed-tile GEMM (Note [Transposed tiles]), per image split

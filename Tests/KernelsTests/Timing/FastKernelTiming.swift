@@ -261,6 +261,30 @@ struct FastKernelTiming {
     }
   }
 
+  /// The MobileNet stems (3×3, stride 2, from three channels) the way the runtime runs them, and
+  /// the phase-plane scatter alone.
+  @Test func stemLayers() {
+    var generator = SeededGenerator(seed: 9)
+    let layers: [(String, Layer)] = [
+      ("3×3 conv 3→16 s2 @224×224 (mobilenet_v3 stem)", Self.conv(3, 16, size: 224, kernel: 3, stride: 2, generator: &generator)),
+      ("3×3 conv 3→32 s2 @224×224 (mobilenet_v2 stem)", Self.conv(3, 32, size: 224, kernel: 3, stride: 2, clamp: .relu6, generator: &generator)),
+    ]
+    for (name, layer) in layers {
+      let input = generator.floats(layer.shape.inputShape.elementCount)
+      var output = [Float](repeating: 0, count: layer.shape.outputShape.elementCount)
+      let planes = AlignedBuffer(count: ConvolutionKernels.phasePlanesCount(layer.shape))
+      let scratch = AlignedBuffer(count: layer.scratchCount)
+      input.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { output in
+          let all = Self.median { layer.runPhasePlanes(input.baseAddress!, output.baseAddress!, planes: planes.pointer, scratch: scratch.pointer) }
+          let scatter = Self.median { ConvolutionKernels.conv2dPhasePlanesScatter(layer.shape, input: input.baseAddress!, planes: planes.pointer, channels: 0..<3) }
+          Self.report(name, milliseconds: all, flops: layer.flops)
+          Self.report(name + " scatter only", milliseconds: scatter)
+        }
+      }
+    }
+  }
+
   /// ResNet-18's dense 3×3 layers the way the runtime runs them: scatter into phase planes, then
   /// the packed GEMM reading the planes in place (Note [Phase-plane GEMM]).
   @Test func phasePlaneLayers() {
