@@ -33,6 +33,44 @@ public final class ExecutionContext: @unchecked Sendable {
   private var sliceOffset = 0
   private let sliceLock = NSLock()
 
+  /// A request for a convolution's channel means and what answered it (Note [Pooled side
+  /// output]), under `meansLock`; like a slice, taken once by whichever thread asks.
+  private var meansRequested = false
+  private var meansAnswer: (means: Tensor, output: Tensor)?
+  private let meansLock = NSLock()
+
+  /// Asks the next convolution for the means of its output channels.
+  func requestChannelMeans() {
+    meansLock.lock()
+    (meansRequested, meansAnswer) = (true, nil)
+    meansLock.unlock()
+  }
+
+  /// True, once, when the means were requested.
+  func takeChannelMeansRequest() -> Bool {
+    meansLock.lock()
+    defer { meansLock.unlock() }
+    let requested = meansRequested
+    meansRequested = false
+    return requested
+  }
+
+  /// Hands over `means`, the channel means of `output`.
+  func answerChannelMeans(_ means: Tensor, of output: Tensor) {
+    meansLock.lock()
+    meansAnswer = (means, output)
+    meansLock.unlock()
+  }
+
+  /// The means handed over since the request, if any; ends the request.
+  func collectChannelMeans() -> (means: Tensor, output: Tensor)? {
+    meansLock.lock()
+    defer { meansLock.unlock() }
+    let answer = meansAnswer
+    (meansRequested, meansAnswer) = (false, nil)
+    return answer
+  }
+
   /// The convolution prepared for `object` when it was prepared for inputs shaped like
   /// `input` and the fast kernels take `input` (Note [Prepared convolutions]).
   func preparedConvolution(_ object: ScriptObject, input: Tensor) -> PreparedConvolution? {

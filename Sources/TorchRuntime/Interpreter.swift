@@ -101,9 +101,11 @@ public final class Interpreter {
     // This run's concatenation buffers and the next free float in each (Note [Concatenation in
     // place]).
     var buffers: [ObjectIdentifier: (buffer: Tensor, next: Int)] = [:]
+    // This run's channel means handed from a convolution to its pool (Note [Pooled side output]).
+    var means: [ObjectIdentifier: (means: Tensor, output: Tensor)] = [:]
     for (index, instruction) in segment.instructions.enumerated() {
       if let role = segment.arenas[index] {
-        try step(instruction, role: role, buffers: &buffers, &registers, method: method)
+        try step(instruction, role: role, buffers: &buffers, means: &means, &registers, method: method)
       } else {
         try step(instruction, &registers, method: method)
       }
@@ -114,7 +116,7 @@ public final class Interpreter {
   /// `step` for an instruction of a concatenation group (Note [Concatenation in place]).
   private func step(
     _ instruction: Instruction, role: ArenaRole, buffers: inout [ObjectIdentifier: (buffer: Tensor, next: Int)],
-    _ registers: inout [IValue], method: String
+    means: inout [ObjectIdentifier: (means: Tensor, output: Tensor)], _ registers: inout [IValue], method: String
   ) throws {
     guard case .op(_, let inputs, let outputs, let node) = instruction else {
       return try step(instruction, &registers, method: method)
@@ -153,6 +155,22 @@ public final class Interpreter {
       if case .tensor(let output) = registers[outputs[0]], output.dtype == .float32 {
         arena.floats.store(output.count, ordering: .relaxed)
       }
+    case .meansProducer(let link):
+      context.requestChannelMeans()
+      defer { means[ObjectIdentifier(link)] = context.collectChannelMeans() }
+      try step(instruction, &registers, method: method)
+    case .meansConsumer(let link):
+      let key = ObjectIdentifier(link)
+      defer { means[key] = nil }
+      if let (result, output) = means[key], case .tensor(let input) = registers[inputs[0]],
+        input.storage === output.storage, input.storageOffset == output.storageOffset, input.shape == output.shape,
+        input.strides == output.strides
+      {
+        registers[outputs[0]] = .tensor(result)
+        context.profile?.record(node, seconds: 0, arguments: inputs.map { registers[$0] }, results: [.tensor(result)])
+        return
+      }
+      try step(instruction, &registers, method: method)
     }
   }
 

@@ -47,6 +47,46 @@ struct DepthwiseTester {
 }
 
 @Suite struct DepthwiseTests {
+  /// The channel means the channel-blocked kernel hands to a pool (Note [Pooled side output]):
+  /// the mean of each output plane it wrote, two images, the channels in parts of whole blocks,
+  /// with a clamp, hardswish at the store, or nothing; the outputs stay the kernel's usual ones.
+  @Test func channelMeansAverageTheOutputPlanes() {
+    let shapes = [
+      convShape(batch: 2, 16, 16, height: 14, width: 14, kernel: 5, padding: 2, groups: 16),
+      convShape(batch: 2, 24, 24, height: 7, width: 7, kernel: 3, padding: 1, groups: 24),
+      convShape(batch: 2, 16, 16, height: 28, width: 28, kernel: 5, stride: 2, padding: 2, groups: 16),
+      convShape(batch: 2, 32, 32, height: 14, width: 14, kernel: 3, stride: 2, padding: 1, groups: 32),
+      convShape(batch: 2, 8, 8, height: 3, width: 5, kernel: 3, padding: 1, groups: 8),
+    ]
+    for (index, shape) in shapes.enumerated() {
+      #expect(ConvolutionKernels.depthwiseAveragesChannels(shape), "\(shape)")
+      let clamp = [OutputClamp.none, .relu6, .hardswish][index % 3]
+      let problem = ConvolutionProblem(shape, hasBias: true, clamp: clamp, seed: UInt64(index + 40))
+      let packed = problem.packed { DepthwiseWeights(shape, weight: $0, bias: $1) }
+      let scratch = AlignedBuffer(count: ConvolutionKernels.depthwiseScratchCount(shape))
+      let (planes, plane) = (shape.batch * shape.outputChannels, shape.outputHeight * shape.outputWidth)
+      var output = [Float](repeating: .nan, count: shape.outputShape.elementCount)
+      var means = [Float](repeating: .nan, count: planes)
+      problem.input.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { output in
+          means.withUnsafeMutableBufferPointer { means in
+            for part in stride(from: 0, to: shape.outputChannels, by: 8) {
+              ConvolutionKernels.depthwiseConv2d(
+                shape, input: input.baseAddress!, weights: packed, output: output.baseAddress!, clamp: clamp,
+                channels: part..<min(part + 8, shape.outputChannels), scratch: scratch.pointer,
+                channelMeans: means.baseAddress!)
+            }
+          }
+        }
+      }
+      expectClose(output, problem.expected, tolerance: 1e-5, "\(shape)")
+      let expectedMeans = (0..<planes).map { index in
+        output[index * plane..<(index + 1) * plane].reduce(0.0) { $0 + Double($1) } / Double(plane)
+      }
+      expectClose(means, expectedMeans, tolerance: 1e-5, "means of \(shape)")
+    }
+  }
+
   /// 3×3 and 5×5 at stride 1 and 2 at every width up to 35 — output rows of at most 16 run the
   /// flat loop (Note [Flat depthwise]: rows shorter than a vector that spill into the next
   /// ones, the phase scatter's short and overlapping rows), wider ones the row-blocked loops

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorchIR
+import TorchRuntime
 import _TestSupport
 
 @testable import MobileOptimizer
@@ -37,6 +38,21 @@ struct OptimizeTests {
       #expect(optimized.rootClass?.method(method) != nil, "\(method)")
     }
     try RuntimeFixtureTests.checkCalls(optimized, fixture: name)
+  }
+
+  /// MobileNetV3-Small's squeeze-and-excitation pools take the channel means their depthwise
+  /// convolution computed (Note [Pooled side output]) where its channel-blocked kernel runs
+  /// (this fixture's 16×16 and 4×4 planes), the others compute them, and the outputs still
+  /// match PyTorch's.
+  @Test func squeezeAndExcitationPoolsTakeTheConvolutionsMeans() throws {
+    let module = try ScriptModule.load(contentsOf: Fixtures.model("mobilenet_v3_small"))
+    let (optimized, _) = try module.optimizedForMobile()
+    let profile = Profile()
+    optimized.executionContext.profile = profile
+    try RuntimeFixtureTests.checkCalls(optimized, fixture: "mobilenet_v3_small")
+    let pools = profile.entries.values.filter { $0.kind == "aten::adaptive_avg_pool2d" && $0.calls > 0 }
+    #expect(pools.filter { $0.seconds == 0 }.count >= 4, "pools that took the means: \(pools.map(\.shapes))")
+    #expect(pools.contains { $0.seconds > 0 }, "the pools of 2×2 planes and the classifier's compute")
   }
 
   @Test func batchNormsFoldAheadExactly() throws {

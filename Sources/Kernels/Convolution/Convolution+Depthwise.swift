@@ -24,6 +24,12 @@ extension ConvolutionKernels {
     DepthwiseBlockedLayout.applies(shape) ? 8 : 1
   }
 
+  /// True when `depthwiseConv2d` can also average each output plane (Note [Pooled side output]):
+  /// the channel-blocked kernel, with whole blocks of eight channels.
+  public static func depthwiseAveragesChannels(_ shape: Conv2DShape) -> Bool {
+    DepthwiseBlockedLayout.applies(shape) && shape.outputChannels % 8 == 0
+  }
+
   /// Floats of scratch `depthwiseConv2d` needs.
   public static func depthwiseScratchCount(_ shape: Conv2DShape) -> Int {
     if DepthwiseBlockedLayout.applies(shape) {
@@ -45,9 +51,13 @@ extension ConvolutionKernels {
   ///   - channels: a range of `0..<C`; nil for all. The result does not depend on how the
   ///     channels are split between calls.
   ///   - scratch: `depthwiseScratchCount(shape)` floats.
+  ///   - channelMeans: when not nil, also receives the mean of each output plane written
+  ///     (`channelMeans[image · C + channel]`, Note [Pooled side output]); only for shapes where
+  ///     `depthwiseAveragesChannels` holds.
   public static func depthwiseConv2d(
     _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: DepthwiseWeights, output: UnsafeMutablePointer<Float>,
-    clamp: OutputClamp = .none, channels: Range<Int>? = nil, scratch: UnsafeMutablePointer<Float>
+    clamp: OutputClamp = .none, channels: Range<Int>? = nil, scratch: UnsafeMutablePointer<Float>,
+    channelMeans: UnsafeMutablePointer<Float>? = nil
   ) {
     precondition(isDepthwise(shape), "depthwise convolution needs groups == input channels == output channels")
     precondition(
@@ -57,9 +67,11 @@ extension ConvolutionKernels {
     let channels = channels ?? 0..<shape.outputChannels
     precondition(channels.lowerBound >= 0 && channels.upperBound <= shape.outputChannels, "channels out of range")
     if channels.isEmpty { return }
+    precondition(channelMeans == nil || depthwiseAveragesChannels(shape), "this shape has no channel means")
     if DepthwiseBlockedLayout.applies(shape) {
       depthwiseBlocked(
-        shape, input: input, weights: weights, output: output, clamp: clamp, channels: channels, scratch: scratch)
+        shape, input: input, weights: weights, output: output, clamp: clamp, channels: channels, scratch: scratch,
+        channelMeans: channelMeans)
       return
     }
     if DepthwiseFlatLayout.applies(shape) {

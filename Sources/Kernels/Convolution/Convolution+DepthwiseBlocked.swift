@@ -113,7 +113,8 @@ extension ConvolutionKernels {
   /// `depthwiseConv2d` eight channels at a time (Note [Channel-blocked depthwise]).
   static func depthwiseBlocked(
     _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: DepthwiseWeights, output: UnsafeMutablePointer<Float>,
-    clamp: OutputClamp, channels: Range<Int>, scratch: UnsafeMutablePointer<Float>
+    clamp: OutputClamp, channels: Range<Int>, scratch: UnsafeMutablePointer<Float>,
+    channelMeans: UnsafeMutablePointer<Float>? = nil
   ) {
     let layout = DepthwiseBlockedLayout(shape)
     let blocks = channels.count / 8
@@ -170,6 +171,9 @@ extension ConvolutionKernels {
           if clamp.activation == .hardswish { compute(StoreHardswish()) } else { compute(clampBounds) }
           let target = output + (image * shape.outputChannels + first) * outputPlane
           depthwiseBlockScatter(UnsafePointer(flat), plane: outputPlane, into: target)
+          if let channelMeans {
+            depthwiseBlockMeans(UnsafePointer(flat), plane: outputPlane, into: channelMeans + image * shape.outputChannels + first)
+          }
         }
       }
     }
@@ -207,6 +211,27 @@ extension ConvolutionKernels {
       let at = flat + run * 8
       store8Rows(transpose8x8(load8Rows(at, stride: 8)), target + run, stride: plane)
     }
+  }
+
+  /// The mean of each of the block's eight output planes, from its flat tile (`plane` pixels of
+  /// eight channels, still in L1): the pixels summed in order in four interleaved sums, then
+  /// scaled by 1/plane as `PoolingKernels.globalAveragePool` does (Note [Pooled side output]).
+  @inline(never)
+  static func depthwiseBlockMeans(_ flat: UnsafePointer<Float>, plane: Int, into means: UnsafeMutablePointer<Float>) {
+    var (s0, s1, s2, s3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+    var pixel = 0
+    while pixel + 4 <= plane {
+      s0 += load8(flat + pixel * 8)
+      s1 += load8(flat + pixel * 8 + 8)
+      s2 += load8(flat + pixel * 8 + 16)
+      s3 += load8(flat + pixel * 8 + 24)
+      pixel += 4
+    }
+    while pixel < plane {
+      s0 += load8(flat + pixel * 8)
+      pixel += 1
+    }
+    store8(((s0 + s1) + (s2 + s3)) * SIMD8(repeating: 1 / Float(plane)), means)
   }
 
   /// One block's outputs in flat order: `flat[(oy·OW + ox)·8 + lane] = clamp(bias + Σ_t w_t ·

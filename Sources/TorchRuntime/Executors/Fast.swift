@@ -621,6 +621,12 @@ enum FastExecutors {
       switch weights.layout {
       case .depthwise(let packed):
         let work = shape.batch * shape.outputChannels * pixels * taps
+        // The channel means a pool asked for, computed from the stored values (Note [Pooled side
+        // output]): only when no activation pass follows.
+        let means =
+          bound == nil && ConvolutionKernels.depthwiseAveragesChannels(shape) && context.takeChannelMeansRequest()
+          ? context.makeTensor(Array(output.shape.dropLast(2)) + [1, 1]) : nil
+        let meansPointer = means?.floatPointer()
         // With an activation, channels go in chunks of about 16K floats, activated while in cache;
         // chunks and thread shares are whole multiples of the kernel's channel block. (Chunks of
         // 4K or 2K floats made MobileNetV3-Small 2–5% slower, 64K no different; 2026-11-23.)
@@ -631,11 +637,13 @@ enum FastExecutors {
             for start in Swift.stride(from: channels.lowerBound, to: channels.upperBound, by: chunk) {
               let part = start..<min(start + chunk, channels.upperBound)
               ConvolutionKernels.depthwiseConv2d(
-                shape, input: source, weights: packed, output: target, clamp: clamp, channels: part, scratch: scratch)
+                shape, input: source, weights: packed, output: target, clamp: clamp, channels: part, scratch: scratch,
+                channelMeans: meansPointer)
               applyActivation(bound, shape, target, channels: part, pixels: 0..<pixels)
             }
           }
         }
+        if let means { context.answerChannelMeans(means, of: output) }
       case .transposed(let packed):
         transposedConv2d(context, shape, input: source, weights: packed, output: target, clamp: clamp, activation: bound)
       case .gemm(let packed) where ConvolutionKernels.prefersPhasePlanes(shape):
