@@ -144,9 +144,13 @@ public final class Storage: @unchecked Sendable {
 /// Thread-safe. Blocks are kept per size class: 64-byte steps up to 4 KB, then eight classes per
 /// power of two (at most 1/8 more than asked). Neighbouring layer sizes share a class, so a run
 /// keeps reusing a few hot blocks instead of giving every size its own memory, which keeps
-/// activations in cache. At most `capacity` bytes are held idle.
+/// activations in cache. At most `capacity` bytes are held idle. The lists are found by class
+/// index (`sizeClass`), not by hashing the size: 100 convolutions on a 1×1 pixel took 0.162 →
+/// 0.147 ms, MobileNetV3-Small 0.988× (2026-11-24, ten alternating runs).
 public final class BufferPool: @unchecked Sendable {
-  private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+  /// Idle blocks by size class (`sizeClass`): an array index instead of a dictionary keyed by
+  /// size, whose hashing was about a tenth of a small convolution's fixed cost.
+  private var free = [[UnsafeMutableRawPointer]](repeating: [], count: BufferPool.sizeClassCount)
   private var idleBytes = 0
   private let capacity: Int
   private let lock = NSLock()
@@ -157,7 +161,7 @@ public final class BufferPool: @unchecked Sendable {
   }
 
   deinit {
-    for (_, blocks) in free {
+    for blocks in free {
       for block in blocks { TensorMemory.deallocate(block) }
     }
   }
@@ -170,13 +174,25 @@ public final class BufferPool: @unchecked Sendable {
     return (size + unit - 1) & ~(unit - 1)
   }
 
+  /// Classes of `roundedSize` results: 64 of up to 4 KB, then eight per power of two.
+  static let sizeClassCount = 64 + (Int.bitWidth - 13) * 8
+
+  /// The class of a `roundedSize` result: 64-byte steps (0..<64), then m · 2^(e−3) with the top
+  /// bit e ≥ 12 and m in 8...15 at 64 + 8·(e − 12) + (m − 8).
+  static func sizeClass(_ size: Int) -> Int {
+    if size <= 4096 { return size / 64 - 1 }
+    let top = Int.bitWidth - 1 - size.leadingZeroBitCount
+    return 64 + (top - 12) * 8 + (size >> (top - 3)) - 8
+  }
+
   /// A block of at least `byteCount` bytes, 64-byte aligned.
   public func take(_ byteCount: Int) -> UnsafeMutableRawPointer {
     let size = BufferPool.roundedSize(byteCount)
+    let sizeClass = BufferPool.sizeClass(size)
     lock.lock()
-    // Popped in place: copying the list out of the dictionary and back would copy its storage
-    // (a malloc and a free under the lock) on every call.
-    if let block = free[size]?.popLast() {
+    // Popped in place: copying the list out and back would copy its storage (a malloc and a
+    // free under the lock) on every call.
+    if let block = free[sizeClass].popLast() {
       idleBytes -= size
       lock.unlock()
       return block
@@ -188,9 +204,10 @@ public final class BufferPool: @unchecked Sendable {
   /// Returns a block taken with `take(byteCount)`.
   public func give(_ block: UnsafeMutableRawPointer, byteCount: Int) {
     let size = BufferPool.roundedSize(byteCount)
+    let sizeClass = BufferPool.sizeClass(size)
     lock.lock()
     if idleBytes + size <= capacity {
-      free[size, default: []].append(block)
+      free[sizeClass].append(block)
       idleBytes += size
       lock.unlock()
       return

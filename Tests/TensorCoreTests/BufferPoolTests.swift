@@ -17,6 +17,24 @@ struct BufferPoolTests {
     #expect(BufferPool.roundedSize(4096) == 4096)
   }
 
+  /// Each size a class holds has its own index in range: distinct rounded sizes never share a
+  /// list (a block too small for a request), and the indices grow with the size.
+  @Test func sizeClassIndicesAreDistinctAndInRange() {
+    var previous = (size: 0, index: -1)
+    let requests = Array(1...20_000) + stride(from: 20_001, to: 50_000_000, by: 9_973).map { $0 } + [1 << 40, (1 << 41) + 1]
+    for byteCount in requests {
+      let size = BufferPool.roundedSize(byteCount)
+      let index = BufferPool.sizeClass(size)
+      #expect((0..<BufferPool.sizeClassCount).contains(index), "\(size) -> \(index)")
+      if size == previous.size {
+        #expect(index == previous.index, "\(size)")
+      } else {
+        #expect(index > previous.index, "\(previous.size) -> \(previous.index), \(size) -> \(index)")
+      }
+      previous = (size, index)
+    }
+  }
+
   @Test func neighbouringSizesShareBlocks() {
     let pool = BufferPool()
     let block = pool.take(100_000)
