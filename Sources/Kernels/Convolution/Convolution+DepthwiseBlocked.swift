@@ -28,7 +28,10 @@
 // 0.406 → 0.431 ms; slower in place, so not kept. On a Zen 2 host (2026-11-24, the model's
 // per-node profile, alternating runs), stride 2 up to 56 columns: MobileNetV2's 96 channels
 // 112→56 0.43–0.46 → 0.58–0.61 ms (the whole-plane tile outgrows L2), 144 channels 56→28
-// 0.178 → 0.173 ms; not kept. A tile of a band of output rows (so that it stays in L2) is untried.
+// 0.178 → 0.173 ms; not kept. Remeasured once more after the stride-1 kernels' sliding rows
+// (2026-11-24, per-node profiles, four alternating runs), stride 2 up to 28 columns: V3-Small's
+// 72 channels 56→28 0.059 → 0.090 ms, MobileNetV2's 144 channels 0.132 → 0.171 ms; not kept. A
+// tile of a band of output rows (so that it stays in L2) is untried.
 
 // Note [Sliding depthwise rows]
 // `depthwiseBlockCompute` loads, for each tap of each group of four pixels in two output rows, the
