@@ -295,3 +295,22 @@ extension Tensor {
     return result
   }
 }
+
+/// The identity of a tensor view: the same storage seen at the same offset, shape, strides and
+/// dtype. Keys of tables that must see one view once (pickling memo, printed constants, folds
+/// computed ahead).
+public struct TensorViewKey: Hashable, Sendable {
+  public let storage: ObjectIdentifier
+  public let offset: Int
+  public let shape: [Int]
+  public let strides: [Int]
+  public let dtype: DType
+
+  public init(_ tensor: Tensor) {
+    storage = ObjectIdentifier(tensor.storage)
+    offset = tensor.storageOffset
+    shape = tensor.shape
+    strides = tensor.strides
+    dtype = tensor.dtype
+  }
+}

@@ -39,20 +39,12 @@ private struct TensorKey: Hashable {
     case perChannel(scales: ObjectIdentifier, scalesOffset: Int, zeroPoints: ObjectIdentifier, zeroPointsOffset: Int, axis: Int)
   }
 
-  var storage: ObjectIdentifier
-  var dtype: DType
-  var offset: Int
-  var shape: [Int]
-  var strides: [Int]
+  var view: TensorViewKey
   var requiresGrad: Bool
   var quantization: QuantizationKey?
 
   init(_ tensor: Tensor) {
-    storage = ObjectIdentifier(tensor.storage)
-    dtype = tensor.dtype
-    offset = tensor.storageOffset
-    shape = tensor.shape
-    strides = tensor.strides
+    view = TensorViewKey(tensor)
     requiresGrad = tensor.requiresGrad
     switch tensor.quantization {
     case nil:

@@ -18,37 +18,21 @@ import TensorCore
 final class FoldingCache: @unchecked Sendable {
   /// What one fold reads.
   struct Key: Hashable {
-    struct TensorIdentity: Hashable {
-      let storage: ObjectIdentifier
-      let offset: Int
-      let shape: [Int]
-      let strides: [Int]
-      let dtype: DType
-
-      init(_ tensor: Tensor) {
-        storage = ObjectIdentifier(tensor.storage)
-        offset = tensor.storageOffset
-        shape = tensor.shape
-        strides = tensor.strides
-        dtype = tensor.dtype
-      }
-    }
-
-    let weight: TensorIdentity
-    let bias: TensorIdentity?
-    let mean: TensorIdentity
-    let variance: TensorIdentity
-    let gamma: TensorIdentity?
-    let beta: TensorIdentity?
+    let weight: TensorViewKey
+    let bias: TensorViewKey?
+    let mean: TensorViewKey
+    let variance: TensorViewKey
+    let gamma: TensorViewKey?
+    let beta: TensorViewKey?
     let eps: UInt64
 
     init(weight: Tensor, bias: Tensor?, batchNorm bn: FoldingMath.BatchNorm) {
-      self.weight = TensorIdentity(weight)
-      self.bias = bias.map(TensorIdentity.init)
-      mean = TensorIdentity(bn.runningMean)
-      variance = TensorIdentity(bn.runningVar)
-      gamma = bn.weight.map(TensorIdentity.init)
-      beta = bn.bias.map(TensorIdentity.init)
+      self.weight = TensorViewKey(weight)
+      self.bias = bias.map(TensorViewKey.init)
+      mean = TensorViewKey(bn.runningMean)
+      variance = TensorViewKey(bn.runningVar)
+      gamma = bn.weight.map(TensorViewKey.init)
+      beta = bn.bias.map(TensorViewKey.init)
       eps = bn.eps.bitPattern
     }
   }

@@ -24,23 +24,13 @@ public struct SourcePrinter {
   /// Collects constants shared by every printed file.
   final class ConstantTable {
     var values: [IValue] = []
-    private var tensorIndex: [TensorKey: Int] = [:]
+    private var tensorIndex: [TensorViewKey: Int] = [:]
     private var objectIndex: [ObjectIdentifier: Int] = [:]
-
-    struct TensorKey: Hashable {
-      let storage: ObjectIdentifier
-      let offset: Int
-      let shape: [Int]
-      let strides: [Int]
-      let dtype: Int
-    }
 
     func index(of value: IValue) -> Int {
       switch value {
       case .tensor(let tensor):
-        let key = TensorKey(
-          storage: ObjectIdentifier(tensor.storage), offset: tensor.storageOffset, shape: tensor.shape,
-          strides: tensor.strides, dtype: tensor.dtype.rawValue)
+        let key = TensorViewKey(tensor)
         if let index = tensorIndex[key] { return index }
         tensorIndex[key] = values.count
       case .object(let object):
