@@ -747,13 +747,11 @@ extension ConvolutionKernels {
       _ source: UnsafePointer<Float>, taps tapValues: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
       into flat: UnsafeMutablePointer<Float>
     ) {
-      if clamp.activation == .hardswish {
-        depthwiseFlatChannel(
-          source, taps: tapValues, count: taps, offsets: offsets, vectors: vectors, into: flat, bounds: StoreHardswish())
-      } else {
+      func run(_ bounds: some StoreBounds) {
         depthwiseFlatChannel(
           source, taps: tapValues, count: taps, offsets: offsets, vectors: vectors, into: flat, bounds: bounds)
       }
+      if clamp.activation == .hardswish { run(StoreHardswish()) } else { run(bounds) }
     }
     let channelCount = channels.count
     let count = shape.batch * channelCount

@@ -38,15 +38,12 @@ extension GEMMKernels {
     @inline(__always)
     func store(_ m0: Int, _ j0: Int, _ width: Int) {
       let (rowCount, target) = (min(pr, rows.upperBound - m0), c + (m0 - rows.lowerBound) * cRowStride + (j0 - columns.lowerBound))
-      if clamp.activation == .hardswish {
-        storeTransposed(
-          cTransposed, panelRows: pr, columns: width, rows: rowCount, c: target, cRowStride: cRowStride,
-          bounds: StoreHardswish(), clamps: true)
-      } else {
+      func write(_ bounds: some StoreBounds) {
         storeTransposed(
           cTransposed, panelRows: pr, columns: width, rows: rowCount, c: target, cRowStride: cRowStride, bounds: bounds,
           clamps: !clamp.isNone)
       }
+      if clamp.activation == .hardswish { write(StoreHardswish()) } else { write(bounds) }
     }
     for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: tiling.columnBlock) {
       let blockEnd = min(j0 + tiling.columnBlock, columns.upperBound)
