@@ -261,32 +261,9 @@ struct FastKernelTiming {
     }
   }
 
-  /// The MobileNet stems (3×3, stride 2, from three channels) the way the runtime runs them, and
-  /// the phase-plane scatter alone.
-  @Test func stemLayers() {
-    var generator = SeededGenerator(seed: 9)
-    let layers: [(String, Layer)] = [
-      ("3×3 conv 3→16 s2 @224×224 (mobilenet_v3 stem)", Self.conv(3, 16, size: 224, kernel: 3, stride: 2, generator: &generator)),
-      ("3×3 conv 3→32 s2 @224×224 (mobilenet_v2 stem)", Self.conv(3, 32, size: 224, kernel: 3, stride: 2, clamp: .relu6, generator: &generator)),
-    ]
-    for (name, layer) in layers {
-      let input = generator.floats(layer.shape.inputShape.elementCount)
-      var output = [Float](repeating: 0, count: layer.shape.outputShape.elementCount)
-      let planes = AlignedBuffer(count: ConvolutionKernels.phasePlanesCount(layer.shape))
-      let scratch = AlignedBuffer(count: layer.scratchCount)
-      input.withUnsafeBufferPointer { input in
-        output.withUnsafeMutableBufferPointer { output in
-          let all = Self.median { layer.runPhasePlanes(input.baseAddress!, output.baseAddress!, planes: planes.pointer, scratch: scratch.pointer) }
-          let scatter = Self.median { ConvolutionKernels.conv2dPhasePlanesScatter(layer.shape, input: input.baseAddress!, planes: planes.pointer, channels: 0..<3) }
-          Self.report(name, milliseconds: all, flops: layer.flops)
-          Self.report(name + " scatter only", milliseconds: scatter)
-        }
-      }
-    }
-  }
-
-  /// ResNet-18's dense 3×3 layers the way the runtime runs them: scatter into phase planes, then
-  /// the packed GEMM reading the planes in place (Note [Phase-plane GEMM]).
+  /// ResNet-18's dense 3×3 layers and the MobileNet stems the way the runtime runs them: scatter
+  /// into phase planes, then the packed GEMM reading the planes in place (Note [Phase-plane
+  /// GEMM]); and the scatter alone.
   @Test func phasePlaneLayers() {
     var generator = SeededGenerator(seed: 5)
     let layers: [(String, Layer)] = [
@@ -297,6 +274,11 @@ struct FastKernelTiming {
       ("3×3 conv 256→512 s2 @14×14", Self.conv(256, 512, size: 14, kernel: 3, stride: 2, clamp: .relu, generator: &generator)),
       ("3×3 conv 64→128 s2 @56×56", Self.conv(64, 128, size: 56, kernel: 3, stride: 2, clamp: .relu, generator: &generator)),
       ("7×7 conv 3→64 s2 @224×224 (stem)", Self.conv(3, 64, size: 224, kernel: 7, stride: 2, clamp: .relu, generator: &generator)),
+      ("3×3 conv 3→16 s2 @224×224 (mobilenet_v3 stem)", Self.conv(3, 16, size: 224, kernel: 3, stride: 2, generator: &generator)),
+      (
+        "3×3 conv 3→32 s2 @224×224 (mobilenet_v2 stem)",
+        Self.conv(3, 32, size: 224, kernel: 3, stride: 2, clamp: .relu6, generator: &generator)
+      ),
     ]
     for (name, layer) in layers {
       let input = generator.floats(layer.shape.inputShape.elementCount)
@@ -310,7 +292,14 @@ struct FastKernelTiming {
           }
         }
       }
+      let scatter = input.withUnsafeBufferPointer { input in
+        Self.median {
+          ConvolutionKernels.conv2dPhasePlanesScatter(
+            layer.shape, input: input.baseAddress!, planes: planes.pointer, channels: 0..<layer.shape.inputChannels)
+        }
+      }
       Self.report(name + ", phase planes", milliseconds: milliseconds, flops: layer.flops)
+      Self.report(name + ", the scatter alone", milliseconds: scatter)
     }
   }
 
