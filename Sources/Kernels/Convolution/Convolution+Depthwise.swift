@@ -273,6 +273,12 @@ public final class DepthwiseWeights: @unchecked Sendable {
 // ms): it had moved `microKernel6x16Run` to a 64-byte boundary, and the builds with that function
 // 16 or 32 bytes past one ran those layers at the same speed. Code placement alone can move the
 // in-place GEMM by that much; compare per-node profiles before and after a kernel change.
+// Running an inverted residual block (1×1 expansion, 3×3 depthwise, 1×1 projection) band by
+// band, so that the expanded rows stay in L2 between the three kernels, was sized before building
+// it (2026-11-24, one thread): the three layers on a band of 8 output rows (17 or 10 input rows,
+// scaled to the whole plane) took 0.94 ms against 0.894 ms unbanded for 16→96→(3×3/2)→24 on
+// 112×112, and 0.77 against 0.73 ms for 24→144→144→24 on 56×56. The expansion and the depthwise
+// layer are no faster on data in L2 than streaming, and the per-call edges cost more; not built.
 
 // Two more shapes of the stride-2 step were measured and not kept (2026-11-24, eight 144×56×56
 // stride-2 layers side by side, 0.95 ms as kept): computing every column of a one-phase plane at

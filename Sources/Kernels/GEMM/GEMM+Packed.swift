@@ -202,6 +202,13 @@ extension GEMMKernels {
 // whatever the split.
 // Eight runs instead of four made the classifier pair alone 0.29 → 0.26 ms but MobileNetV3-Small
 // 1.01× at one and two threads (alternating runs); four are kept.
+// Warm weights would be more than twice as fast: MobileNetV2's 1280→1000 classifier alone, its
+// 5 MB in L3, takes 0.090 ms at one thread and 0.051 ms at two, against 0.21 and 0.19 ms in the
+// model (DRAM bound: about 24 and 27 GB/s). Prefetching the classifier's weights from inside the
+// GEMMs before it (32 to 512 lines after each row panel, `prefetcht2` through a C shim, from the
+// first 7×7 or the first 14×14 layer on, so that L2's evictions leave them in the victim L3)
+// brought the classifier to 0.16–0.20 ms, but the layers that carried the prefetches slowed by
+// as much: MobileNetV2 1.005–1.009× at one thread (2026-11-24, six alternating runs); not kept.
 
 // MARK: - Tiling and the loop nest
 
