@@ -1245,6 +1245,12 @@ extension GEMMKernels {
 // 0.56 ms; Note [Depthwise row blocks] met the same). Aligning every Kernels function to 4 KB
 // (`-Xllvm -align-all-functions=12`) made that layer run at its fast speed in every build, but
 // the models were neutral (MobileNetV2 1.007×, V3-Small 1.006×) and the binary 4.4 MB larger.
+// Rebuilt once more (2026-11-24, runs of three tiles: a 2×48 kernel for 2 leftover rows, two 4×24
+// for 4): the same picture, 32→16 on 112×112 0.217 → 0.202 ms and the stem and 32-channel
+// projections 2–5% faster, the 16→96 and 24→144 expansions 4–9% slower, MobileNetV2's per-node
+// sum 1.009× (four alternating runs); with every loop aligned to 64 bytes (`-Xllvm
+// -align-loops=64`, for both builds) the expansions still slowed. Alone, aligning the loops left
+// MobileNetV2 at 0.997× and V3-Small at 0.991× (six alternating runs) for 240 KB more binary.
 
 /// Where an in-place tile's 16 columns go in a row of C (`runInPlaceGEMM`): at `offset` on, with
 /// lanes `gapStart ..< gapStart + gapLength` dropped and the lanes after them moved down by
