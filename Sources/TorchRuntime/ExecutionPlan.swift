@@ -92,8 +92,8 @@ enum ArenaRole {
 // the values between the two. At run time the convolution is asked for the means
 // (`ExecutionContext.requestChannelMeans`); it hands them over only when its kernel computed
 // them from the values it stored (no activation pass after it), and the pool takes them only when
-// its input is that very output (same storage, offset, shape and strides); otherwise each side
-// runs as before. The means sum each plane's pixels in order in four interleaved sums, where
+// its input is that very output (the same `TensorViewKey`: storage, offset, shape, strides and
+// dtype); otherwise each side runs as before. The means sum each plane's pixels in order in four interleaved sums, where
 // `globalAveragePool` sums runs of eight: the same values up to rounding (a few ulps).
 // Measured on the Zen 2 host (2026-11-24, one thread, MobileNetV3-Small, whose eight 14×14 and
 // 7×7 squeeze-and-excitation pools take the means): in the per-node profile (six alternating

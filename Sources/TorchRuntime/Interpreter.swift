@@ -113,7 +113,9 @@ public final class Interpreter {
     }
   }
 
-  /// `step` for an instruction of a concatenation group (Note [Concatenation in place]).
+  /// `step` for an instruction with an arena role: a member of a concatenation group (Note
+  /// [Concatenation in place]), or a convolution and the pool that takes its channel means (Note
+  /// [Pooled side output]).
   private func step(
     _ instruction: Instruction, role: ArenaRole, buffers: inout [ObjectIdentifier: (buffer: Tensor, next: Int)],
     means: inout [ObjectIdentifier: (means: Tensor, output: Tensor)], _ registers: inout [IValue], method: String
@@ -163,8 +165,7 @@ public final class Interpreter {
       let key = ObjectIdentifier(link)
       defer { means[key] = nil }
       if let (result, output) = means[key], case .tensor(let input) = registers[inputs[0]],
-        input.storage === output.storage, input.storageOffset == output.storageOffset, input.shape == output.shape,
-        input.strides == output.strides
+        TensorViewKey(input) == TensorViewKey(output)
       {
         registers[outputs[0]] = .tensor(result)
         context.profile?.record(node, seconds: 0, arguments: inputs.map { registers[$0] }, results: [.tensor(result)])
