@@ -71,6 +71,23 @@ public final class ExecutionContext: @unchecked Sendable {
     return answer
   }
 
+  /// Whether the interpreter runs the plans' channel-blocked chains (Note [Channel-blocked
+  /// plans]); false keeps every activation NCHW (same results), for comparison.
+  public var channelBlockedLayout = true
+
+  /// Whether the instruction running now may leave its result channel-blocked (Note
+  /// [Channel-blocked plans]); set by the interpreter's thread only, around one instruction.
+  var blockedOutputPermitted = false
+
+  /// The convolution prepared for `object` when it was prepared for inputs of `shape`.
+  func preparedConvolution(_ object: ScriptObject, shape: [Int]) -> PreparedConvolution? {
+    preparedLock.lock()
+    let entry = prepared[ObjectIdentifier(object)]
+    preparedLock.unlock()
+    guard let convolution = entry?.convolution, convolution.inputShape == shape else { return nil }
+    return convolution
+  }
+
   /// The convolution prepared for `object` when it was prepared for inputs shaped like
   /// `input` and the fast kernels take `input` (Note [Prepared convolutions]).
   func preparedConvolution(_ object: ScriptObject, input: Tensor) -> PreparedConvolution? {

@@ -45,7 +45,36 @@ struct Segment {
   var releases: [[Int]] = []
   /// Instructions in a concatenation group (Note [Concatenation in place]), by index.
   var arenas: [Int: ArenaRole] = [:]
+  /// Instructions whose result may stay channel-blocked (Note [Channel-blocked plans]).
+  var blocked: Set<Int> = []
 }
+
+// Note [Channel-blocked plans]
+// The convolutions of a chain such as MobileNetV2's body run fastest on channel-blocked
+// activations (Note [Channel-blocked activations]): a rank-5 float32 tensor [N, C/8, H, W, 8]
+// standing for the NCHW tensor [N, C, H, W]. Only the executors of prepacked convolutions
+// (alone, or fused with an activation or a residual add) know that layout, so the plan decides
+// which results may take it: an instruction whose result is read only by such instructions, in
+// the same segment, at the positions they accept it (the convolution's input, the residual's
+// other operand), and is not an output of the segment. For those instructions the interpreter
+// raises `ExecutionContext.blockedOutputPermitted` while they run; the executor then may (not
+// must) return its result blocked. Every aware executor takes either layout at those positions,
+// converting when its kernels need the other one, so nothing else ever sees a blocked tensor,
+// and the numbers are the kernels' own: the blocked kernels compute the same sums in the same
+// order as the NCHW ones.
+// Which chains: the plan reads each prepacked convolution's constant context. A 1×1 (stride 1,
+// no padding) or depthwise convolution of whole channel blocks is native: it runs blocked,
+// alone or with a fused residual add. A dense one (one group) to whole blocks is a stem: it
+// writes a blocked output from an NCHW input (Note [Channel-blocked phase planes]). A result is
+// allowed blocked only when every reader is native and the chain began at a stem: a native
+// convolution of an NCHW input stays NCHW, since packing its input costs about what the layer
+// gains (MobileNetV3-Small 1.05×, SqueezeNet 1.09× and ShuffleNetV2 1.02× slower when every
+// chain started wherever it could). A prepared convolution does not exist before its first run,
+// so a model's first run is NCHW throughout; later runs give the same floats.
+// Measured on the Zen 2 host (2026-11-24, six alternating runs of `bench` against `bench
+// --nchw`): MobileNetV2 0.915× at one thread, 0.908× at two; MobileNetV3-Small, ShuffleNetV2,
+// SqueezeNet and ResNet-18 (no chain) within ±0.3%. At two threads a 1×1 layer splits by output
+// panels when whole tiles of pixels would split less evenly (a 7×7 plane's nine tiles 5 : 4).
 
 // Note [Concatenation in place]
 // SqueezeNet's fire modules (and Inception-style blocks) end in `cat([conv(x), conv(y)], 1)`:
@@ -212,6 +241,7 @@ private struct PlanBuilder {
     }
     var segment = Segment(instructions: instructions, outputs: block.outputs.map { register($0) })
     segment.arenas = PlanBuilder.arenas(instructions)
+    segment.blocked = PlanBuilder.blockedResults(segment).subtracting(segment.arenas.keys)
     segment.releases = PlanBuilder.releases(segment, blockInputs: block.inputs.map { register($0) })
     return segment
   }
@@ -264,6 +294,79 @@ private struct PlanBuilder {
       roles[index] = .meansConsumer(link)
     }
     return roles
+  }
+
+  /// The input positions of an instruction that take a channel-blocked tensor (Note
+  /// [Channel-blocked plans]): a prepacked convolution's input, and when it is fused with a
+  /// residual add, the add's other operand.
+  static func blockedPositions(_ instruction: Instruction) -> Set<Int> {
+    guard case .op(_, let inputs, let outputs, let node) = instruction,
+      node.schema?.fullName == "prepacked::conv2d_clamp_run"
+    else { return [] }
+    if outputs.count == 2, inputs.count > 2 {
+      let second = node.outputs[0].uses.first?.user.schema?.fullName ?? ""
+      return ["aten::add.Tensor", "aten::add_.Tensor"].contains(second) ? [0, 2] : [0]
+    }
+    return [0]
+  }
+
+  /// How a prepacked convolution instruction takes part in a blocked chain, read from its
+  /// constant context (Note [Channel-blocked plans]): `.native` for a 1×1 or depthwise
+  /// convolution of whole channel blocks (alone or fused with a residual add), which runs on
+  /// blocked activations; `.stem` for a dense one (one group) to whole channel blocks, which
+  /// can write a blocked output from an NCHW input; nil for anything else.
+  enum BlockedRole { case native, stem }
+
+  static func blockedRole(_ instruction: Instruction) -> BlockedRole? {
+    let positions = blockedPositions(instruction)
+    guard case .op(_, _, let outputs, let node) = instruction, !positions.isEmpty,
+      outputs.count == 1 || positions.contains(2), node.inputs.count == 2,
+      let context = node.inputs[1].constantValue,
+      let state = try? ConvolutionExecutors.contextState(context, count: 8),
+      case .tensor(let weight) = state[0], weight.rank == 4, let stride = state[2].intList,
+      let padding = state[3].intList, let groups = state[5].int
+    else { return nil }
+    let (outputChannels, perGroup) = (weight.shape[0], weight.shape[1])
+    let inputChannels = perGroup * groups
+    guard outputChannels % 8 == 0 else { return nil }
+    let pointwise =
+      weight.shape[2] == 1 && weight.shape[3] == 1 && stride.allSatisfy { $0 == 1 } && padding.allSatisfy { $0 == 0 }
+      && groups == 1
+    let depthwise = groups > 1 && perGroup == 1 && outputChannels == groups
+    if (pointwise || depthwise) && inputChannels % 8 == 0 { return .native }
+    return groups == 1 && outputs.count == 1 && !pointwise ? .stem : nil
+  }
+
+  /// The instructions whose result may stay channel-blocked (Note [Channel-blocked plans]): a
+  /// native or stem convolution whose result only native convolutions read, at the positions
+  /// they take it, and which starts a chain (a stem) or continues one (its input is itself such
+  /// a result).
+  static func blockedResults(_ segment: Segment) -> Set<Int> {
+    var unawareReads = Set(segment.outputs)
+    var readers: [Int: Int] = [:]
+    for instruction in segment.instructions {
+      let aware = blockedRole(instruction) == .native ? blockedPositions(instruction) : []
+      if case .op(_, let inputs, _, _) = instruction {
+        for (position, register) in inputs.enumerated() {
+          if aware.contains(position) { readers[register, default: 0] += 1 } else { unawareReads.insert(register) }
+        }
+      } else {
+        unawareReads.formUnion(instruction.reads)
+      }
+    }
+    var result: Set<Int> = []
+    var blockedRegisters: Set<Int> = []
+    for (index, instruction) in segment.instructions.enumerated() {
+      guard let role = blockedRole(instruction), case .op(_, let inputs, let outputs, _) = instruction else { continue }
+      let own = outputs.dropLast()
+      guard let final = outputs.last, readers[final, default: 0] > 0, !unawareReads.contains(final),
+        own.allSatisfy({ readers[$0] == nil && !unawareReads.contains($0) }),
+        role == .stem || blockedRegisters.contains(inputs[0])
+      else { continue }
+      result.insert(index)
+      blockedRegisters.insert(final)
+    }
+    return result
   }
 
   /// True when `size` is the list [1, 1]: a constant, or built from two constant 1s for this

@@ -104,7 +104,11 @@ public final class Interpreter {
     // This run's channel means handed from a convolution to its pool (Note [Pooled side output]).
     var means: [ObjectIdentifier: (means: Tensor, output: Tensor)] = [:]
     for (index, instruction) in segment.instructions.enumerated() {
-      if let role = segment.arenas[index] {
+      if segment.blocked.contains(index) && context.channelBlockedLayout {
+        context.blockedOutputPermitted = true
+        defer { context.blockedOutputPermitted = false }
+        try step(instruction, &registers, method: method)
+      } else if let role = segment.arenas[index] {
         try step(instruction, role: role, buffers: &buffers, means: &means, &registers, method: method)
       } else {
         try step(instruction, &registers, method: method)

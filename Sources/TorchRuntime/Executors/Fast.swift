@@ -12,7 +12,9 @@ import TorchIR
 // outputs from its buffer pool. Anything else falls through to the reference executor, so the
 // results never depend on which path ran beyond the rounding the kernels document.
 //
-// Activations stay NCHW throughout. A channels-last (NHWC) layout for MobileNet chains was
+// Activations are NCHW, except along chains of 1×1 and depthwise convolutions that start at a
+// stem, which the plan keeps channel-blocked (Notes [Channel-blocked activations] and
+// [Channel-blocked plans]; `Executors/Blocked.swift`). A channels-last (NHWC) layout for MobileNet chains was
 // built as kernels and timed against the NCHW ones, layer by layer on one thread (branch
 // `experiment/channels-last`, test `FastKernelTiming/channelsLastLayers`): its depthwise
 // kernel vectorizes along channels and wins on stride 2 (96 channels at 112×112: 0.69 →
@@ -96,9 +98,32 @@ final class PreparedConvolution: @unchecked Sendable {
   let shape: Conv2DShape
   let clamp: OutputClamp
   let weights: Weights
+  /// The contiguous weight and bias the packed forms were made from.
+  let source: (weight: Tensor, bias: Tensor?)
+  /// A 1×1 convolution's weights for channel-blocked activations, made on first use (Note
+  /// [Channel-blocked plans]).
+  private var panels: VectorPanelWeights?
+  private let panelsLock = NSLock()
 
-  init(inputShape: [Int], shape: Conv2DShape, clamp: OutputClamp, weights: Weights) {
+  init(inputShape: [Int], shape: Conv2DShape, clamp: OutputClamp, weights: Weights, source: (Tensor, Tensor?)) {
     (self.inputShape, self.shape, self.clamp, self.weights) = (inputShape, shape, clamp, weights)
+    self.source = source
+  }
+
+  /// The weights of `blockedPointwise` (or of `blockedPhasePlaneConv2d`: rows over the whole
+  /// Cin·kH·kW depth), packed once.
+  var blockedPanels: VectorPanelWeights {
+    panelsLock.lock()
+    defer { panelsLock.unlock() }
+    if let panels { return panels }
+    let depth = shape.inputChannelsPerGroup * shape.kernelHeight * shape.kernelWidth
+    let made = withExtendedLifetime(source) {
+      VectorPanelWeights(
+        rows: shape.outputChannels, depth: depth, weights: source.weight.floatPointer(), rowStride: depth,
+        bias: source.bias.map { UnsafePointer($0.floatPointer()) }, panelRows: ConvolutionKernels.blockedPanelRows(shape))
+    }
+    panels = made
+    return made
   }
 
   /// Whether the fast kernels take `input`: float32, with 3 or 4 dimensions.
@@ -381,10 +406,13 @@ enum FastExecutors {
     if exact, case .tensor(let residual) = other, residual.dtype == .float32 {
       epilogue = .residual(op, residual)
     }
-    let (output, applied) = try aten
+    var (output, applied) = try aten
       ? atenConv2dApplying(context, convolution, epilogue: epilogue)
       : prepackedConv2dApplying(context, convolution, epilogue: epilogue)
     if applied && epilogue != nil { return (output, output) }
+    // Unfused, the op runs on NCHW operands (Note [Channel-blocked plans]).
+    output = BlockedActivations.unblocked(context, output)
+    let other = BlockedActivations.unblocked(context, other)
     if position == 0 {
       return (output, try naming { try binary(context, op, output, other, inPlace: inPlace) })
     }
@@ -488,8 +516,22 @@ enum FastExecutors {
     return try ElementwiseExecutors.unary(op, result.0, inPlace: true)
   }
 
-  /// `prepacked::conv2d_clamp_run(input, context)` and whether it applied `epilogue`.
+  /// `prepacked::conv2d_clamp_run(input, context)` and whether it applied `epilogue`; on
+  /// channel-blocked activations where the plan allows them (Note [Channel-blocked plans]).
   private static func prepackedConv2dApplying(_ context: ExecutionContext, _ a: [IValue], epilogue: ConvEpilogue?)
+    throws -> (Tensor, applied: Bool)
+  {
+    let input = try a.tensor(0)
+    var residualBlocked = false
+    if case .residual(_, let residual)? = epilogue { residualBlocked = BlockedActivations.isBlocked(residual) }
+    if context.blockedOutputPermitted || BlockedActivations.isBlocked(input) || residualBlocked {
+      return try blockedConv2dApplying(context, a, epilogue: epilogue)
+    }
+    return try plainConv2dApplying(context, a, epilogue: epilogue)
+  }
+
+  /// `prepackedConv2dApplying` on NCHW activations.
+  static func plainConv2dApplying(_ context: ExecutionContext, _ a: [IValue], epilogue: ConvEpilogue?)
     throws -> (Tensor, applied: Bool)
   {
     let input = try a.tensor(0)
@@ -565,6 +607,7 @@ enum FastExecutors {
     let shape = try ConvolutionExecutors.conv2dShape(
       input, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     let pins = [weight.storage] + (bias.map { [$0.storage] } ?? [])
+    let source = (weight.contiguous(), bias?.contiguous())
     let weights: PreparedConvolution.Weights
     if ConvolutionKernels.prefersWinograd(shape) {
       let tileSize = ConvolutionKernels.winogradTileSize(shape)
@@ -582,7 +625,7 @@ enum FastExecutors {
           ConvolutionWeights(shape, weight: weight.contiguous(), bias: bias?.contiguous())
         })
     }
-    return PreparedConvolution(inputShape: input.shape, shape: shape, clamp: clamp, weights: weights)
+    return PreparedConvolution(inputShape: input.shape, shape: shape, clamp: clamp, weights: weights, source: source)
   }
 
   /// Runs a prepared convolution on `input` (of the shape it was prepared for) and reports

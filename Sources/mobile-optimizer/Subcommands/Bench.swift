@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import MobileOptimizer
 
-/// `bench MODEL [--input X.npy]... [--threads N] [--iterations N] [--json] [--profile]`.
+/// `bench MODEL [--input X.npy]... [--threads N] [--iterations N] [--json] [--profile] [--nchw]`.
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
@@ -35,6 +35,9 @@ struct Bench: ParsableCommand {
   @Option(help: "How many of the slowest nodes --profile prints.")
   var profileNodes = 20
 
+  @Flag(help: "Keep every activation NCHW (no channel-blocked chains), to compare.")
+  var nchw = false
+
   func validate() throws {
     guard iterations > 0 else { throw ValidationError("--iterations must be positive") }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -45,6 +48,7 @@ struct Bench: ParsableCommand {
     try reportingErrors {
       let module = try ScriptModule.load(contentsOf: URL(fileURLWithPath: model))
       if let threads { module.executionContext = ExecutionContext(threads: threads) }
+      module.executionContext.channelBlockedLayout = !nchw
       let inputs = try VerificationInputs.resolve(module, files: input, shapes: inputShape)
       let result = try module.benchmark(arguments: inputs[0], iterations: iterations, warmup: warmup)
       if json {

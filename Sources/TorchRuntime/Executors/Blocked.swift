@@ -1,0 +1,226 @@
+import Kernels
+import TensorCore
+
+/// Channel-blocked activations in the runtime (Notes [Channel-blocked activations] and
+/// [Channel-blocked plans]): a float32 tensor `[N, C/8, H, W, 8]` standing for NCHW `[N, C, H, W]`.
+enum BlockedActivations {
+  /// Whether `tensor` holds a blocked activation.
+  static func isBlocked(_ tensor: Tensor) -> Bool {
+    tensor.rank == 5 && tensor.shape[4] == 8 && tensor.dtype == .float32
+  }
+
+  /// The NCHW shape a blocked tensor stands for (`shape` itself for any other tensor).
+  static func logicalShape(_ tensor: Tensor) -> [Int] {
+    guard isBlocked(tensor) else { return tensor.shape }
+    let s = tensor.shape
+    return [s[0], s[1] * 8, s[2], s[3]]
+  }
+
+  /// The blocked shape of an NCHW shape.
+  static func blockedShape(_ shape: [Int]) -> [Int] {
+    [shape[0], shape[1] / 8, shape[2], shape[3], 8]
+  }
+
+  /// `tensor` in NCHW: a blocked tensor unpacked into a new one, split across the threads by
+  /// channel blocks; anything else as it is.
+  static func unblocked(_ context: ExecutionContext, _ tensor: Tensor) -> Tensor {
+    guard isBlocked(tensor) else { return tensor }
+    let logical = logicalShape(tensor)
+    let output = context.makeTensor(logical)
+    convert(context, tensor.contiguous(), into: output, shape: logical)
+    return output
+  }
+
+  /// `value` with a blocked tensor unpacked.
+  static func unblocked(_ context: ExecutionContext, _ value: IValue) -> IValue {
+    guard case .tensor(let tensor) = value, isBlocked(tensor) else { return value }
+    return .tensor(unblocked(context, tensor))
+  }
+
+  /// Unpacks the blocked `source` into the NCHW `target` of `shape`.
+  private static func convert(_ context: ExecutionContext, _ source: Tensor, into target: Tensor, shape: [Int]) {
+    let (channels, pixels) = (shape[1], shape[2] * shape[3])
+    let blocks = channels / 8
+    withExtendedLifetime((source, target)) {
+      let (from, to) = (UnsafePointer(source.floatPointer()), target.floatPointer())
+      for image in 0..<shape[0] {
+        let (a, b) = (from + image * channels * pixels, to + image * channels * pixels)
+        context.parallelBlocks(blocks, block: 1, work: channels * pixels, minimumWork: FastExecutors.planePassWork) {
+          range in
+          ChannelBlocks.unpack(a, channels: channels, pixels: pixels, into: b, blocks: range)
+        }
+      }
+    }
+  }
+}
+
+extension FastExecutors {
+  /// `prepacked::conv2d_clamp_run` where a blocked activation is involved or allowed (Note
+  /// [Channel-blocked plans]): where the plan allows a blocked result, 1×1 and depthwise
+  /// convolutions of whole channel blocks on a blocked input run on blocked activations and a
+  /// dense one on an NCHW input writes a blocked output from its phase planes; anything else
+  /// runs on NCHW operands (unpacking a blocked input, which costs less than unpacking the
+  /// output on MobileNetV2's last layer, 320 → 1280 channels on 7×7). An NCHW input is never
+  /// packed: the pack costs about what the layer gains.
+  static func blockedConv2dApplying(_ context: ExecutionContext, _ a: [IValue], epilogue: ConvEpilogue?)
+    throws -> (Tensor, applied: Bool)
+  {
+    let input = try a.tensor(0)
+    let permitted = context.blockedOutputPermitted
+    let inputBlocked = BlockedActivations.isBlocked(input)
+    // A residual add runs blocked when the residual is blocked like the output.
+    var residual: (op: BinaryOperation, tensor: Tensor)?
+    if case .residual(let op, let tensor)? = epilogue { residual = (op, tensor) }
+    if permitted, inputBlocked, case .object(let object) = a[1],
+      let prepared = context.preparedConvolution(object, shape: BlockedActivations.logicalShape(input)),
+      ConvolutionKernels.takesBlocked(prepared.shape), prepared.clamp.activation != .hardswish,
+      case .direct(let weights) = prepared.weights
+    {
+      let outputShape = BlockedActivations.blockedShape(prepared.shape.outputShape)
+      let residualFits = residual.map {
+        BlockedActivations.isBlocked($0.tensor) && $0.tensor.isContiguous && $0.tensor.shape == outputShape
+      }
+      if epilogue == nil || residualFits == true {
+        return (runBlocked(context, prepared, weights, input.contiguous(), residual: residual), true)
+      }
+    }
+    // A dense convolution of an NCHW input (a stem) writes a blocked output from its phase
+    // planes (Note [Channel-blocked phase planes]).
+    if case .object(let object) = a[1], permitted, epilogue == nil, input.dtype == .float32, input.rank == 4,
+      let prepared = context.preparedConvolution(object, shape: input.shape),
+      ConvolutionKernels.takesBlockedPhasePlanes(prepared.shape), prepared.clamp.activation != .hardswish,
+      case .direct(let weights) = prepared.weights, case .gemm = weights.layout
+    {
+      return (runBlockedPhasePlanes(context, prepared, input.contiguous()), true)
+    }
+    var plain = a
+    plain[0] = .tensor(BlockedActivations.unblocked(context, input))
+    var plainEpilogue = epilogue
+    if let residual, BlockedActivations.isBlocked(residual.tensor) {
+      plainEpilogue = .residual(residual.op, BlockedActivations.unblocked(context, residual.tensor))
+    }
+    return try plainConv2dApplying(context, plain, epilogue: plainEpilogue)
+  }
+
+  /// A prepared dense convolution of an NCHW input into a new blocked output: per image, the
+  /// phase planes scattered by channels, then the tiles split by flat columns.
+  private static func runBlockedPhasePlanes(_ context: ExecutionContext, _ prepared: PreparedConvolution, _ input: Tensor)
+    -> Tensor
+  {
+    let shape = prepared.shape
+    let output = context.makeTensor(BlockedActivations.blockedShape(shape.outputShape))
+    let panels = prepared.blockedPanels
+    let columns = ConvolutionKernels.phasePlanesColumns(shape)
+    let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+    let work = shape.outputChannels * columns * panels.depth
+    withExtendedLifetime((input, output, panels)) {
+      let (source, target) = (UnsafePointer(input.floatPointer()), output.floatPointer())
+      let planesCount = ConvolutionKernels.phasePlanesCount(shape) + ConvolutionKernels.blockedPhasePlanesSlack
+      context.withScratch(planesCount) { planes in
+        (planes + planesCount - ConvolutionKernels.blockedPhasePlanesSlack).update(
+          repeating: 0, count: ConvolutionKernels.blockedPhasePlanesSlack)
+        for image in 0..<shape.batch {
+          let x = source + image * shape.inputChannels * inputPlane
+          let y = target + image * shape.outputChannels * outputPlane
+          context.parallelBlocks(shape.inputChannels, block: 1, work: shape.inputChannels * inputPlane) { channels in
+            ConvolutionKernels.conv2dPhasePlanesScatter(shape, input: x, planes: planes, channels: channels)
+          }
+          context.parallelBlocks(columns, block: 6, work: work) { range in
+            ConvolutionKernels.blockedPhasePlaneConv2d(
+              shape, planes: planes, weights: panels, output: y, clamp: prepared.clamp, columns: range)
+          }
+        }
+      }
+    }
+    return output
+  }
+
+  /// A prepared 1×1 or depthwise convolution on a blocked input, into a new blocked output,
+  /// with a blocked residual added; each thread adds the residual to the part it wrote.
+  private static func runBlocked(
+    _ context: ExecutionContext, _ prepared: PreparedConvolution, _ weights: ConvolutionWeights, _ input: Tensor,
+    residual: (op: BinaryOperation, tensor: Tensor)?
+  ) -> Tensor {
+    let shape = prepared.shape
+    let output = context.makeTensor(BlockedActivations.blockedShape(shape.outputShape))
+    let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+    let outputBlocks = shape.outputChannels / 8
+    var imageShape = shape
+    imageShape.batch = 1
+    let residualTensor = residual?.tensor
+    withExtendedLifetime((input, output, residualTensor, weights)) {
+      let (source, target) = (UnsafePointer(input.floatPointer()), output.floatPointer())
+      let other = residualTensor.map { UnsafePointer($0.floatPointer()) }
+      // Adds the residual to output blocks `blocks`, pixels `pixels`, of image `image`.
+      func addResidual(image: Int, blocks: Range<Int>, pixels: Range<Int>) {
+        guard let residual, let other, !pixels.isEmpty else { return }
+        let imageOffset = image * shape.outputChannels * outputPlane
+        for block in blocks {
+          let start = imageOffset + (block * outputPlane + pixels.lowerBound) * 8
+          ElementwiseKernels.binaryFloat32(
+            residual.op, a: target + start, b: other + start, output: target + start, elements: 0..<pixels.count * 8)
+        }
+      }
+      for image in 0..<shape.batch {
+        let x = source + image * shape.inputChannels * inputPlane
+        let y = target + image * shape.outputChannels * outputPlane
+        switch weights.layout {
+        case .depthwise(let packed):
+          let work = shape.outputChannels * outputPlane * shape.kernelHeight * shape.kernelWidth
+          let scratchCount = ConvolutionKernels.blockedDepthwiseScratchCount(imageShape)
+          if ConvolutionKernels.blockedDepthwiseTiles(imageShape) {
+            context.parallelBlocks(outputBlocks, block: 1, work: work) { blocks in
+              context.withScratch(scratchCount) { scratch in
+                ConvolutionKernels.blockedDepthwise(
+                  imageShape, input: x, weights: packed, output: y, clamp: prepared.clamp, blocks: blocks,
+                  rows: 0..<shape.outputHeight, scratch: scratch)
+              }
+              addResidual(image: image, blocks: blocks, pixels: 0..<outputPlane)
+            }
+          } else {
+            context.parallelBlocks(shape.outputHeight, block: 1, work: work) { rows in
+              context.withScratch(scratchCount) { scratch in
+                ConvolutionKernels.blockedDepthwise(
+                  imageShape, input: x, weights: packed, output: y, clamp: prepared.clamp, blocks: 0..<outputBlocks,
+                  rows: rows, scratch: scratch)
+              }
+              let pixels = rows.lowerBound * shape.outputWidth..<rows.upperBound * shape.outputWidth
+              addResidual(image: image, blocks: 0..<outputBlocks, pixels: pixels)
+            }
+          }
+        default:
+          let panels = prepared.blockedPanels
+          let work = shape.outputChannels * outputPlane * shape.inputChannels
+          let scratchCount = ConvolutionKernels.blockedPointwiseScratchCount(depth: shape.inputChannels)
+          // Split by pixels, unless whole tiles split them much less evenly than whole panels
+          // split the output channels (a 7×7 plane's 49 pixels are nine tiles of six).
+          let tiles = (outputPlane + panels.tileColumns - 1) / panels.tileColumns
+          let panelCount = (shape.outputChannels + panels.panelRows - 1) / panels.panelRows
+          func largestShare(_ count: Int) -> Double {
+            Double((count + context.threadCount - 1) / context.threadCount) / Double(count)
+          }
+          if context.threadCount > 1 && largestShare(panelCount) + 0.02 < largestShare(tiles) {
+            context.parallelBlocks(shape.outputChannels, block: panels.panelRows, work: work) { rows in
+              context.withScratch(scratchCount) { scratch in
+                ConvolutionKernels.blockedPointwise(
+                  weights: panels, input: x, output: y, pixelCount: outputPlane, clamp: prepared.clamp,
+                  pixels: 0..<outputPlane, rows: rows, scratch: scratch)
+              }
+              addResidual(image: image, blocks: rows.lowerBound / 8..<rows.upperBound / 8, pixels: 0..<outputPlane)
+            }
+          } else {
+            context.parallelBlocks(outputPlane, block: panels.tileColumns, work: work) { pixels in
+              context.withScratch(scratchCount) { scratch in
+                ConvolutionKernels.blockedPointwise(
+                  weights: panels, input: x, output: y, pixelCount: outputPlane, clamp: prepared.clamp, pixels: pixels,
+                  scratch: scratch)
+              }
+              addResidual(image: image, blocks: 0..<outputBlocks, pixels: pixels)
+            }
+          }
+        }
+      }
+    }
+    return output
+  }
+}

@@ -1,0 +1,232 @@
+import Kernels
+import Testing
+
+/// Blocked copies of NCHW float arrays (Note [Channel-blocked activations]).
+private func pack(_ nchw: [Float], channels: Int, pixels: Int) -> [Float] {
+  var blocked = [Float](repeating: .nan, count: nchw.count)
+  nchw.withUnsafeBufferPointer { source in
+    blocked.withUnsafeMutableBufferPointer { target in
+      ChannelBlocks.pack(
+        source.baseAddress!, channels: channels, pixels: pixels, into: target.baseAddress!, blocks: 0..<channels / 8)
+    }
+  }
+  return blocked
+}
+
+private func unpack(_ blocked: [Float], channels: Int, pixels: Int) -> [Float] {
+  var nchw = [Float](repeating: .nan, count: blocked.count)
+  blocked.withUnsafeBufferPointer { source in
+    nchw.withUnsafeMutableBufferPointer { target in
+      ChannelBlocks.unpack(
+        source.baseAddress!, channels: channels, pixels: pixels, into: target.baseAddress!, blocks: 0..<channels / 8)
+    }
+  }
+  return nchw
+}
+
+/// Guard floats after an output or a scratch that must keep their value.
+private let guardCount = 16
+private let guardValue: Float = 12345
+
+/// Checks `blockedPointwise` against `conv2dReference` for one 1×1 shape (one image), its
+/// pixels or its panels split into parts that must compose, and that nothing past the output or
+/// the scratch is written.
+struct BlockedPointwiseTester {
+  var inputChannels: Int
+  var outputChannels: Int
+  var pixels: Int
+  var panelRows = 16
+  var clamp = OutputClamp.relu6
+  var pixelSplits: [Int] = []
+  var panelSplits: [Int] = []
+  var seed: UInt64 = 1
+
+  func test(sourceLocation: SourceLocation = #_sourceLocation) {
+    let shape = convShape(inputChannels, outputChannels, height: 1, width: pixels, kernel: 1)
+    let problem = ConvolutionProblem(shape, hasBias: true, clamp: clamp, seed: seed)
+    let weights = problem.packed {
+      VectorPanelWeights(
+        rows: outputChannels, depth: inputChannels, weights: $0, rowStride: inputChannels, bias: $1, panelRows: panelRows)
+    }
+    let input = pack(problem.input, channels: inputChannels, pixels: pixels)
+    let scratchCount = ConvolutionKernels.blockedPointwiseScratchCount(depth: inputChannels)
+    let scratch = AlignedBuffer(count: scratchCount + guardCount)
+    (scratch.pointer + scratchCount).update(repeating: guardValue, count: guardCount)
+    let count = outputChannels * pixels
+    var output = [Float](repeating: .nan, count: count) + [Float](repeating: guardValue, count: guardCount)
+    let pixelBounds = [0] + pixelSplits + [pixels]
+    let rowBounds = [0] + panelSplits + [outputChannels]
+    input.withUnsafeBufferPointer { input in
+      output.withUnsafeMutableBufferPointer { output in
+        for part in (0..<pixelBounds.count - 1).reversed() {
+          for rows in (0..<rowBounds.count - 1).reversed() {
+            ConvolutionKernels.blockedPointwise(
+              weights: weights, input: input.baseAddress!, output: output.baseAddress!, pixelCount: pixels,
+              clamp: clamp, pixels: pixelBounds[part]..<pixelBounds[part + 1],
+              rows: rowBounds[rows]..<rowBounds[rows + 1], scratch: scratch.pointer)
+          }
+        }
+      }
+    }
+    let label = "1×1 \(inputChannels)→\(outputChannels) on \(pixels) pixels, panels of \(panelRows)"
+    expectClose(
+      unpack(Array(output[..<count]), channels: outputChannels, pixels: pixels), problem.expected, tolerance: 1e-5, label,
+      sourceLocation: sourceLocation)
+    #expect(output[count...].allSatisfy { $0 == guardValue }, "wrote past the output: \(label)", sourceLocation: sourceLocation)
+    #expect(
+      UnsafeBufferPointer(start: scratch.pointer + scratchCount, count: guardCount).allSatisfy { $0 == guardValue },
+      "wrote past the scratch: \(label)", sourceLocation: sourceLocation)
+  }
+}
+
+/// Checks `blockedDepthwise` against `conv2dReference` for one depthwise shape (one image), the
+/// blocks or the output rows split into parts that must compose.
+struct BlockedDepthwiseTester {
+  var shape: Conv2DShape
+  var clamp = OutputClamp.relu6
+  var blockSplits: [Int] = []
+  var rowSplits: [Int] = []
+  var seed: UInt64 = 1
+
+  func test(sourceLocation: SourceLocation = #_sourceLocation) {
+    let problem = ConvolutionProblem(shape, hasBias: true, clamp: clamp, seed: seed)
+    let weights = problem.packed { DepthwiseWeights(shape, weight: $0, bias: $1) }
+    let channels = shape.outputChannels
+    let (inputPixels, outputPixels) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+    let input = pack(problem.input, channels: channels, pixels: inputPixels)
+    let scratchCount = ConvolutionKernels.blockedDepthwiseScratchCount(shape)
+    let scratch = AlignedBuffer(count: scratchCount + guardCount)
+    (scratch.pointer + scratchCount).update(repeating: guardValue, count: guardCount)
+    let count = channels * outputPixels
+    var output = [Float](repeating: .nan, count: count) + [Float](repeating: guardValue, count: guardCount)
+    let blockBounds = [0] + blockSplits + [channels / 8]
+    let rowBounds = ConvolutionKernels.blockedDepthwiseTiles(shape) ? [0, shape.outputHeight] : [0] + rowSplits + [shape.outputHeight]
+    input.withUnsafeBufferPointer { input in
+      output.withUnsafeMutableBufferPointer { output in
+        for blocks in (0..<blockBounds.count - 1).reversed() {
+          for rows in (0..<rowBounds.count - 1).reversed() {
+            ConvolutionKernels.blockedDepthwise(
+              shape, input: input.baseAddress!, weights: weights, output: output.baseAddress!, clamp: clamp,
+              blocks: blockBounds[blocks]..<blockBounds[blocks + 1], rows: rowBounds[rows]..<rowBounds[rows + 1],
+              scratch: scratch.pointer)
+          }
+        }
+      }
+    }
+    expectClose(
+      unpack(Array(output[..<count]), channels: channels, pixels: outputPixels), problem.expected, tolerance: 1e-5,
+      "\(shape)", sourceLocation: sourceLocation)
+    #expect(output[count...].allSatisfy { $0 == guardValue }, "wrote past the output: \(shape)", sourceLocation: sourceLocation)
+    #expect(
+      UnsafeBufferPointer(start: scratch.pointer + scratchCount, count: guardCount).allSatisfy { $0 == guardValue },
+      "wrote past the scratch: \(shape)", sourceLocation: sourceLocation)
+  }
+}
+
+@Suite struct BlockedConvolutionTests {
+  @Test func packAndUnpackAreInverse() {
+    var generator = SeededGenerator(seed: 3)
+    for (channels, pixels) in [(8, 1), (16, 7), (24, 49), (8, 64), (32, 13)] {
+      let values = generator.floats(channels * pixels)
+      let blocked = pack(values, channels: channels, pixels: pixels)
+      // Blocked float (c / 8)·P·8 + p·8 + c % 8 is NCHW float c·P + p.
+      for c in 0..<channels {
+        for p in 0..<pixels { #expect(blocked[(c / 8) * pixels * 8 + p * 8 + c % 8] == values[c * pixels + p]) }
+      }
+      #expect(unpack(blocked, channels: channels, pixels: pixels) == values)
+    }
+  }
+
+  /// Every pixel remainder of both tiles (six and four pixels), single last pixels (7×7 planes),
+  /// deep products in several depth blocks, channel counts that end in a part panel, and
+  /// splits by pixels and by panels.
+  @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 11, 13, 49, 50, 196])
+  func pointwise(pixels: Int) {
+    for panelRows in [16, 24] {
+      BlockedPointwiseTester(inputChannels: 16, outputChannels: 24, pixels: pixels, panelRows: panelRows).test()
+      BlockedPointwiseTester(inputChannels: 40, outputChannels: 56, pixels: pixels, panelRows: panelRows).test()
+      BlockedPointwiseTester(
+        inputChannels: 320, outputChannels: 40, pixels: pixels, panelRows: panelRows, clamp: .none, seed: 2
+      ).test()
+    }
+  }
+
+  @Test func pointwiseSplits() {
+    BlockedPointwiseTester(inputChannels: 24, outputChannels: 64, pixels: 49, pixelSplits: [18, 30]).test()
+    BlockedPointwiseTester(inputChannels: 24, outputChannels: 64, pixels: 49, panelSplits: [16, 48]).test()
+    BlockedPointwiseTester(inputChannels: 288, outputChannels: 96, pixels: 49, panelRows: 24, panelSplits: [48]).test()
+    BlockedPointwiseTester(
+      inputChannels: 296, outputChannels: 40, pixels: 197, clamp: .hardtanh(-0.5, 0.5), pixelSplits: [102]
+    ).test()
+  }
+
+  /// Stride 1 and 2, 3×3 and 5×5, padding, dilation, planes on both paths (a padded tile per
+  /// block up to 16 output columns, rows straight from the input beyond), odd sizes, splits.
+  @Test func depthwise() {
+    let shapes = [
+      convShape(8, 8, height: 7, width: 7, kernel: 3, padding: 1, groups: 8),
+      convShape(16, 16, height: 14, width: 14, kernel: 3, stride: 2, padding: 1, groups: 16),
+      convShape(16, 16, height: 20, width: 20, kernel: 3, padding: 1, groups: 16),
+      convShape(16, 16, height: 21, width: 23, kernel: 3, stride: 2, padding: 1, groups: 16),
+      convShape(8, 8, height: 40, width: 37, kernel: 3, padding: 1, groups: 8),
+      convShape(8, 8, height: 19, width: 34, kernel: 5, padding: 2, groups: 8),
+      convShape(8, 8, height: 19, width: 35, kernel: 5, stride: 2, padding: 2, groups: 8),
+      convShape(8, 8, height: 18, width: 36, kernel: 3, padding: 2, dilation: 2, groups: 8),
+      convShape(8, 8, height: 9, width: 40, kernel: 3, padding: 0, groups: 8),
+      convShape(8, 8, height: 3, width: 3, kernel: 3, padding: 1, groups: 8),
+      convShape(8, 8, height: 2, width: 40, kernel: 3, padding: 1, groups: 8),
+    ]
+    for (index, shape) in shapes.enumerated() {
+      BlockedDepthwiseTester(shape: shape, seed: UInt64(index + 1)).test()
+    }
+    BlockedDepthwiseTester(
+      shape: convShape(24, 24, height: 34, width: 34, kernel: 3, padding: 1, groups: 24), blockSplits: [1, 2],
+      rowSplits: [5, 17]
+    ).test()
+    BlockedDepthwiseTester(
+      shape: convShape(24, 24, height: 9, width: 9, kernel: 3, stride: 2, padding: 1, groups: 24), clamp: .none,
+      blockSplits: [2]
+    ).test()
+  }
+
+  /// A stem from three NCHW channels into blocked outputs over its phase planes, split by flat
+  /// columns; and wider, dilated and odd-sized dense shapes.
+  @Test func phasePlanes() {
+    let shapes = [
+      convShape(3, 32, height: 32, width: 32, kernel: 3, stride: 2, padding: 1),
+      convShape(3, 16, height: 23, width: 17, kernel: 3, stride: 2, padding: 1),
+      convShape(5, 8, height: 12, width: 12, kernel: 3, padding: 1),
+      convShape(4, 24, height: 15, width: 15, kernel: 5, stride: 2, padding: 2),
+    ]
+    for (index, shape) in shapes.enumerated() where ConvolutionKernels.takesBlockedPhasePlanes(shape) {
+      let problem = ConvolutionProblem(shape, hasBias: true, clamp: .relu, seed: UInt64(index + 5))
+      let depth = shape.inputChannels * shape.kernelHeight * shape.kernelWidth
+      let weights = problem.packed {
+        VectorPanelWeights(rows: shape.outputChannels, depth: depth, weights: $0, rowStride: depth, bias: $1, panelRows: 16)
+      }
+      let planesCount = ConvolutionKernels.phasePlanesCount(shape) + ConvolutionKernels.blockedPhasePlanesSlack
+      let planes = AlignedBuffer(count: planesCount)
+      planes.pointer.update(repeating: 0, count: planesCount)
+      let outputPixels = shape.outputHeight * shape.outputWidth
+      let count = shape.outputChannels * outputPixels
+      var output = [Float](repeating: .nan, count: count) + [Float](repeating: guardValue, count: guardCount)
+      let columns = ConvolutionKernels.phasePlanesColumns(shape)
+      let split = columns / 12 * 6
+      problem.input.withUnsafeBufferPointer { input in
+        ConvolutionKernels.conv2dPhasePlanesScatter(
+          shape, input: input.baseAddress!, planes: planes.pointer, channels: 0..<shape.inputChannels)
+      }
+      output.withUnsafeMutableBufferPointer { output in
+        for range in [split..<columns, 0..<split] {
+          ConvolutionKernels.blockedPhasePlaneConv2d(
+            shape, planes: planes.pointer, weights: weights, output: output.baseAddress!, clamp: .relu, columns: range)
+        }
+      }
+      expectClose(
+        unpack(Array(output[..<count]), channels: shape.outputChannels, pixels: outputPixels), problem.expected,
+        tolerance: 1e-5, "\(shape)")
+      #expect(output[count...].allSatisfy { $0 == guardValue }, "wrote past the output: \(shape)")
+    }
+    #expect(ConvolutionKernels.takesBlockedPhasePlanes(shapes[0]))
+  }
+}
