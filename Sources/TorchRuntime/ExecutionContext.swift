@@ -78,6 +78,8 @@ public final class ExecutionContext: @unchecked Sendable {
   /// Whether the instruction running now may leave its result channel-blocked (Note
   /// [Channel-blocked plans]); set by the interpreter's thread only, around one instruction.
   var blockedOutputPermitted = false
+  /// Whether an operand of the instruction running now may be a blocked result.
+  var blockedInputsExpected = false
 
   /// The convolution prepared for `object` when it was prepared for inputs of `shape`.
   func preparedConvolution(_ object: ScriptObject, shape: [Int]) -> PreparedConvolution? {

@@ -45,8 +45,10 @@ struct Segment {
   var releases: [[Int]] = []
   /// Instructions in a concatenation group (Note [Concatenation in place]), by index.
   var arenas: [Int: ArenaRole] = [:]
-  /// Instructions whose result may stay channel-blocked (Note [Channel-blocked plans]).
+  /// Instructions whose result may stay channel-blocked, and instructions that may read such a
+  /// result (Note [Channel-blocked plans]).
   var blocked: Set<Int> = []
+  var blockedReaders: Set<Int> = []
 }
 
 // Note [Channel-blocked plans]
@@ -241,7 +243,7 @@ private struct PlanBuilder {
     }
     var segment = Segment(instructions: instructions, outputs: block.outputs.map { register($0) })
     segment.arenas = PlanBuilder.arenas(instructions)
-    segment.blocked = PlanBuilder.blockedResults(segment).subtracting(segment.arenas.keys)
+    (segment.blocked, segment.blockedReaders) = PlanBuilder.blockedResults(segment, excluding: Set(segment.arenas.keys))
     segment.releases = PlanBuilder.releases(segment, blockInputs: block.inputs.map { register($0) })
     return segment
   }
@@ -341,7 +343,7 @@ private struct PlanBuilder {
   /// native or stem convolution whose result only native convolutions read, at the positions
   /// they take it, and which starts a chain (a stem) or continues one (its input is itself such
   /// a result).
-  static func blockedResults(_ segment: Segment) -> Set<Int> {
+  static func blockedResults(_ segment: Segment, excluding: Set<Int>) -> (results: Set<Int>, readers: Set<Int>) {
     var unawareReads = Set(segment.outputs)
     var readers: [Int: Int] = [:]
     for instruction in segment.instructions {
@@ -356,7 +358,7 @@ private struct PlanBuilder {
     }
     var result: Set<Int> = []
     var blockedRegisters: Set<Int> = []
-    for (index, instruction) in segment.instructions.enumerated() {
+    for (index, instruction) in segment.instructions.enumerated() where !excluding.contains(index) {
       guard let role = blockedRole(instruction), case .op(_, let inputs, let outputs, _) = instruction else { continue }
       let own = outputs.dropLast()
       guard let final = outputs.last, readers[final, default: 0] > 0, !unawareReads.contains(final),
@@ -366,7 +368,13 @@ private struct PlanBuilder {
       result.insert(index)
       blockedRegisters.insert(final)
     }
-    return result
+    var readersOfBlocked: Set<Int> = []
+    for (index, instruction) in segment.instructions.enumerated() {
+      if case .op(_, let inputs, _, _) = instruction, inputs.contains(where: blockedRegisters.contains) {
+        readersOfBlocked.insert(index)
+      }
+    }
+    return (result, readersOfBlocked)
   }
 
   /// True when `size` is the list [1, 1]: a constant, or built from two constant 1s for this

@@ -104,9 +104,10 @@ public final class Interpreter {
     // This run's channel means handed from a convolution to its pool (Note [Pooled side output]).
     var means: [ObjectIdentifier: (means: Tensor, output: Tensor)] = [:]
     for (index, instruction) in segment.instructions.enumerated() {
-      if segment.blocked.contains(index) && context.channelBlockedLayout {
-        context.blockedOutputPermitted = true
-        defer { context.blockedOutputPermitted = false }
+      if context.channelBlockedLayout && (segment.blocked.contains(index) || segment.blockedReaders.contains(index)) {
+        context.blockedOutputPermitted = segment.blocked.contains(index)
+        context.blockedInputsExpected = segment.blockedReaders.contains(index)
+        defer { (context.blockedOutputPermitted, context.blockedInputsExpected) = (false, false) }
         try step(instruction, &registers, method: method)
       } else if let role = segment.arenas[index] {
         try step(instruction, role: role, buffers: &buffers, means: &means, &registers, method: method)

@@ -4,14 +4,19 @@ import TensorCore
 /// Channel-blocked activations in the runtime (Notes [Channel-blocked activations] and
 /// [Channel-blocked plans]): a float32 tensor `[N, C/8, H, W, 8]` standing for NCHW `[N, C, H, W]`.
 enum BlockedActivations {
-  /// Whether `tensor` holds a blocked activation.
-  static func isBlocked(_ tensor: Tensor) -> Bool {
+  /// Whether `tensor`, an operand of the instruction running in `context`, holds a blocked
+  /// activation: only where the plan expects one.
+  static func isBlocked(_ tensor: Tensor, in context: ExecutionContext) -> Bool {
+    context.blockedInputsExpected && hasBlockedShape(tensor)
+  }
+
+  static func hasBlockedShape(_ tensor: Tensor) -> Bool {
     tensor.rank == 5 && tensor.shape[4] == 8 && tensor.dtype == .float32
   }
 
-  /// The NCHW shape a blocked tensor stands for (`shape` itself for any other tensor).
+  /// The NCHW shape a blocked tensor stands for.
   static func logicalShape(_ tensor: Tensor) -> [Int] {
-    guard isBlocked(tensor) else { return tensor.shape }
+    guard hasBlockedShape(tensor) else { return tensor.shape }
     let s = tensor.shape
     return [s[0], s[1] * 8, s[2], s[3]]
   }
@@ -24,7 +29,7 @@ enum BlockedActivations {
   /// `tensor` in NCHW: a blocked tensor unpacked into a new one, split across the threads by
   /// channel blocks; anything else as it is.
   static func unblocked(_ context: ExecutionContext, _ tensor: Tensor) -> Tensor {
-    guard isBlocked(tensor) else { return tensor }
+    guard isBlocked(tensor, in: context) else { return tensor }
     let logical = logicalShape(tensor)
     let output = context.makeTensor(logical)
     convert(context, tensor.contiguous(), into: output, shape: logical)
@@ -33,7 +38,7 @@ enum BlockedActivations {
 
   /// `value` with a blocked tensor unpacked.
   static func unblocked(_ context: ExecutionContext, _ value: IValue) -> IValue {
-    guard case .tensor(let tensor) = value, isBlocked(tensor) else { return value }
+    guard case .tensor(let tensor) = value, isBlocked(tensor, in: context) else { return value }
     return .tensor(unblocked(context, tensor))
   }
 
@@ -67,7 +72,7 @@ extension FastExecutors {
   {
     let input = try a.tensor(0)
     let permitted = context.blockedOutputPermitted
-    let inputBlocked = BlockedActivations.isBlocked(input)
+    let inputBlocked = BlockedActivations.isBlocked(input, in: context)
     // A residual add runs blocked when the residual is blocked like the output.
     var residual: (op: BinaryOperation, tensor: Tensor)?
     if case .residual(let op, let tensor)? = epilogue { residual = (op, tensor) }
@@ -78,7 +83,7 @@ extension FastExecutors {
     {
       let outputShape = BlockedActivations.blockedShape(prepared.shape.outputShape)
       let residualFits = residual.map {
-        BlockedActivations.isBlocked($0.tensor) && $0.tensor.isContiguous && $0.tensor.shape == outputShape
+        BlockedActivations.isBlocked($0.tensor, in: context) && $0.tensor.isContiguous && $0.tensor.shape == outputShape
       }
       if epilogue == nil || residualFits == true {
         return (runBlocked(context, prepared, weights, input.contiguous(), residual: residual), true)
@@ -96,7 +101,7 @@ extension FastExecutors {
     var plain = a
     plain[0] = .tensor(BlockedActivations.unblocked(context, input))
     var plainEpilogue = epilogue
-    if let residual, BlockedActivations.isBlocked(residual.tensor) {
+    if let residual, BlockedActivations.isBlocked(residual.tensor, in: context) {
       plainEpilogue = .residual(residual.op, BlockedActivations.unblocked(context, residual.tensor))
     }
     return try plainConv2dApplying(context, plain, epilogue: plainEpilogue)

@@ -521,10 +521,7 @@ enum FastExecutors {
   private static func prepackedConv2dApplying(_ context: ExecutionContext, _ a: [IValue], epilogue: ConvEpilogue?)
     throws -> (Tensor, applied: Bool)
   {
-    let input = try a.tensor(0)
-    var residualBlocked = false
-    if case .residual(_, let residual)? = epilogue { residualBlocked = BlockedActivations.isBlocked(residual) }
-    if context.blockedOutputPermitted || BlockedActivations.isBlocked(input) || residualBlocked {
+    if context.blockedOutputPermitted || context.blockedInputsExpected {
       return try blockedConv2dApplying(context, a, epilogue: epilogue)
     }
     return try plainConv2dApplying(context, a, epilogue: epilogue)
