@@ -55,7 +55,7 @@ struct Segment {
 // The convolutions of a chain such as MobileNetV2's body run fastest on channel-blocked
 // activations (Note [Channel-blocked activations]): a rank-5 float32 tensor [N, C/8, H, W, 8]
 // standing for the NCHW tensor [N, C, H, W]. Only the executors of prepacked convolutions
-// (alone, or fused with an activation or a residual add) know that layout, so the plan decides
+// (alone, or fused with a residual add) know that layout, so the plan decides
 // which results may take it: an instruction whose result is read only by such instructions, in
 // the same segment, at the positions they accept it (the convolution's input, the residual's
 // other operand), and is not an output of the segment. For those instructions the interpreter
