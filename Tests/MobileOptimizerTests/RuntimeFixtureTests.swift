@@ -113,6 +113,42 @@ struct RuntimeFixtureTests {
     }
   }
 
+  /// A batch of two images through MobileNetV2's blocked chain: each image's output is the one it
+  /// gets alone, the NCHW first run's and the blocked later runs' alike.
+  @Test func channelBlockedBatchesMatchSingleImages() throws {
+    let (optimized, _) = try ScriptModule.load(contentsOf: Fixtures.model("mobilenet_v2")).optimizedForMobile()
+    let facts = try Fixtures.facts("mobilenet_v2")
+    let input = try ModelIO.readInput(Fixtures.folder("mobilenet_v2").appendingPathComponent(facts.calls[0].inputs[0]))
+    guard case .tensor(let image) = input else {
+      Issue.record("the fixture's input is not a tensor")
+      return
+    }
+    let first = image.floats()
+    let second = first.map { 0.5 - $0 }
+    let batch = Tensor(shape: [2] + image.shape.dropFirst(), floats: first + second)
+    func outputs(_ value: IValue) -> [Float] {
+      guard case .tensor(let tensor)? = ModelIO.flatten(value).first else { return [] }
+      return tensor.floats()
+    }
+    for threads in [1, 2] {
+      optimized.executionContext = ExecutionContext(threads: threads)
+      var alone: [Float] = []
+      for single in [first, second] {
+        alone += outputs(try optimized.run("forward", [.tensor(Tensor(shape: image.shape, floats: single))]))
+      }
+      let profile = Profile()
+      for run in 0..<3 {
+        // The last run is profiled: its convolutions must have run blocked.
+        if run == 2 { optimized.executionContext.profile = profile }
+        let together = outputs(try optimized.run("forward", [.tensor(batch.copy())]))
+        #expect(together.count == alone.count && !together.isEmpty)
+        #expect(zip(together, alone).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }, "\(threads) threads")
+      }
+      optimized.executionContext.profile = nil
+      #expect(profile.entries.values.contains { $0.shapes.contains("[2, ") && $0.shapes.contains(", 8]") })
+    }
+  }
+
   @Test(arguments: Fixtures.torchMobileNames)
   func archivesPyTorchOptimizedRunHere(_ name: String) throws {
     let module = try ScriptModule.load(contentsOf: Fixtures.folder(name).appendingPathComponent("torch_mobile.pt"))
