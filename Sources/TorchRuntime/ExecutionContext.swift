@@ -93,13 +93,7 @@ public final class ExecutionContext: @unchecked Sendable {
   /// The convolution prepared for `object` when it was prepared for inputs shaped like
   /// `input` and the fast kernels take `input` (Note [Prepared convolutions]).
   func preparedConvolution(_ object: ScriptObject, input: Tensor) -> PreparedConvolution? {
-    preparedLock.lock()
-    let entry = prepared[ObjectIdentifier(object)]
-    preparedLock.unlock()
-    guard let convolution = entry?.convolution, convolution.inputShape == input.shape,
-      PreparedConvolution.takes(input)
-    else { return nil }
-    return convolution
+    PreparedConvolution.takes(input) ? preparedConvolution(object, shape: input.shape) : nil
   }
 
   /// Keeps `convolution` as the one prepared for `object`.

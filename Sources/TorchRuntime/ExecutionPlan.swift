@@ -344,10 +344,11 @@ private struct PlanBuilder {
   /// they take it, and which starts a chain (a stem) or continues one (its input is itself such
   /// a result).
   static func blockedResults(_ segment: Segment, excluding: Set<Int>) -> (results: Set<Int>, readers: Set<Int>) {
+    let roles = segment.instructions.map(blockedRole)
     var unawareReads = Set(segment.outputs)
     var readers: [Int: Int] = [:]
-    for instruction in segment.instructions {
-      let aware = blockedRole(instruction) == .native ? blockedPositions(instruction) : []
+    for (instruction, role) in zip(segment.instructions, roles) {
+      let aware = role == .native ? blockedPositions(instruction) : []
       if case .op(_, let inputs, _, _) = instruction {
         for (position, register) in inputs.enumerated() {
           if aware.contains(position) { readers[register, default: 0] += 1 } else { unawareReads.insert(register) }
@@ -359,7 +360,7 @@ private struct PlanBuilder {
     var result: Set<Int> = []
     var blockedRegisters: Set<Int> = []
     for (index, instruction) in segment.instructions.enumerated() where !excluding.contains(index) {
-      guard let role = blockedRole(instruction), case .op(_, let inputs, let outputs, _) = instruction else { continue }
+      guard let role = roles[index], case .op(_, let inputs, let outputs, _) = instruction else { continue }
       let own = outputs.dropLast()
       guard let final = outputs.last, readers[final, default: 0] > 0, !unawareReads.contains(final),
         own.allSatisfy({ readers[$0] == nil && !unawareReads.contains($0) }),

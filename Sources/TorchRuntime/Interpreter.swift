@@ -104,12 +104,13 @@ public final class Interpreter {
     // This run's channel means handed from a convolution to its pool (Note [Pooled side output]).
     var means: [ObjectIdentifier: (means: Tensor, output: Tensor)] = [:]
     for (index, instruction) in segment.instructions.enumerated() {
-      if context.channelBlockedLayout && (segment.blocked.contains(index) || segment.blockedReaders.contains(index)) {
-        context.blockedOutputPermitted = segment.blocked.contains(index)
-        context.blockedInputsExpected = segment.blockedReaders.contains(index)
-        defer { (context.blockedOutputPermitted, context.blockedInputsExpected) = (false, false) }
-        try step(instruction, &registers, method: method)
-      } else if let role = segment.arenas[index] {
+      // What this instruction may write and read channel-blocked (Note [Channel-blocked plans]),
+      // whichever way it runs below.
+      let permitted = context.channelBlockedLayout && segment.blocked.contains(index)
+      let expected = context.channelBlockedLayout && segment.blockedReaders.contains(index)
+      if permitted || expected { (context.blockedOutputPermitted, context.blockedInputsExpected) = (permitted, expected) }
+      defer { if permitted || expected { (context.blockedOutputPermitted, context.blockedInputsExpected) = (false, false) } }
+      if let role = segment.arenas[index] {
         try step(instruction, role: role, buffers: &buffers, means: &means, &registers, method: method)
       } else {
         try step(instruction, &registers, method: method)

@@ -1,27 +1,25 @@
 import Kernels
 import Testing
 
-/// Blocked copies of NCHW float arrays (Note [Channel-blocked activations]).
-private func pack(_ nchw: [Float], channels: Int, pixels: Int) -> [Float] {
-  var blocked = [Float](repeating: .nan, count: nchw.count)
-  nchw.withUnsafeBufferPointer { source in
-    blocked.withUnsafeMutableBufferPointer { target in
-      ChannelBlocks.pack(
-        source.baseAddress!, channels: channels, pixels: pixels, into: target.baseAddress!, blocks: 0..<channels / 8)
-    }
+/// `values` converted by `convert` (`ChannelBlocks.pack` or `unpack`), all blocks at once.
+private func converted(
+  _ values: [Float], channels: Int, pixels: Int,
+  by convert: (UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>, Range<Int>) -> Void
+) -> [Float] {
+  var result = [Float](repeating: .nan, count: values.count)
+  values.withUnsafeBufferPointer { source in
+    result.withUnsafeMutableBufferPointer { convert(source.baseAddress!, channels, pixels, $0.baseAddress!, 0..<channels / 8) }
   }
-  return blocked
+  return result
+}
+
+/// Blocked copies of NCHW float arrays (Note [Channel-blocked activations]), and back.
+private func pack(_ nchw: [Float], channels: Int, pixels: Int) -> [Float] {
+  converted(nchw, channels: channels, pixels: pixels) { ChannelBlocks.pack($0, channels: $1, pixels: $2, into: $3, blocks: $4) }
 }
 
 private func unpack(_ blocked: [Float], channels: Int, pixels: Int) -> [Float] {
-  var nchw = [Float](repeating: .nan, count: blocked.count)
-  blocked.withUnsafeBufferPointer { source in
-    nchw.withUnsafeMutableBufferPointer { target in
-      ChannelBlocks.unpack(
-        source.baseAddress!, channels: channels, pixels: pixels, into: target.baseAddress!, blocks: 0..<channels / 8)
-    }
-  }
-  return nchw
+  converted(blocked, channels: channels, pixels: pixels) { ChannelBlocks.unpack($0, channels: $1, pixels: $2, into: $3, blocks: $4) }
 }
 
 /// Guard floats after an output or a scratch that must keep their value.

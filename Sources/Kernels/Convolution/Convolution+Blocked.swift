@@ -455,32 +455,16 @@ extension ConvolutionKernels {
     let imageRows = max(0, min(height, layout.tileRows - pt))
     withUnsafeTemporaryAllocation(of: Int.self, capacity: taps) { buffer in
       let offsets = buffer.baseAddress!
-      for ky in 0..<shape.kernelHeight {
-        for kx in 0..<shape.kernelWidth {
-          offsets[ky * shape.kernelWidth + kx] = (ky * shape.dilationHeight * wt + kx * shape.dilationWidth) * 8
-        }
-      }
+      layout.tapOffsets(into: offsets)
       let bounds = VectorClamp(clamp)
       for block in blocks {
         let source = input + block * inputPlane
         for y in 0..<imageRows {
           (tile + ((y + pt) * wt + pl) * 8).update(from: source + y * width * 8, count: copied * 8)
         }
-        let (blockWeights, target) = (weights.tapMajor + block * 8, output + block * outputPlane)
-        switch layout.slidingKernel {
-        case 3:
-          depthwiseBlockStride1Kernel3(
-            shape, tile: UnsafePointer(tile), tileColumns: wt, weights: blockWeights, channelCount: weights.channels,
-            bounds: bounds, into: target)
-        case 5:
-          depthwiseBlockStride1Kernel5(
-            shape, tile: UnsafePointer(tile), tileColumns: wt, weights: blockWeights, channelCount: weights.channels,
-            bounds: bounds, into: target)
-        default:
-          depthwiseBlockCompute(
-            shape, tile: UnsafePointer(tile), tileColumns: wt, weights: blockWeights, channelCount: weights.channels,
-            offsets: UnsafePointer(offsets), taps: taps, bounds: bounds, into: target)
-        }
+        depthwiseBlockTile(
+          layout, tile: UnsafePointer(tile), weights: weights.tapMajor + block * 8, channelCount: weights.channels,
+          offsets: UnsafePointer(offsets), bounds: bounds, into: output + block * outputPlane)
       }
     }
   }
@@ -676,15 +660,7 @@ extension ConvolutionKernels {
     withUnsafeTemporaryAllocation(of: Int.self, capacity: depth + 6) { buffer in
       let offsets = buffer.baseAddress!
       let pixels = offsets + depth
-      var k = 0
-      for channel in 0..<shape.inputChannels {
-        for ky in 0..<shape.kernelHeight {
-          for kx in 0..<shape.kernelWidth {
-            offsets[k] = channel * layout.planeFloats + layout.tapOffset(ky, kx)
-            k += 1
-          }
-        }
-      }
+      _ = PhasePlaneRows(layout, planes: planes).inPlaceRows(depth: depth, offsets: offsets)
       var (oy, ox) = columns.lowerBound.quotientAndRemainder(dividingBy: q)
       for f0 in stride(from: columns.lowerBound, to: columns.upperBound, by: 6) {
         // Where the tile's six flat indices go: an output pixel, or nowhere (junk or past the end).

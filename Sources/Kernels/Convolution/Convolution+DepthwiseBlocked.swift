@@ -103,6 +103,16 @@ struct DepthwiseBlockedLayout {
   /// The input tile, then the output tile.
   var scratchCount: Int { tileFloats + outputFloats }
 
+  /// The float offset of each tap (row-major) from a pixel's vector in the tile, into `offsets`
+  /// (kH·kW of them).
+  func tapOffsets(into offsets: UnsafeMutablePointer<Int>) {
+    for ky in 0..<shape.kernelHeight {
+      for kx in 0..<shape.kernelWidth {
+        offsets[ky * shape.kernelWidth + kx] = (ky * shape.dilationHeight * tileColumns + kx * shape.dilationWidth) * 8
+      }
+    }
+  }
+
   /// Where image pixel q = y·W + x of a channel goes in the tile (its float offset): the vector
   /// past the tile's pixels when no output reads it.
   func tileOffset(_ pixel: Int) -> Int {
@@ -134,17 +144,11 @@ extension ConvolutionKernels {
     tile.update(repeating: 0, count: layout.tileFloats)
     let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
     let taps = shape.kernelHeight * shape.kernelWidth
-    let slidingKernel = layout.slidingKernel
     withUnsafeTemporaryAllocation(of: Int.self, capacity: inputPlane + taps) { buffer in
       let places = buffer.baseAddress!
       let offsets = places + inputPlane
       for pixel in 0..<inputPlane { places[pixel] = layout.tileOffset(pixel) }
-      for ky in 0..<shape.kernelHeight {
-        for kx in 0..<shape.kernelWidth {
-          offsets[ky * shape.kernelWidth + kx] =
-            (ky * shape.dilationHeight * layout.tileColumns + kx * shape.dilationWidth) * 8
-        }
-      }
+      layout.tapOffsets(into: offsets)
       let clampBounds = VectorClamp(clamp)
       for image in 0..<shape.batch {
         for block in 0..<blocks {
@@ -155,21 +159,9 @@ extension ConvolutionKernels {
           // The block's sums, by a kernel specialized for the kind of store (Note [Store
           // activations]).
           func compute(_ bounds: some StoreBounds) {
-            switch slidingKernel {
-            case 3:
-              depthwiseBlockStride1Kernel3(
-                shape, tile: UnsafePointer(tile), tileColumns: layout.tileColumns, weights: blockWeights,
-                channelCount: shape.outputChannels, bounds: bounds, into: flat)
-            case 5:
-              depthwiseBlockStride1Kernel5(
-                shape, tile: UnsafePointer(tile), tileColumns: layout.tileColumns, weights: blockWeights,
-                channelCount: shape.outputChannels, bounds: bounds, into: flat)
-            default:
-              depthwiseBlockCompute(
-                shape, tile: UnsafePointer(tile), tileColumns: layout.tileColumns, weights: blockWeights,
-                channelCount: shape.outputChannels, offsets: UnsafePointer(offsets), taps: taps, bounds: bounds,
-                into: flat)
-            }
+            depthwiseBlockTile(
+              layout, tile: UnsafePointer(tile), weights: blockWeights, channelCount: shape.outputChannels,
+              offsets: UnsafePointer(offsets), bounds: bounds, into: flat)
           }
           if clamp.activation == .hardswish { compute(StoreHardswish()) } else { compute(clampBounds) }
           let target = output + (image * shape.outputChannels + first) * outputPlane
@@ -179,6 +171,31 @@ extension ConvolutionKernels {
           }
         }
       }
+    }
+  }
+
+  /// One block's outputs in flat order from its tile, by the kernel for the shape: the sliding
+  /// kernels at stride 1 (Note [Sliding depthwise rows]), else `depthwiseBlockCompute` with the
+  /// taps' `offsets` (`DepthwiseBlockedLayout.tapOffsets`).
+  @inline(__always)
+  static func depthwiseBlockTile(
+    _ layout: DepthwiseBlockedLayout, tile: UnsafePointer<Float>, weights: UnsafePointer<Float>, channelCount: Int,
+    offsets: UnsafePointer<Int>, bounds: some StoreBounds, into flat: UnsafeMutablePointer<Float>
+  ) {
+    let (shape, columns) = (layout.shape, layout.tileColumns)
+    switch layout.slidingKernel {
+    case 3:
+      depthwiseBlockStride1Kernel3(
+        shape, tile: tile, tileColumns: columns, weights: weights, channelCount: channelCount, bounds: bounds,
+        into: flat)
+    case 5:
+      depthwiseBlockStride1Kernel5(
+        shape, tile: tile, tileColumns: columns, weights: weights, channelCount: channelCount, bounds: bounds,
+        into: flat)
+    default:
+      depthwiseBlockCompute(
+        shape, tile: tile, tileColumns: columns, weights: weights, channelCount: channelCount, offsets: offsets,
+        taps: shape.kernelHeight * shape.kernelWidth, bounds: bounds, into: flat)
     }
   }
 

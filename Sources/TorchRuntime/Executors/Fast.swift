@@ -610,7 +610,7 @@ enum FastExecutors {
       let tileSize = ConvolutionKernels.winogradTileSize(shape)
       weights = .winograd(
         context.weights.value(WeightCache.key(kind: tileSize == 2 ? 4 : 5, weight: weight, bias: bias), pins: pins) {
-          withExtendedLifetime((weight.contiguous(), bias?.contiguous())) { weight, bias in
+          withExtendedLifetime(source) { weight, bias in
             WinogradWeights(
               shape, tileSize: tileSize, weight: weight.floatPointer(),
               bias: bias.map { UnsafePointer($0.floatPointer()) })
@@ -619,7 +619,7 @@ enum FastExecutors {
     } else {
       weights = .direct(
         context.weights.value(WeightCache.key(kind: 1, weight: weight, bias: bias), pins: pins) {
-          ConvolutionWeights(shape, weight: weight.contiguous(), bias: bias?.contiguous())
+          ConvolutionWeights(shape, weight: source.0, bias: source.1)
         })
     }
     return PreparedConvolution(inputShape: input.shape, shape: shape, clamp: clamp, weights: weights, source: source)
