@@ -197,14 +197,19 @@ extension FastExecutors {
           let panels = prepared.blockedPanels
           let work = shape.outputChannels * outputPlane * shape.inputChannels
           let scratchCount = ConvolutionKernels.blockedPointwiseScratchCount(depth: shape.inputChannels)
-          // Split by pixels, unless whole tiles split them much less evenly than whole panels
-          // split the output channels (a 7×7 plane's 49 pixels are nine tiles of six).
+          // Split by panels when the weights outweigh the input (Note [Splitting 1×1 layers]) or
+          // when whole tiles split the pixels much less evenly than whole panels split the
+          // output channels (a 7×7 plane's 49 pixels are nine tiles of six); else by pixels.
           let tiles = (outputPlane + panels.tileColumns - 1) / panels.tileColumns
           let panelCount = (shape.outputChannels + panels.panelRows - 1) / panels.panelRows
           func largestShare(_ count: Int) -> Double {
             Double((count + context.threadCount - 1) / context.threadCount) / Double(count)
           }
-          if context.threadCount > 1 && largestShare(panelCount) + 0.02 < largestShare(tiles) {
+          let (byPanels, byPixels) = (largestShare(panelCount), largestShare(tiles))
+          let weightsOutweighInput = shape.outputChannels > outputPlane
+          if context.threadCount > 1
+            && (byPanels + 0.02 < byPixels || (weightsOutweighInput && byPanels <= byPixels + 0.02))
+          {
             context.parallelBlocks(shape.outputChannels, block: panels.panelRows, work: work) { rows in
               context.withScratch(scratchCount) { scratch in
                 ConvolutionKernels.blockedPointwise(

@@ -86,6 +86,20 @@ final class WeightCache: @unchecked Sendable {
 // entry lives, and the packed weights, so they outlive a cache flush. Context objects are
 // never mutated by the models that hold them (their state is the packed op's constants).
 
+// Note [Splitting 1×1 layers]
+// A 1×1 layer on the transposed-tile or channel-blocked kernels is split between the threads
+// either by pixels (each thread reads all the weights and its share of the input) or by weight
+// panels (each reads all the input and its share of the weights). Whichever operand is larger
+// should be the one shared out: by panels when the layer has more output channels than pixels
+// (its weights, outputs × inputs floats, outweigh its input, inputs × pixels), as long as whole
+// panels split about as evenly as whole tiles. That is the expansions of the deep inverted
+// residual blocks (96→576 on 14×14, 160→960 on 7×7) and the layers before the classifiers;
+// projections (576→96 on 14×14, SqueezeNet's 512→64 on 13×13) stay split by pixels, which an
+// earlier measurement found faster for them by 20–35%. Measured at two threads (2026-11-24,
+// alternating runs): MobileNetV2 0.971× in a slow phase of the host (5.97 → 5.79 ms, every one
+// of eight pairs faster), 0.999× in a calm one, where its three 96→576 layers each went
+// 0.124 → 0.119 ms; V3-Small and ShuffleNetV2 0.992× (calm).
+
 /// A convolution's shape, clamp and packed weights for inputs of one shape (Note [Prepared
 /// convolutions]).
 final class PreparedConvolution: @unchecked Sendable {
@@ -703,14 +717,8 @@ enum FastExecutors {
   }
 
   /// A 1×1 convolution on the transposed-tile GEMM (Note [Transposed tiles]), per image split
-  /// across the threads by whole tiles (6 or 4 pixels); a thread activates what it wrote.
-  ///
-  /// Split by whole weight panels instead (16 or 24 channels, when there were at least two per
-  /// thread), each thread read all of B: at two threads (2026-11-24, per-node profiles,
-  /// alternating runs, a slow phase of the host) MobileNetV2's 576 → 96 on 14×14 took 0.27 ms
-  /// against 0.205 ms split by pixels, 384 → 96 0.19 against 0.13 ms, 384 → 64 0.135 against
-  /// 0.112 ms, SqueezeNet's 512 → 64 on 13×13 0.235 against 0.15 ms; whole models 0.944×
-  /// (MobileNetV2) and 0.96× (SqueezeNet) in that phase, 1.003× and 0.994× in a calm one.
+  /// across the threads by whole tiles (6 or 4 pixels), or by whole weight panels when the
+  /// weights outweigh the input (Note [Splitting 1×1 layers]); a thread activates what it wrote.
   private static func transposedConv2d(
     _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: VectorPanelWeights,
     output: UnsafeMutablePointer<Float>, clamp: OutputClamp, activation: ConvEpilogue.Bound?
@@ -721,8 +729,22 @@ enum FastExecutors {
     let scratchCount = GEMMKernels.transposedGEMMScratchCount(depth: inputs)
     var imageShape = shape
     imageShape.batch = 1
+    let byPanels = context.threadCount > 1 && outputs > pixels
+      && largestShare(context, outputs, block: weights.panelRows)
+        <= largestShare(context, pixels, block: weights.tileColumns) + 0.02
     for image in 0..<shape.batch {
       let (b, c) = (input + image * inputs * pixels, output + image * outputs * pixels)
+      if byPanels {
+        context.parallelBlocks(outputs, block: weights.panelRows, work: work) { range in
+          context.withScratch(scratchCount) { scratch in
+            GEMMKernels.transposedGEMM(
+              weights: weights, b: b, bRowStride: pixels, c: c + range.lowerBound * pixels, cRowStride: pixels,
+              clamp: clamp, rows: range, columns: 0..<pixels, scratch: scratch)
+          }
+          applyActivation(activation, imageShape, c, channels: range, pixels: 0..<pixels)
+        }
+        continue
+      }
       context.parallelBlocks(pixels, block: weights.tileColumns, work: work) { range in
         context.withScratch(scratchCount) { scratch in
           GEMMKernels.transposedGEMM(
@@ -747,14 +769,8 @@ enum FastExecutors {
     _ gemm: (_ channels: Range<Int>?, _ columns: Range<Int>?, _ scratch: UnsafeMutablePointer<Float>) -> Void
   ) {
     let scratchCount = ConvolutionKernels.conv2dScratchCount(shape)
-    // The largest thread's share of `count` items split in whole blocks of `block`.
-    func largestShare(_ count: Int, block: Int) -> Double {
-      let blocks = (count + block - 1) / block
-      let perThread = (blocks + context.threadCount - 1) / context.threadCount
-      return Double(min(perThread * block, count)) / Double(max(count, 1))
-    }
-    let byColumns = largestShare(columns, block: GEMMKernels.panelColumns)
-    let byChannels = largestShare(shape.outputChannels, block: GEMMKernels.panelRows)
+    let byColumns = largestShare(context, columns, block: GEMMKernels.panelColumns)
+    let byChannels = largestShare(context, shape.outputChannels, block: GEMMKernels.panelRows)
     if columns >= context.threadCount * 4 * GEMMKernels.panelColumns && byColumns <= byChannels + 0.02 {
       context.parallelBlocks(columns, block: GEMMKernels.panelColumns, work: work) { range in
         context.withScratch(scratchCount) { scratch in
@@ -778,6 +794,14 @@ enum FastExecutors {
         applyActivation(activation, shape, output, channels: range, pixels: pixels(0..<columns))
       }
     }
+  }
+
+  /// The largest thread's share of `count` items split in whole blocks of `block`, as a fraction
+  /// of `count`.
+  static func largestShare(_ context: ExecutionContext, _ count: Int, block: Int) -> Double {
+    let blocks = (count + block - 1) / block
+    let perThread = (blocks + context.threadCount - 1) / context.threadCount
+    return Double(min(perThread * block, count)) / Double(max(count, 1))
   }
 
   /// Applies the epilogue `activation` in place to the output pixels `pixels` of channels

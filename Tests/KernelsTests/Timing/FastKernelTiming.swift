@@ -197,6 +197,7 @@ struct FastKernelTiming {
     var generator = SeededGenerator(seed: 2)
     let layers: [(String, Layer, Bool)] = [
       ("1×1 conv 320→1280 @7×7", Self.conv(320, 1280, size: 7, kernel: 1, clamp: .relu6, generator: &generator), false),
+      ("1×1 conv 512→1000 @13×13 (squeezenet1_1 classifier)", Self.conv(512, 1000, size: 13, kernel: 1, clamp: .relu, generator: &generator), false),
       ("1×1 conv 144→24 @56×56", Self.conv(144, 24, size: 56, kernel: 1, generator: &generator), false),
       ("1×1 conv 24→144 @56×56", Self.conv(24, 144, size: 56, kernel: 1, clamp: .relu6, generator: &generator), false),
       ("1×1 conv 96→576 @14×14", Self.conv(96, 576, size: 14, kernel: 1, clamp: .relu6, generator: &generator), false),
