@@ -65,6 +65,50 @@ struct BlockedTiming {
 }
 
 extension BlockedTiming {
+  /// Stems from phase planes: the NCHW GEMM (6×16 tiles) against the blocked kernel (16×6
+  /// tiles), and the unpack of the blocked output to NCHW.
+  @Test func stems() {
+    var generator = SeededGenerator(seed: 13)
+    for (m, kernel, padding) in [(16, 3, 1), (32, 3, 1), (64, 3, 0)] {
+      let shape = Conv2DShape(
+        batch: 1, inputChannels: 3, outputChannels: m, inputHeight: 224, inputWidth: 224, kernelHeight: kernel,
+        kernelWidth: kernel, stride: (2, 2), padding: (padding, padding), groups: 1)
+      let layer = FastKernelTiming.Layer(shape, clamp: .relu, generator: &generator)
+      let input = generator.floats(shape.inputShape.elementCount)
+      let pixels = shape.outputHeight * shape.outputWidth
+      var output = [Float](repeating: 0, count: m * pixels)
+      let planes = AlignedBuffer(count: ConvolutionKernels.phasePlanesCount(shape) + ConvolutionKernels.blockedPhasePlanesSlack)
+      let scratch = AlignedBuffer(count: layer.scratchCount)
+      let blocked = AlignedBuffer(count: m * pixels + 64)
+      let panels = layer.weight.withUnsafeBufferPointer { w in
+        layer.bias.withUnsafeBufferPointer {
+          VectorPanelWeights(rows: m, depth: 3 * kernel * kernel, weights: w.baseAddress!, rowStride: 3 * kernel * kernel, bias: $0.baseAddress!, panelRows: 16)
+        }
+      }
+      let columns = ConvolutionKernels.phasePlanesColumns(shape)
+      let nchw = input.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { output in
+          FastKernelTiming.median {
+            layer.runPhasePlanes(input.baseAddress!, output.baseAddress!, planes: planes.pointer, scratch: scratch.pointer)
+          }
+        }
+      }
+      let blockedTime = input.withUnsafeBufferPointer { input in
+        FastKernelTiming.median {
+          ConvolutionKernels.conv2dPhasePlanesScatter(shape, input: input.baseAddress!, planes: planes.pointer, channels: 0..<3)
+          ConvolutionKernels.blockedPhasePlaneConv2d(
+            shape, planes: planes.pointer, weights: panels, output: blocked.pointer, clamp: .relu, columns: 0..<columns)
+        }
+      }
+      let unpack = output.withUnsafeMutableBufferPointer { output in
+        FastKernelTiming.median {
+          ChannelBlocks.unpack(blocked.pointer, channels: m, pixels: pixels, into: output.baseAddress!, blocks: 0..<m / 8)
+        }
+      }
+      print(String(format: "timing: stem 3→%d %d×%d: NCHW %.3f ms, blocked %.3f ms, unpack %.3f ms", m, kernel, kernel, nchw, blockedTime, unpack))
+    }
+  }
+
   @Test func depthwiseLayers() {
     var generator = SeededGenerator(seed: 10)
     let shapes: [(Int, Int, Int)] = [
