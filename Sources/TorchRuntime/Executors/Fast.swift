@@ -87,18 +87,17 @@ final class WeightCache: @unchecked Sendable {
 // never mutated by the models that hold them (their state is the packed op's constants).
 
 // Note [Splitting 1×1 layers]
-// A 1×1 layer on the transposed-tile or channel-blocked kernels is split between the threads
-// either by pixels (each thread reads all the weights and its share of the input) or by weight
-// panels (each reads all the input and its share of the weights). Whichever operand is larger
-// should be the one shared out: by panels when the layer has more output channels than pixels
-// (its weights, outputs × inputs floats, outweigh its input, inputs × pixels), as long as whole
-// panels split about as evenly as whole tiles. That is the expansions of the deep inverted
-// residual blocks (96→576 on 14×14, 160→960 on 7×7) and the layers before the classifiers;
-// projections (576→96 on 14×14, SqueezeNet's 512→64 on 13×13) stay split by pixels, which an
-// earlier measurement found faster for them by 20–35%. Measured at two threads (2026-11-24,
-// alternating runs): MobileNetV2 0.971× in a slow phase of the host (5.97 → 5.79 ms, every one
-// of eight pairs faster), 0.999× in a calm one, where its three 96→576 layers each went
-// 0.124 → 0.119 ms; V3-Small and ShuffleNetV2 0.992× (calm).
+// A 1×1 layer on the channel-blocked kernels is split between the threads either by pixels (each
+// thread reads all the weights and its share of the input) or by weight panels (each reads all
+// the input and its share of the weights). Whichever operand is larger should be the one shared
+// out: by panels when the layer has more output channels than pixels (its weights, outputs ×
+// inputs floats, outweigh its input, inputs × pixels), as long as whole panels split about as
+// evenly as whole tiles. That is the expansions of the deep inverted residual blocks (96→576 on
+// 14×14, 160→960 on 7×7) and the layer before the classifier; projections (576→96 on 14×14)
+// stay split by pixels, which measured 20–35% faster for them on the transposed-tile kernel
+// (`transposedConv2d`). Measured at two threads (2026-11-24, MobileNetV2, alternating runs):
+// 0.971× in a slow phase of the host (5.97 → 5.79 ms, every one of eight pairs faster), 0.999× in
+// a calm one, where its three 96→576 layers each went 0.124 → 0.119 ms.
 
 /// A convolution's shape, clamp and packed weights for inputs of one shape (Note [Prepared
 /// convolutions]).
@@ -723,8 +722,17 @@ enum FastExecutors {
   }
 
   /// A 1×1 convolution on the transposed-tile GEMM (Note [Transposed tiles]), per image split
-  /// across the threads by whole tiles (6 or 4 pixels), or by whole weight panels when the
-  /// weights outweigh the input (Note [Splitting 1×1 layers]); a thread activates what it wrote.
+  /// across the threads by whole tiles (6 or 4 pixels); a thread activates what it wrote.
+  ///
+  /// Split by whole weight panels instead (16 or 24 channels, when there were at least two per
+  /// thread), each thread read all of B: at two threads (2026-11-24, per-node profiles,
+  /// alternating runs, a slow phase of the host) MobileNetV2's 576 → 96 on 14×14 took 0.27 ms
+  /// against 0.205 ms split by pixels, 384 → 96 0.19 against 0.13 ms, 384 → 64 0.135 against
+  /// 0.112 ms, SqueezeNet's 512 → 64 on 13×13 0.235 against 0.15 ms; whole models 0.944×
+  /// (MobileNetV2) and 0.96× (SqueezeNet) in that phase, 1.003× and 0.994× in a calm one. The
+  /// shapes this kernel takes (depth at least twice the output channels, 100 to 800 pixels)
+  /// have their input outweigh their weights, so Note [Splitting 1×1 layers] splits them by
+  /// pixels too.
   private static func transposedConv2d(
     _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: VectorPanelWeights,
     output: UnsafeMutablePointer<Float>, clamp: OutputClamp, activation: ConvEpilogue.Bound?
@@ -735,22 +743,8 @@ enum FastExecutors {
     let scratchCount = GEMMKernels.transposedGEMMScratchCount(depth: inputs)
     var imageShape = shape
     imageShape.batch = 1
-    let byPanels = context.threadCount > 1 && outputs > pixels
-      && largestShare(context, outputs, block: weights.panelRows)
-        <= largestShare(context, pixels, block: weights.tileColumns) + 0.02
     for image in 0..<shape.batch {
       let (b, c) = (input + image * inputs * pixels, output + image * outputs * pixels)
-      if byPanels {
-        context.parallelBlocks(outputs, block: weights.panelRows, work: work) { range in
-          context.withScratch(scratchCount) { scratch in
-            GEMMKernels.transposedGEMM(
-              weights: weights, b: b, bRowStride: pixels, c: c + range.lowerBound * pixels, cRowStride: pixels,
-              clamp: clamp, rows: range, columns: 0..<pixels, scratch: scratch)
-          }
-          applyActivation(activation, imageShape, c, channels: range, pixels: 0..<pixels)
-        }
-        continue
-      }
       context.parallelBlocks(pixels, block: weights.tileColumns, work: work) { range in
         context.withScratch(scratchCount) { scratch in
           GEMMKernels.transposedGEMM(
