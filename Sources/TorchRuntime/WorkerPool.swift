@@ -43,6 +43,13 @@ import Synchronization
 // op, but left MobileNetV2, V3-Small and ShuffleNetV2 at two threads within ±1.3% (alternating
 // runs); not kept. Workers waiting on `pause` (or on plain loads) instead of `sched_yield` made
 // those ops 15% slower: on this VM a spinning vCPU slows the other one.
+// Remeasured 2026-11-24 (MobileNetV3-Small at two threads, eight alternating runs each), where a
+// `perf` profile puts about 5% of all samples in the caller's wait for the worker's chunk: the
+// caller waiting with `pause` (1.014×) or `sched_yield` (1.04×) instead of plain loads; the
+// boundary between the two chunks moved toward the caller by 3% or 8% of the work (1.055×,
+// 1.10×), toward the worker by 3% or 6% (1.019×, 1.033×), or the odd block given to the caller
+// (1.016×); the caller pinned to one CPU and the worker to the other (1.010×). The equal split
+// with the caller's chunk first stays.
 //
 // A `parallelFor` issued while the pool is busy (from inside a job, or from a second thread
 // sharing the context) runs on the calling thread instead of waiting for the pool.

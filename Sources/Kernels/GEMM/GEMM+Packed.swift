@@ -336,6 +336,13 @@ struct MatrixRows: PackedGEMMSource {
 // SqueezeNet's 512→1000 classifier on 13×13 (blocks of 128 columns instead of 169, rather than
 // two depth blocks of 256) 1.924 → 1.864 ms, the model 0.996× (eight alternating runs);
 // ResNet-18's phase-plane layers and MobileNetV2 unchanged.
+// That classifier is the one layer where ONNX Runtime stays ahead in the model (1.91 against
+// 1.72 ms at one thread, 1.01–1.11 against 0.88 ms at two; alone, weights warm, ours 1.78 ms, 97
+// GFLOP/s, and the two are even). Tried on it and not kept (2026-11-24, alternating profiles):
+// all 169 columns in one block (96 K floats of packed B, A read once) 1.011 → 1.041 ms at two
+// threads; prefetching the next row panel's block of A a share before each tile (as
+// `blockedPointwise` does) 2.06 → 2.09 ms at one thread; the transposed-tile kernel (Note
+// [Transposed tiles]) split by panels, 1.038 → 1.026 ms at two threads and 1.917 → 1.923 at one.
 
 /// Where the columns of C go within a row of C: a strided row, or an output plane that drops
 /// some columns (Note [Phase-plane GEMM]).
