@@ -200,12 +200,11 @@ extension FastExecutors {
           // Split by panels when the weights outweigh the input (Note [Splitting 1×1 layers]) or
           // when whole tiles split the pixels much less evenly than whole panels split the
           // output channels (a 7×7 plane's 49 pixels are nine tiles of six); else by pixels.
+          // Shares counted in whole tiles and panels (blocks of one), not in pixels and channels.
           let tiles = (outputPlane + panels.tileColumns - 1) / panels.tileColumns
           let panelCount = (shape.outputChannels + panels.panelRows - 1) / panels.panelRows
-          func largestShare(_ count: Int) -> Double {
-            Double((count + context.threadCount - 1) / context.threadCount) / Double(count)
-          }
-          let (byPanels, byPixels) = (largestShare(panelCount), largestShare(tiles))
+          let byPanels = largestShare(context, panelCount, block: 1)
+          let byPixels = largestShare(context, tiles, block: 1)
           let weightsOutweighInput = shape.outputChannels > outputPlane
           if context.threadCount > 1
             && (byPanels + 0.02 < byPixels || (weightsOutweighInput && byPanels <= byPixels + 0.02))
