@@ -26,6 +26,7 @@ struct BufferPoolTests {
       let size = BufferPool.roundedSize(byteCount)
       let index = BufferPool.sizeClass(size)
       #expect((0..<BufferPool.sizeClassCount).contains(index), "\(size) -> \(index)")
+      #expect(BufferPool.classSize(index) == size, "class \(index) of \(size)")
       if size == previous.size {
         #expect(index == previous.index, "\(size)")
       } else {
@@ -55,5 +56,36 @@ struct BufferPoolTests {
     pool.give(a, byteCount: 8_000)
     pool.give(b, byteCount: 8_000)
     #expect(pool.idleByteCount == BufferPool.roundedSize(8_000))
+  }
+
+  /// A large request takes the idle block returned last among its class and the nine above it,
+  /// and that block goes back to its own class, with its own size counted, when the smaller
+  /// request gives it back (Note [Lending warm blocks]).
+  @Test func largeRequestsBorrowTheWarmestLargerBlock() {
+    let pool = BufferPool()
+    let megabyte = 1 << 20
+    let (own, larger, farther) = (pool.take(megabyte), pool.take(2 * megabyte), pool.take(3 * megabyte))
+    pool.give(own, byteCount: megabyte)
+    pool.give(farther, byteCount: 3 * megabyte)  // beyond the reach of nine classes
+    pool.give(larger, byteCount: 2 * megabyte)
+    let idle = BufferPool.roundedSize(megabyte) + BufferPool.roundedSize(2 * megabyte) + BufferPool.roundedSize(3 * megabyte)
+    #expect(pool.idleByteCount == idle)
+
+    let borrowed = pool.take(megabyte)
+    #expect(borrowed == larger, "the most recently returned block within reach")
+    #expect(pool.idleByteCount == idle - BufferPool.roundedSize(2 * megabyte))
+    pool.give(borrowed, byteCount: megabyte)
+    #expect(pool.idleByteCount == idle, "a lent block counts its own size when it comes back")
+    let again = pool.take(2 * megabyte)
+    #expect(again == larger, "a lent block goes back to its own class")
+    #expect(pool.take(megabyte) == own)
+    #expect(pool.take(3 * megabyte) == farther)
+
+    // Below the threshold, requests keep to their class.
+    let small = pool.take(megabyte / 2)
+    let medium = pool.take(megabyte / 2 + megabyte / 8)
+    pool.give(small, byteCount: megabyte / 2)
+    pool.give(medium, byteCount: megabyte / 2 + megabyte / 8)
+    #expect(pool.take(megabyte / 2) == small)
   }
 }
