@@ -144,7 +144,7 @@ public final class Storage: @unchecked Sendable {
 /// Thread-safe. Blocks are kept per size class: 64-byte steps up to 4 KB, then eight classes per
 /// power of two (at most 1/8 more than asked). Neighbouring layer sizes share a class, so a run
 /// keeps reusing a few hot blocks instead of giving every size its own memory, which keeps
-/// activations in cache; requests of 1 MiB or more may also borrow a larger block that is warmer
+/// activations in cache; requests of 256 KiB or more may also borrow a larger block that is warmer
 /// than their own class's (Note [Lending warm blocks]). At most `capacity` bytes are held idle. The lists are found by class
 /// index (`sizeClass`), not by hashing the size: 100 convolutions on a 1×1 pixel took 0.162 →
 /// 0.147 ms, MobileNetV3-Small 0.988× (2026-11-24, ten alternating runs).
@@ -168,7 +168,7 @@ public final class BufferPool: @unchecked Sendable {
   private let lock = NSLock()
 
   /// Requests of at least this many bytes may take a larger idle block (Note [Lending warm blocks]).
-  static let lendingThreshold = 1 << 20
+  static let lendingThreshold = 1 << 18
   /// How many classes above its own a large request looks in: nine classes, about 2.2× the size.
   static let lendingReach = 9
 
@@ -265,24 +265,30 @@ public final class BufferPool: @unchecked Sendable {
 }
 
 // Note [Lending warm blocks]
-// A plane of 1 MiB or more outgrows the second-level cache, and whether writing it misses to DRAM
-// depends on which block it gets: a block returned a moment ago (the input a layer just read) is
-// still in the third-level cache, a block idle since the previous run is not, and each of its
-// cache lines is then read for ownership from memory before being overwritten. Size classes alone
-// often give the cold one: SqueezeNet's first concatenation buffer (1.55 MB) took its class's
-// block from the previous run, and its 3×3 expansion ran 0.30 ms against 0.23 ms for the identical
-// layer of the next module, which found its buffer warm. So a request of at least
-// `lendingThreshold` bytes takes the idle block returned last (`IdleBlock.returnedAt`) among its
-// own class and the `lendingReach` classes above it (up to about 2.2× its size). A block lent to a
-// smaller class is remembered in `lent` and goes back to its own class, with its own size
-// counted, so a class never holds a block smaller than its size.
+// A plane larger than about half the second-level cache (512 KiB per core on the Zen 2 host)
+// does not stay there, and whether writing it misses to DRAM depends on which block it gets: a
+// block returned a moment ago (the input a layer just read) is still in L2 or L3, a block idle
+// since the previous run is not, and each of its cache lines is then read for ownership from
+// memory before being overwritten. Size classes alone often give the cold one: SqueezeNet's
+// first concatenation buffer (1.55 MB) took its class's block from the previous run, and its 3×3
+// expansion ran 0.30 ms against 0.23 ms for the identical layer of the next module, which found
+// its buffer warm. So a request of at least `lendingThreshold` bytes takes the idle block returned
+// last (`IdleBlock.returnedAt`) among its own class and the `lendingReach` classes above it (up
+// to about 2.2× its size). A block lent to a smaller class is remembered in `lent` and goes back
+// to its own class, with its own size counted, so a class never holds a block smaller than its
+// size.
 //
-// Measured against class-only reuse (alternating runs of `bench`, 2026-11-25, same host, both
-// builds clean): MobileNetV2 0.970× at two threads (4.636 → 4.498 ms, eight of ten pairs faster)
-// and 0.990× at one; SqueezeNet 0.996× at two threads (seven of eight pairs), 1.007× at one
-// (noise, two of six); MobileNetV3-Small 0.997×, ResNet-18 1.006× and ShuffleNetV2 1.004× at two
-// threads (noise). Fewer distinct blocks also lowered peak resident memory while benchmarking:
-// MobileNetV2 89.6 → 87.7 MB, SqueezeNet 61.1 → 57.2 MB, ResNet-18 282 → 274 MB.
+// Measured against class-only reuse (alternating runs of `bench`, 2026-11-25, same host, clean
+// builds), with a threshold of 1 MiB: MobileNetV2 0.970× at two threads (4.636 → 4.498 ms, eight
+// of ten pairs faster) and 0.990× at one; SqueezeNet 0.996× at two threads (seven of eight pairs);
+// MobileNetV3-Small, ResNet-18 and ShuffleNetV2 within ±0.6% (noise). Fewer distinct blocks also
+// lowered peak resident memory while benchmarking: MobileNetV2 89.6 → 87.7 MB, SqueezeNet 61.1 →
+// 57.2 MB, ResNet-18 282 → 274 MB. Lowering the threshold to 256 KiB reaches the 0.3–1 MB planes of
+// MobileNetV3-Small and ShuffleNetV2 too, against 1 MiB: MobileNetV3-Small 0.976× at one thread
+// (nine of ten pairs) and 0.969× at two (seven of ten), ShuffleNetV2 0.982× at two threads
+// (fourteen of sixteen), MobileNetV2 0.995× at one thread (at two, seven of eight pairs faster),
+// SqueezeNet and ResNet-18 within noise. Thresholds of 128 and 32 KiB were no better than 256 KiB
+// (MobileNetV3-Small at one thread 0.998× and 0.991×, ShuffleNetV2 at two 1.012× and 1.001×).
 //
 // An earlier prototype of this pool "crashed" with heap corruption even with lending switched off:
 // it was the stale incremental build that Documentation/Architecture.md ("Building") warns of, the

@@ -63,29 +63,29 @@ struct BufferPoolTests {
   /// request gives it back (Note [Lending warm blocks]).
   @Test func largeRequestsBorrowTheWarmestLargerBlock() {
     let pool = BufferPool()
-    let megabyte = 1 << 20
-    let (own, larger, farther) = (pool.take(megabyte), pool.take(2 * megabyte), pool.take(3 * megabyte))
-    pool.give(own, byteCount: megabyte)
-    pool.give(farther, byteCount: 3 * megabyte)  // beyond the reach of nine classes
-    pool.give(larger, byteCount: 2 * megabyte)
-    let idle = BufferPool.roundedSize(megabyte) + BufferPool.roundedSize(2 * megabyte) + BufferPool.roundedSize(3 * megabyte)
+    let threshold = BufferPool.lendingThreshold
+    let (own, larger, farther) = (pool.take(threshold), pool.take(2 * threshold), pool.take(3 * threshold))
+    pool.give(own, byteCount: threshold)
+    pool.give(farther, byteCount: 3 * threshold)  // beyond the reach of nine classes
+    pool.give(larger, byteCount: 2 * threshold)
+    let idle = BufferPool.roundedSize(threshold) + BufferPool.roundedSize(2 * threshold) + BufferPool.roundedSize(3 * threshold)
     #expect(pool.idleByteCount == idle)
 
-    let borrowed = pool.take(megabyte)
+    let borrowed = pool.take(threshold)
     #expect(borrowed == larger, "the most recently returned block within reach")
-    #expect(pool.idleByteCount == idle - BufferPool.roundedSize(2 * megabyte))
-    pool.give(borrowed, byteCount: megabyte)
+    #expect(pool.idleByteCount == idle - BufferPool.roundedSize(2 * threshold))
+    pool.give(borrowed, byteCount: threshold)
     #expect(pool.idleByteCount == idle, "a lent block counts its own size when it comes back")
-    let again = pool.take(2 * megabyte)
+    let again = pool.take(2 * threshold)
     #expect(again == larger, "a lent block goes back to its own class")
-    #expect(pool.take(megabyte) == own)
-    #expect(pool.take(3 * megabyte) == farther)
+    #expect(pool.take(threshold) == own)
+    #expect(pool.take(3 * threshold) == farther)
 
     // Below the threshold, requests keep to their class.
-    let small = pool.take(megabyte / 2)
-    let medium = pool.take(megabyte / 2 + megabyte / 8)
-    pool.give(small, byteCount: megabyte / 2)
-    pool.give(medium, byteCount: megabyte / 2 + megabyte / 8)
-    #expect(pool.take(megabyte / 2) == small)
+    let small = pool.take(threshold / 2)
+    let medium = pool.take(threshold / 2 + threshold / 8)
+    pool.give(small, byteCount: threshold / 2)
+    pool.give(medium, byteCount: threshold / 2 + threshold / 8)
+    #expect(pool.take(threshold / 2) == small)
   }
 }
