@@ -55,10 +55,12 @@ struct Segment {
 // The convolutions of a chain such as MobileNetV2's body run fastest on channel-blocked
 // activations (Note [Channel-blocked activations]): a rank-5 float32 tensor [N, C/8, H, W, 8]
 // standing for the NCHW tensor [N, C, H, W]. Only the executors of prepacked convolutions
-// (alone, or fused with a residual add) know that layout, so the plan decides
+// (alone, or fused with a residual add), `aten::size` (which reports the NCHW shape) and the
+// per-channel plane means (`adaptive_avg_pool2d(x, [1, 1])`, `mean(x, [2, 3])`, whose result is
+// NCHW) know that layout, so the plan decides
 // which results may take it: an instruction whose result is read only by such instructions, in
 // the same segment, at the positions they accept it (the convolution's input, the residual's
-// other operand), and is not an output of the segment. For those instructions the interpreter
+// other operand, the size's or mean's tensor), and is not an output of the segment. For those instructions the interpreter
 // raises `ExecutionContext.blockedOutputPermitted` while they run; the executor then may (not
 // must) return its result blocked. Every aware executor takes either layout at those positions,
 // converting when its kernels need the other one, so nothing else ever sees a blocked tensor,
@@ -77,6 +79,11 @@ struct Segment {
 // --nchw`): MobileNetV2 0.915× at one thread, 0.908× at two; MobileNetV3-Small, ShuffleNetV2,
 // SqueezeNet and ResNet-18 (no chain) within ±0.3%. At two threads a 1×1 layer splits by output
 // panels when whole tiles of pixels would split less evenly (a 7×7 plane's nine tiles 5 : 4).
+// A classifier's pool reads the last convolution blocked (averaged by
+// `PoolingKernels.blockedGlobalAveragePool`, the same floats as on NCHW planes), so that layer
+// runs blocked too instead of unpacking its input for the NCHW kernels: MobileNetV2's 320→1280
+// on 7×7 and its pool took 0.515 → 0.487 ms at one thread and 0.330 → 0.300 ms at two
+// (2026-11-25, medians of six alternating per-node profiles), the pool itself 0.016 ms either way.
 // MobileNetV3-Small has no such chain: its convolutions end in hardswish (which the blocked
 // kernels do not store), and each squeeze-and-excitation block reads the depthwise output with
 // `aten::size` (its rank check), `adaptive_avg_pool2d` and the channel-scaling `mul`, none of them
@@ -149,6 +156,12 @@ final class MeansLink: Sendable {}
 // so loop bodies never drop something a later iteration needs.
 
 extension Instruction {
+  /// Whether this op, not a convolution, takes a blocked input (`PlanBuilder.readsBlocked`).
+  var readsBlocked: Bool {
+    if case .op(_, _, _, let node) = self { return PlanBuilder.readsBlocked(node) }
+    return false
+  }
+
   /// Registers this instruction reads, including reads inside its nested segments.
   var reads: [Int] {
     switch self {
@@ -250,7 +263,15 @@ private struct PlanBuilder {
     }
     var segment = Segment(instructions: instructions, outputs: block.outputs.map { register($0) })
     segment.arenas = PlanBuilder.arenas(instructions)
-    (segment.blocked, segment.blockedReaders) = PlanBuilder.blockedResults(segment, excluding: Set(segment.arenas.keys))
+    // A convolution writing into a concatenation's slice keeps NCHW; one whose channel means a
+    // pool takes may run blocked (the pool then averages the blocked output itself).
+    let slices = segment.arenas.compactMap { index, role -> Int? in
+      switch role {
+      case .producer, .cat: return index
+      case .meansProducer, .meansConsumer: return nil
+      }
+    }
+    (segment.blocked, segment.blockedReaders) = PlanBuilder.blockedResults(segment, excluding: Set(slices))
     segment.releases = PlanBuilder.releases(segment, blockInputs: block.inputs.map { register($0) })
     return segment
   }
@@ -309,9 +330,9 @@ private struct PlanBuilder {
   /// [Channel-blocked plans]): a prepacked convolution's input, and when it is fused with a
   /// residual add, the add's other operand.
   static func blockedPositions(_ instruction: Instruction) -> Set<Int> {
-    guard case .op(_, let inputs, let outputs, let node) = instruction,
-      node.schema?.fullName == "prepacked::conv2d_clamp_run"
-    else { return [] }
+    guard case .op(_, let inputs, let outputs, let node) = instruction else { return [] }
+    if readsBlocked(node) { return [0] }
+    guard node.schema?.fullName == "prepacked::conv2d_clamp_run" else { return [] }
     if outputs.count == 2, inputs.count > 2 {
       let second = node.outputs[0].uses.first?.user.schema?.fullName ?? ""
       return ["aten::add.Tensor", "aten::add_.Tensor"].contains(second) ? [0, 2] : [0]
@@ -329,6 +350,7 @@ private struct PlanBuilder {
   static func blockedRole(_ instruction: Instruction) -> BlockedRole? {
     let positions = blockedPositions(instruction)
     guard case .op(_, _, let outputs, let node) = instruction, !positions.isEmpty,
+      node.schema?.fullName == "prepacked::conv2d_clamp_run",
       outputs.count == 1 || positions.contains(2), node.inputs.count == 2,
       let context = node.inputs[1].constantValue,
       let state = try? ConvolutionExecutors.contextState(context, count: 8),
@@ -355,7 +377,7 @@ private struct PlanBuilder {
     var unawareReads = Set(segment.outputs)
     var readers: [Int: Int] = [:]
     for (instruction, role) in zip(segment.instructions, roles) {
-      let aware = role == .native ? blockedPositions(instruction) : []
+      let aware = role == .native || instruction.readsBlocked ? blockedPositions(instruction) : []
       if case .op(_, let inputs, _, _) = instruction {
         for (position, register) in inputs.enumerated() {
           if aware.contains(position) { readers[register, default: 0] += 1 } else { unawareReads.insert(register) }
@@ -383,6 +405,26 @@ private struct PlanBuilder {
       }
     }
     return (result, readersOfBlocked)
+  }
+
+  /// True for an op other than a convolution that takes a channel-blocked input (Note
+  /// [Channel-blocked plans]): `aten::size` (reporting the NCHW shape), and a mean of each
+  /// channel's plane, `adaptive_avg_pool2d(x, [1, 1])` or `mean(x, [2, 3])` (or [-2, -1]) with no
+  /// dtype.
+  static func readsBlocked(_ node: Node) -> Bool {
+    switch node.schema?.fullName {
+    case "aten::size", "aten::size.int":
+      return true
+    case "aten::adaptive_avg_pool2d":
+      return node.inputs.count == 2 && isOneByOne(node.inputs[1])
+    case "aten::mean.dim":
+      guard node.inputs.count == 4, let dims = node.inputs[1].constantValue?.intList,
+        node.inputs[3].constantValue?.isNone ?? false
+      else { return false }
+      return BlockedActivations.planeDimensions(dims, rank: 4)
+    default:
+      return false
+    }
   }
 
   /// True when `size` is the list [1, 1]: a constant, or built from two constant 1s for this

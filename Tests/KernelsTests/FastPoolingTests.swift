@@ -26,6 +26,40 @@ import Testing
     }
   }
 
+  /// Blocked global average pooling gives `globalAveragePool`'s floats bit for bit on the same
+  /// channels laid out NCHW, for plane sizes across every tail (and MobileNet's 7×7 and 14×14),
+  /// with the blocks split in two calls.
+  @Test func blockedGlobalAverageMatchesPlanesExactly() {
+    for planeSize in Array(1...70) + [196, 3136] {
+      let blocks = 3
+      var generator = SeededGenerator(seed: UInt64(1000 + planeSize))
+      let planes = generator.floats(blocks * 8 * planeSize)
+      var blocked = [Float](repeating: 0, count: planes.count)
+      for channel in 0..<blocks * 8 {
+        for pixel in 0..<planeSize {
+          blocked[((channel / 8) * planeSize + pixel) * 8 + channel % 8] = planes[channel * planeSize + pixel]
+        }
+      }
+      var expected = [Float](repeating: .nan, count: blocks * 8)
+      var output = [Float](repeating: .nan, count: blocks * 8)
+      planes.withUnsafeBufferPointer { input in
+        expected.withUnsafeMutableBufferPointer {
+          PoolingKernels.globalAveragePool(
+            input: input.baseAddress!, planeSize: planeSize, output: $0.baseAddress!, planes: 0..<blocks * 8)
+        }
+      }
+      blocked.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer {
+          PoolingKernels.blockedGlobalAveragePool(
+            input: input.baseAddress!, planeSize: planeSize, output: $0.baseAddress!, blocks: 0..<1)
+          PoolingKernels.blockedGlobalAveragePool(
+            input: input.baseAddress!, planeSize: planeSize, output: $0.baseAddress!, blocks: 1..<blocks)
+        }
+      }
+      #expect(output.map(\.bitPattern) == expected.map(\.bitPattern), "plane \(planeSize)")
+    }
+  }
+
   /// 3×3 stride-2 max pooling (vector path) and other shapes (reference path) against
   /// `maxPool2dReference`, widths 1 to 40, padding 0 and 1, both ceil modes, NaN and infinite inputs.
   @Test(arguments: Array(1...40))

@@ -109,6 +109,10 @@ struct RuntimeFixtureTests {
       let blocked = profile.entries.values.filter { $0.shapes.contains(", 8]") }
       if ["mobilenet_v2", "mnasnet"].contains(name) {
         #expect(!blocked.isEmpty, "\(name), \(threads) threads: no convolution ran on blocked activations")
+        // The last convolution stays blocked: the classifier's pool averages its blocked output.
+        let pools = profile.entries.values.filter { ["aten::adaptive_avg_pool2d", "aten::mean.dim"].contains($0.kind) }
+        #expect(!pools.isEmpty && pools.allSatisfy { $0.shapes.hasPrefix("[1, ") && $0.shapes.contains(", 8]") },
+          "\(name), \(threads) threads: the pool did not take a blocked input: \(pools.map(\.shapes))")
       }
     }
   }

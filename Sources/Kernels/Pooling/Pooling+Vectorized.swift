@@ -33,6 +33,46 @@ extension PoolingKernels {
     }
   }
 
+  /// `globalAveragePool` of channel-blocked planes: `input` holds blocks of eight channels, each
+  /// `planeSize` pixels of eight floats (`[C/8, H·W, 8]`), and `output[8·b + lane]` becomes the
+  /// mean of channel `lane` of block `b`, for the blocks in `blocks`.
+  ///
+  /// Bit for bit the floats `globalAveragePool` gives for the same channels in NCHW planes: each
+  /// pixel goes into the partial sum it has there (its lane of the four 32-pixel accumulators,
+  /// of the first for the 8-pixel runs after them, of the second for the last partial run), in
+  /// the same order, here one vector of eight channels per partial sum; then each channel's 32
+  /// partial sums are combined by the same expression, and added up in the order of `sum()`.
+  public static func blockedGlobalAveragePool(
+    input: UnsafePointer<Float>, planeSize: Int, output: UnsafeMutablePointer<Float>, blocks: Range<Int>
+  ) {
+    precondition(planeSize > 0, "global average pooling of an empty plane")
+    let scale = 1 / Float(planeSize)
+    let wholeRuns = planeSize / 32 * 32
+    let eightRuns = wholeRuns + (planeSize - wholeRuns) / 8 * 8
+    withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 32) { sums in
+      for block in blocks {
+        let source = input + block * planeSize * 8
+        sums.initialize(repeating: SIMD8())
+        for pixel in 0..<wholeRuns { sums[pixel % 32] += load8(source + pixel * 8) }
+        for pixel in wholeRuns..<eightRuns { sums[(pixel - wholeRuns) % 8] += load8(source + pixel * 8) }
+        if eightRuns < planeSize {
+          // `loadPartial8`'s zero lanes are added too, as there.
+          for lane in 0..<8 {
+            let pixel = eightRuns + lane
+            sums[8 + lane] += pixel < planeSize ? load8(source + pixel * 8) : SIMD8()
+          }
+        }
+        // Lane l of `(s0 + s1) + (s2 + s3)` there, for all eight channels at once, then its
+        // `sum()`: the lanes added in order to −0.
+        var total = SIMD8<Float>(repeating: -0.0)
+        for lane in 0..<8 {
+          total += (sums[lane] + sums[8 + lane]) + (sums[16 + lane] + sums[24 + lane])
+        }
+        store8(total * scale, output + block * 8)
+      }
+    }
+  }
+
   /// True when `maxPool2d` has a vector loop for the shape: 3×3 window, stride 2, no dilation,
   /// padding 0 or 1 (either ceil mode).
   public static func vectorizesMaxPool(_ shape: Pool2DShape) -> Bool {

@@ -21,6 +21,12 @@ enum BlockedActivations {
     return [s[0], s[1] * 8, s[2], s[3]]
   }
 
+  /// True when `dims` are the two plane dimensions of a rank-`rank` tensor, each once (a mean
+  /// over them is one per channel).
+  static func planeDimensions(_ dims: [Int], rank: Int) -> Bool {
+    dims.count == 2 && Set(dims.map { $0 < 0 ? $0 + rank : $0 }) == [rank - 2, rank - 1]
+  }
+
   /// The blocked shape of an NCHW shape.
   static func blockedShape(_ shape: [Int]) -> [Int] {
     [shape[0], shape[1] / 8, shape[2], shape[3], 8]

@@ -1172,28 +1172,72 @@ enum FastExecutors {
         }
         return [.tensor(output)]
       }),
+      // A channel-blocked input reports the NCHW shape it stands for (Note [Channel-blocked plans]).
+      ("aten::size", { context, a in
+        let tensor = try a.tensor(0)
+        let shape = BlockedActivations.isBlocked(tensor, in: context) ? BlockedActivations.logicalShape(tensor) : tensor.shape
+        return [.list(ListValue(shape.map { .int($0) }, elementType: .int))]
+      }),
+      ("aten::size.int", { context, a in
+        let tensor = try a.tensor(0)
+        let shape = BlockedActivations.isBlocked(tensor, in: context) ? BlockedActivations.logicalShape(tensor) : tensor.shape
+        return [.int(shape[try Tensor.wrapDimension(try a.int(1), rank: shape.count)])]
+      }),
       ("aten::adaptive_avg_pool2d", { context, a in
-        let input = try a.tensor(0)
+        let blocked = try a.tensor(0)
         let size = try a.intList(1)
+        if size == [1, 1], BlockedActivations.isBlocked(blocked, in: context), blocked.shape[2] * blocked.shape[3] > 0 {
+          return [.tensor(blockedGlobalAverage(context, blocked, keepShape: true))]
+        }
+        // Any other pool of a blocked input runs on NCHW (Note [Channel-blocked plans]).
+        let input = BlockedActivations.unblocked(context, blocked)
+        var plain = a
+        plain[0] = .tensor(input)
         guard size == [1, 1], input.dtype == .float32, input.rank >= 3, input.shape.suffix(2).reduce(1, *) > 0 else {
-          return try OperatorTable.reference.executor(for: "aten::adaptive_avg_pool2d")!(a)
+          return try OperatorTable.reference.executor(for: "aten::adaptive_avg_pool2d")!(plain)
         }
         return [.tensor(globalAverage(context, input, keepShape: Array(input.shape.dropLast(2)) + [1, 1]))]
       }),
       ("aten::mean.dim", { context, a in
-        let input = try a.tensor(0)
+        let blocked = try a.tensor(0)
         let dims = try a.optionalIntList(1) ?? []
         let keepdim = try a.bool(2)
+        if BlockedActivations.isBlocked(blocked, in: context), BlockedActivations.planeDimensions(dims, rank: 4), a[3].isNone,
+          blocked.shape[2] * blocked.shape[3] > 0
+        {
+          return [.tensor(blockedGlobalAverage(context, blocked, keepShape: keepdim))]
+        }
+        let input = BlockedActivations.unblocked(context, blocked)
+        var plain = a
+        plain[0] = .tensor(input)
         let spatial = Set(dims.map { $0 < 0 ? $0 + input.rank : $0 })
         guard input.dtype == .float32, input.rank == 4, spatial == [2, 3], dims.count == 2, a[3].isNone,
           input.shape[2] * input.shape[3] > 0
         else {
-          return try OperatorTable.reference.executor(for: "aten::mean.dim")!(a)
+          return try OperatorTable.reference.executor(for: "aten::mean.dim")!(plain)
         }
         let shape = keepdim ? [input.shape[0], input.shape[1], 1, 1] : [input.shape[0], input.shape[1]]
         return [.tensor(globalAverage(context, input, keepShape: shape))]
       }),
     ]
+  }
+
+  /// The mean of each channel of a channel-blocked `input` (`[N, C/8, H, W, 8]`), as NCHW
+  /// `[N, C, 1, 1]` (`keepShape`) or `[N, C]`: the floats `globalAverage` gives for the NCHW
+  /// tensor it stands for.
+  private static func blockedGlobalAverage(_ context: ExecutionContext, _ input: Tensor, keepShape: Bool) -> Tensor {
+    let x = input.contiguous()
+    let (batch, channels) = (input.shape[0], input.shape[1] * 8)
+    let planeSize = input.shape[2] * input.shape[3]
+    let output = context.makeTensor(keepShape ? [batch, channels, 1, 1] : [batch, channels])
+    let blocks = batch * input.shape[1]
+    withExtendedLifetime((x, output)) {
+      let (source, target) = (UnsafePointer(x.floatPointer()), output.floatPointer())
+      context.parallelBlocks(blocks, block: 1, work: blocks * 8 * planeSize, minimumWork: planePassWork) { range in
+        PoolingKernels.blockedGlobalAveragePool(input: source, planeSize: planeSize, output: target, blocks: range)
+      }
+    }
+    return output
   }
 
   /// The mean of each `[H, W]` plane of `input`, shaped `shape`.
