@@ -217,7 +217,7 @@ public final class BufferPool: @unchecked Sendable {
     var chosen = sizeClass
     if size >= BufferPool.lendingThreshold {
       var newest = free[sizeClass].last?.returnedAt ?? -1
-      for larger in sizeClass + 1...min(sizeClass + BufferPool.lendingReach, BufferPool.sizeClassCount - 1) {
+      for larger in sizeClass + 1..<min(sizeClass + 1 + BufferPool.lendingReach, BufferPool.sizeClassCount) {
         if let returnedAt = free[larger].last?.returnedAt, returnedAt > newest {
           newest = returnedAt
           chosen = larger
