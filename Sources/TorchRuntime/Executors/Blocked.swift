@@ -27,6 +27,12 @@ enum BlockedActivations {
     dims.count == 2 && Set(dims.map { $0 < 0 ? $0 + rank : $0 }) == [rank - 2, rank - 1]
   }
 
+  /// The shape `tensor` has for the instruction running in `context`: the NCHW shape it stands
+  /// for when it is a blocked activation there, else its own.
+  static func shape(of tensor: Tensor, in context: ExecutionContext) -> [Int] {
+    isBlocked(tensor, in: context) ? logicalShape(tensor) : tensor.shape
+  }
+
   /// The blocked shape of an NCHW shape.
   static func blockedShape(_ shape: [Int]) -> [Int] {
     [shape[0], shape[1] / 8, shape[2], shape[3], 8]

@@ -1174,13 +1174,11 @@ enum FastExecutors {
       }),
       // A channel-blocked input reports the NCHW shape it stands for (Note [Channel-blocked plans]).
       ("aten::size", { context, a in
-        let tensor = try a.tensor(0)
-        let shape = BlockedActivations.isBlocked(tensor, in: context) ? BlockedActivations.logicalShape(tensor) : tensor.shape
+        let shape = BlockedActivations.shape(of: try a.tensor(0), in: context)
         return [.list(ListValue(shape.map { .int($0) }, elementType: .int))]
       }),
       ("aten::size.int", { context, a in
-        let tensor = try a.tensor(0)
-        let shape = BlockedActivations.isBlocked(tensor, in: context) ? BlockedActivations.logicalShape(tensor) : tensor.shape
+        let shape = BlockedActivations.shape(of: try a.tensor(0), in: context)
         return [.int(shape[try Tensor.wrapDimension(try a.int(1), rank: shape.count)])]
       }),
       ("aten::adaptive_avg_pool2d", { context, a in
