@@ -55,9 +55,10 @@ struct Segment {
 // The convolutions of a chain such as MobileNetV2's body run fastest on channel-blocked
 // activations (Note [Channel-blocked activations]): a rank-5 float32 tensor [N, C/8, H, W, 8]
 // standing for the NCHW tensor [N, C, H, W]. Only the executors of prepacked convolutions
-// (alone, or fused with a residual add), `aten::size` (which reports the NCHW shape) and the
-// per-channel plane means (`adaptive_avg_pool2d(x, [1, 1])`, `mean(x, [2, 3])`, whose result is
-// NCHW) know that layout, so the plan decides
+// (alone, or fused with a residual add or an activation), `aten::mul.Tensor` (a channel scaling),
+// `aten::size` (which reports the NCHW shape) and the per-channel plane means
+// (`adaptive_avg_pool2d(x, [1, 1])`, `mean(x, [2, 3])`, whose result is NCHW) know that layout,
+// so the plan decides
 // which results may take it: an instruction whose result is read only by such instructions, in
 // the same segment, at the positions they accept it (the convolution's input, the residual's
 // other operand, the size's or mean's tensor), and is not an output of the segment. For those instructions the interpreter
@@ -84,13 +85,21 @@ struct Segment {
 // runs blocked too instead of unpacking its input for the NCHW kernels: MobileNetV2's 320→1280
 // on 7×7 and its pool took 0.515 → 0.487 ms at one thread and 0.330 → 0.300 ms at two
 // (2026-11-25, medians of six alternating per-node profiles), the pool itself 0.016 ms either way.
-// MobileNetV3-Small has no such chain: its convolutions end in hardswish (which the blocked
-// kernels do not store), and each squeeze-and-excitation block reads the depthwise output with
-// `aten::size` (its rank check), `adaptive_avg_pool2d` and the channel-scaling `mul`, none of them
-// aware of the layout. Its 1×1 layers alone (`BlockedTiming`, one thread, operands in cache) take
-// 0.687 ms blocked against 0.774 ms on the NCHW kernels, summed over its seventeen shapes; its
-// 3×3 depthwise layers are mixed (16 channels stride 2 on 112×112 0.030 against 0.040 ms, 88
-// channels stride 1 on 28×28 0.048 against 0.036 ms).
+// MobileNetV3 runs blocked from its stem to its last 1×1 layer too: a convolution fused with the
+// activation after it (Note [Epilogue fusion]) takes part like the convolution alone, hardswish
+// going into the blocked kernels' stores as into the NCHW ones' (Note [Store activations]) and
+// any other activation running on the blocked output (elementwise, so the layout does not
+// matter); each squeeze-and-excitation block's `scale * x` (`aten::mul.Tensor`, aware of both
+// operands) multiplies a blocked x by one factor per channel into a blocked result
+// (`ElementwiseKernels.blockedChannelScaleFloat32`, the same products), and its pool takes the
+// means the blocked depthwise kernel computes on small planes (Note [Pooled side output]), the
+// same floats as the NCHW kernel's. Measured (2026-11-25, alternating runs of `bench`, a noisy
+// phase of the host): MobileNetV3-Small 0.861× at one thread and 0.886× at two (8 of 8 pairs
+// faster each), MobileNetV2 0.88× and 0.93× (the blocked depthwise rows' last inner pixels now
+// go as one overlapping group of four). Its depthwise layers on 28- to 56-column planes are
+// still slower blocked than on NCHW in per-node profiles (88 channels stride 1 on 28×28 0.071
+// against 0.042 ms, noisy), on the row path and on tiles alike (tiles up to 28 or 56 columns
+// were tried).
 
 // Note [Concatenation in place]
 // SqueezeNet's fire modules (and Inception-style blocks) end in `cat([conv(x), conv(y)], 1)`:
@@ -332,6 +341,7 @@ private struct PlanBuilder {
   static func blockedPositions(_ instruction: Instruction) -> Set<Int> {
     guard case .op(_, let inputs, let outputs, let node) = instruction else { return [] }
     if readsBlocked(node) { return [0] }
+    if isChannelScale(instruction) { return [0, 1] }
     guard node.schema?.fullName == "prepacked::conv2d_clamp_run" else { return [] }
     if outputs.count == 2, inputs.count > 2 {
       let second = node.outputs[0].uses.first?.user.schema?.fullName ?? ""
@@ -345,13 +355,15 @@ private struct PlanBuilder {
   /// convolution of whole channel blocks (alone or fused with a residual add), which runs on
   /// blocked activations; `.stem` for a dense one (one group) to whole channel blocks, which
   /// can write a blocked output from an NCHW input; nil for anything else.
-  enum BlockedRole { case native, stem }
+  /// `.scale` for a `mul` that may take a blocked operand (`isChannelScale`).
+  enum BlockedRole { case native, stem, scale }
 
   static func blockedRole(_ instruction: Instruction) -> BlockedRole? {
+    if isChannelScale(instruction) { return .scale }
     let positions = blockedPositions(instruction)
     guard case .op(_, _, let outputs, let node) = instruction, !positions.isEmpty,
       node.schema?.fullName == "prepacked::conv2d_clamp_run",
-      outputs.count == 1 || positions.contains(2), node.inputs.count == 2,
+      outputs.count == 1 || positions.contains(2) || isActivationFusion(instruction), node.inputs.count == 2,
       let context = node.inputs[1].constantValue,
       let state = try? ConvolutionExecutors.contextState(context, count: 8),
       case .tensor(let weight) = state[0], weight.rank == 4, let stride = state[2].intList,
@@ -365,7 +377,26 @@ private struct PlanBuilder {
       && groups == 1
     let depthwise = groups > 1 && perGroup == 1 && outputChannels == groups
     if (pointwise || depthwise) && inputChannels % 8 == 0 { return .native }
-    return groups == 1 && outputs.count == 1 && !pointwise ? .stem : nil
+    return groups == 1 && !positions.contains(2) && !pointwise ? .stem : nil
+  }
+
+  /// True for a convolution fused with the elementwise activation that follows it (Note
+  /// [Epilogue fusion]): the activation runs on either layout.
+  static func isActivationFusion(_ instruction: Instruction) -> Bool {
+    guard case .op(_, let inputs, let outputs, let node) = instruction, outputs.count == 2, inputs.count == 2,
+      let user = node.outputs.first?.uses.first?.user.schema?.fullName
+    else { return false }
+    return FastExecutors.fusions.contains { $0.first == node.schema?.fullName && $0.second == user }
+  }
+
+  /// True for `aten::mul.Tensor` of two tensors: as an SE block's `scale * x` it scales a blocked
+  /// x by one factor per channel into a blocked result (`FastExecutors.blockedBinary`), anything
+  /// else runs on NCHW operands.
+  static func isChannelScale(_ instruction: Instruction) -> Bool {
+    guard case .op(_, let inputs, let outputs, let node) = instruction, inputs.count == 2, outputs.count == 1,
+      node.schema?.fullName == "aten::mul.Tensor"
+    else { return false }
+    return true
   }
 
   /// The instructions whose result may stay channel-blocked (Note [Channel-blocked plans]): a
@@ -377,7 +408,7 @@ private struct PlanBuilder {
     var unawareReads = Set(segment.outputs)
     var readers: [Int: Int] = [:]
     for (instruction, role) in zip(segment.instructions, roles) {
-      let aware = role == .native || instruction.readsBlocked ? blockedPositions(instruction) : []
+      let aware = role == .native || role == .scale || instruction.readsBlocked ? blockedPositions(instruction) : []
       if case .op(_, let inputs, _, _) = instruction {
         for (position, register) in inputs.enumerated() {
           if aware.contains(position) { readers[register, default: 0] += 1 } else { unawareReads.insert(register) }
@@ -394,6 +425,7 @@ private struct PlanBuilder {
       guard let final = outputs.last, readers[final, default: 0] > 0, !unawareReads.contains(final),
         own.allSatisfy({ readers[$0] == nil && !unawareReads.contains($0) }),
         role == .stem || blockedRegisters.contains(inputs[0])
+          || (role == .scale && inputs.contains(where: blockedRegisters.contains))
       else { continue }
       result.insert(index)
       blockedRegisters.insert(final)

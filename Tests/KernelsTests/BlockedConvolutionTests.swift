@@ -146,6 +146,14 @@ struct BlockedDepthwiseTester {
       BlockedPointwiseTester(
         inputChannels: 320, outputChannels: 40, pixels: pixels, panelRows: panelRows, clamp: .none, seed: 2
       ).test()
+      // Hardswish at the final store only: 320 channels take several depth blocks, whose
+      // partial sums must be stored as they are.
+      BlockedPointwiseTester(
+        inputChannels: 320, outputChannels: 48, pixels: pixels, panelRows: panelRows, clamp: .hardswish, seed: 3
+      ).test()
+      BlockedPointwiseTester(
+        inputChannels: 16, outputChannels: 72, pixels: pixels, panelRows: panelRows, clamp: .hardswish, seed: 4
+      ).test()
     }
   }
 
@@ -185,6 +193,66 @@ struct BlockedDepthwiseTester {
       shape: convShape(24, 24, height: 9, width: 9, kernel: 3, stride: 2, padding: 1, groups: 24), clamp: .none,
       blockSplits: [2]
     ).test()
+    // Hardswish at the store on both paths (tiles, rows with the grouped 3×3 loop at stride 1
+    // and 2, and the general loop).
+    let hardswishShapes = [
+      convShape(16, 16, height: 14, width: 14, kernel: 5, padding: 2, groups: 16),
+      convShape(16, 16, height: 14, width: 14, kernel: 3, stride: 2, padding: 1, groups: 16),
+      convShape(16, 16, height: 30, width: 37, kernel: 3, padding: 1, groups: 16),
+      convShape(16, 16, height: 31, width: 40, kernel: 3, stride: 2, padding: 1, groups: 16),
+      convShape(8, 8, height: 19, width: 35, kernel: 5, stride: 2, padding: 2, groups: 8),
+    ]
+    for (index, shape) in hardswishShapes.enumerated() {
+      BlockedDepthwiseTester(shape: shape, clamp: .hardswish, rowSplits: [3], seed: UInt64(index + 20)).test()
+    }
+  }
+
+  /// On small planes the blocked kernel hands over each block's channel means (Note [Pooled side
+  /// output]): bit for bit the NCHW kernel's, from the same outputs, with clamps, hardswish or
+  /// nothing at the store and the blocks in parts.
+  @Test func depthwiseChannelMeans() {
+    let shapes = [
+      convShape(16, 16, height: 14, width: 14, kernel: 5, padding: 2, groups: 16),
+      convShape(24, 24, height: 7, width: 7, kernel: 3, padding: 1, groups: 24),
+      convShape(16, 16, height: 28, width: 28, kernel: 5, stride: 2, padding: 2, groups: 16),
+    ]
+    for (index, shape) in shapes.enumerated() {
+      #expect(ConvolutionKernels.blockedDepthwiseTiles(shape) && ConvolutionKernels.depthwiseAveragesChannels(shape))
+      let clamp = [OutputClamp.hardswish, .relu6, .none][index % 3]
+      let problem = ConvolutionProblem(shape, hasBias: true, clamp: clamp, seed: UInt64(index + 60))
+      let weights = problem.packed { DepthwiseWeights(shape, weight: $0, bias: $1) }
+      let channels = shape.outputChannels
+      let (inputPixels, outputPixels) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+      let input = pack(problem.input, channels: channels, pixels: inputPixels)
+      let scratch = AlignedBuffer(count: max(
+        ConvolutionKernels.blockedDepthwiseScratchCount(shape), ConvolutionKernels.depthwiseScratchCount(shape)))
+      var output = [Float](repeating: .nan, count: channels * outputPixels)
+      var means = [Float](repeating: .nan, count: channels)
+      var planes = output
+      var planeMeans = means
+      input.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { output in
+          means.withUnsafeMutableBufferPointer { means in
+            for blocks in [1..<channels / 8, 0..<1] {
+              ConvolutionKernels.blockedDepthwise(
+                shape, input: input.baseAddress!, weights: weights, output: output.baseAddress!, clamp: clamp,
+                blocks: blocks, rows: 0..<shape.outputHeight, scratch: scratch.pointer, channelMeans: means.baseAddress!)
+            }
+          }
+        }
+      }
+      problem.input.withUnsafeBufferPointer { input in
+        planes.withUnsafeMutableBufferPointer { output in
+          planeMeans.withUnsafeMutableBufferPointer { means in
+            ConvolutionKernels.depthwiseConv2d(
+              shape, input: input.baseAddress!, weights: weights, output: output.baseAddress!, clamp: clamp,
+              channels: 0..<channels, scratch: scratch.pointer, channelMeans: means.baseAddress!)
+          }
+        }
+      }
+      #expect(unpack(output, channels: channels, pixels: outputPixels).map(\.bitPattern) == planes.map(\.bitPattern), "\(shape)")
+      #expect(means.map(\.bitPattern) == planeMeans.map(\.bitPattern), "means of \(shape)")
+    }
   }
 
   /// A stem from three NCHW channels into blocked outputs over its phase planes, split by flat
@@ -196,8 +264,9 @@ struct BlockedDepthwiseTester {
       convShape(5, 8, height: 12, width: 12, kernel: 3, padding: 1),
       convShape(4, 24, height: 15, width: 15, kernel: 5, stride: 2, padding: 2),
     ]
-    for (index, shape) in shapes.enumerated() where ConvolutionKernels.takesBlockedPhasePlanes(shape) {
-      let problem = ConvolutionProblem(shape, hasBias: true, clamp: .relu, seed: UInt64(index + 5))
+    let cases = shapes.map { ($0, OutputClamp.relu) } + [(shapes[1], .hardswish)]
+    for (index, (shape, clamp)) in cases.enumerated() where ConvolutionKernels.takesBlockedPhasePlanes(shape) {
+      let problem = ConvolutionProblem(shape, hasBias: true, clamp: clamp, seed: UInt64(index + 5))
       let depth = shape.inputChannels * shape.kernelHeight * shape.kernelWidth
       let weights = problem.packed {
         VectorPanelWeights(rows: shape.outputChannels, depth: depth, weights: $0, rowStride: depth, bias: $1, panelRows: 16)
@@ -217,12 +286,12 @@ struct BlockedDepthwiseTester {
       output.withUnsafeMutableBufferPointer { output in
         for range in [split..<columns, 0..<split] {
           ConvolutionKernels.blockedPhasePlaneConv2d(
-            shape, planes: planes.pointer, weights: weights, output: output.baseAddress!, clamp: .relu, columns: range)
+            shape, planes: planes.pointer, weights: weights, output: output.baseAddress!, clamp: clamp, columns: range)
         }
       }
       expectClose(
         unpack(Array(output[..<count]), channels: shape.outputChannels, pixels: outputPixels), problem.expected,
-        tolerance: 1e-5, "\(shape)")
+        tolerance: 1e-5, "\(shape) \(clamp)")
       #expect(output[count...].allSatisfy { $0 == guardValue }, "wrote past the output: \(shape)")
     }
     #expect(ConvolutionKernels.takesBlockedPhasePlanes(shapes[0]))

@@ -166,4 +166,54 @@ func elementwiseInputs(_ count: Int, seed: UInt64) -> [Float] {
       expectClose(y, expected, tolerance: 1e-6, "\(op) plane \(planeSize)")
     }
   }
+
+  /// SE-block scaling on channel-blocked activations: bit for bit the NCHW kernel's products for
+  /// the same channels, every pixel tail of the four-pixel loop, the blocks in two calls, and in
+  /// place.
+  @Test func blockedChannelScaleMatchesPlanes() {
+    for planeSize in [1, 2, 3, 4, 5, 7, 8, 49, 196] {
+      let blocks = 3
+      let channels = blocks * 8
+      let x = elementwiseInputs(channels * planeSize, seed: UInt64(planeSize + 50))
+      var generator = SeededGenerator(seed: 9)
+      let scalars = generator.floats(channels, in: 0...2)
+      var expected = [Float](repeating: .nan, count: x.count)
+      x.withUnsafeBufferPointer { x in
+        scalars.withUnsafeBufferPointer { scalars in
+          expected.withUnsafeMutableBufferPointer { y in
+            ElementwiseKernels.channelBroadcastFloat32(
+              .mul, input: x.baseAddress!, scalars: scalars.baseAddress!, planeSize: planeSize, output: y.baseAddress!,
+              planes: 0..<channels)
+          }
+        }
+      }
+      // Blocked float (b·P + p)·8 + lane is channel 8b + lane, pixel p.
+      func blocked(_ planes: [Float]) -> [Float] {
+        var result = [Float](repeating: .nan, count: planes.count)
+        for c in 0..<channels {
+          for p in 0..<planeSize { result[((c / 8) * planeSize + p) * 8 + c % 8] = planes[c * planeSize + p] }
+        }
+        return result
+      }
+      var input = blocked(x)
+      var y = [Float](repeating: .nan, count: x.count)
+      input.withUnsafeMutableBufferPointer { input in
+        scalars.withUnsafeBufferPointer { scalars in
+          y.withUnsafeMutableBufferPointer { y in
+            for range in [1..<blocks, 0..<1] {
+              ElementwiseKernels.blockedChannelScaleFloat32(
+                input: input.baseAddress!, scalars: scalars.baseAddress!, planeSize: planeSize, output: y.baseAddress!,
+                blocks: range)
+            }
+          }
+          ElementwiseKernels.blockedChannelScaleFloat32(
+            input: input.baseAddress!, scalars: scalars.baseAddress!, planeSize: planeSize,
+            output: input.baseAddress!, blocks: 0..<blocks)
+        }
+      }
+      let want = blocked(expected).map(\.bitPattern)
+      #expect(y.map(\.bitPattern) == want, "plane \(planeSize)")
+      #expect(input.map(\.bitPattern) == want, "in place, plane \(planeSize)")
+    }
+  }
 }

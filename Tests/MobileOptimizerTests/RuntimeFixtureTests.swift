@@ -80,8 +80,9 @@ struct RuntimeFixtureTests {
   /// channel-blocked activations where their channels allow (Note [Channel-blocked plans]):
   /// every run, with one and two threads, still gives PyTorch's outputs, the later runs the very
   /// floats of the first (NCHW) one, and where expected the blocked layout is really used (the
-  /// profile shows rank-5 activations: MobileNetV2's and MnasNet's chains start at a stem; the
-  /// others' chains would start after a pool, a shuffle or a hardswish, so they stay NCHW).
+  /// profile shows rank-5 activations: MobileNetV2's, MnasNet's and MobileNetV3's chains start at
+  /// a stem, V3's with hardswish stored blocked and its SE blocks' `scale * x` blocked too; the
+  /// others' chains would start after a pool or a shuffle, so they stay NCHW).
   @Test(arguments: [
     "mobilenet_v2", "mnasnet", "mobilenet_v3_small", "mobilenet_v3_large", "shufflenet_v2", "squeezenet1_1",
     "resnet_small", "residual",
@@ -107,7 +108,19 @@ struct RuntimeFixtureTests {
       }
       optimized.executionContext.profile = nil
       let blocked = profile.entries.values.filter { $0.shapes.contains(", 8]") }
-      if ["mobilenet_v2", "mnasnet"].contains(name) {
+      if ["mobilenet_v3_small", "mobilenet_v3_large"].contains(name) {
+        // Every SE block scales a blocked x, and the stem (with hardswish) writes blocked.
+        let scales = profile.entries.values.filter { $0.kind == "aten::mul.Tensor" }
+        #expect(!scales.isEmpty && scales.allSatisfy { $0.shapes.contains(", 8]") },
+          "\(name), \(threads) threads: an SE block's mul did not run blocked: \(scales.map(\.shapes))")
+        // The stem: the one node whose input is a 3-channel image (rank 4).
+        let stem = profile.entries.values.filter {
+          $0.shapes.hasPrefix("[1, 3, ") && $0.shapes.prefix(while: { $0 != "]" }).split(separator: ",").count == 4
+        }
+        #expect(stem.count == 1 && stem.allSatisfy { $0.shapes.hasSuffix(", 8]") },
+          "\(name), \(threads) threads: the stem did not write blocked: \(stem.map(\.shapes))")
+      }
+      if ["mobilenet_v2", "mnasnet", "mobilenet_v3_small", "mobilenet_v3_large"].contains(name) {
         #expect(!blocked.isEmpty, "\(name), \(threads) threads: no convolution ran on blocked activations")
         // The last convolution stays blocked: the classifier's pool averages its blocked output.
         let pools = profile.entries.values.filter { ["aten::adaptive_avg_pool2d", "aten::mean.dim"].contains($0.kind) }

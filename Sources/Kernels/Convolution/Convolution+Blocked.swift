@@ -112,8 +112,24 @@ extension ConvolutionKernels {
     precondition(weights.depth % 8 == 0 && weights.rows % 8 == 0, "blocked convolutions take whole channel blocks")
     let rows = rows ?? 0..<weights.rows
     precondition(rows.lowerBound % weights.panelRows == 0 && rows.upperBound <= weights.rows, "rows out of range")
-    precondition(clamp.activation != .hardswish, "blocked convolutions clamp only")
     if pixels.isEmpty { return }
+    if clamp.activation == .hardswish {
+      blockedPointwise(
+        weights: weights, input: input, output: output, pixelCount: pixelCount, bounds: StoreHardswish(),
+        pixels: pixels, rows: rows, scratch: scratch)
+    } else {
+      blockedPointwise(
+        weights: weights, input: input, output: output, pixelCount: pixelCount, bounds: VectorClamp(clamp),
+        pixels: pixels, rows: rows, scratch: scratch)
+    }
+  }
+
+  /// `blockedPointwise` with the final stores through `bounds` (Note [Store activations]); the
+  /// partial sums of a deep product's earlier depth blocks are stored as they are.
+  private static func blockedPointwise<Bounds: StoreBounds>(
+    weights: VectorPanelWeights, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pixelCount: Int,
+    bounds finalBounds: Bounds, pixels: Range<Int>, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>
+  ) {
     let (pr, tc) = (weights.panelRows, weights.tileColumns)
     let depthBlocks = weights.depth / 8
     let plane = pixelCount * 8
@@ -139,7 +155,6 @@ extension ConvolutionKernels {
       for d0 in stride(from: 0, to: depthBlocks, by: depthStep) {
         let count = min(depthStep, depthBlocks - d0)
         let final = d0 + count == depthBlocks
-        let (lower, upper) = final ? (clamp.lower, clamp.upper) : (-Float.infinity, Float.infinity)
         let xBlock = input + d0 * plane
         for m0 in stride(from: rows.lowerBound, to: rows.upperBound, by: pr) {
           let panel = weights.panel(row: m0) + d0 * 8 * pr
@@ -148,15 +163,19 @@ extension ConvolutionKernels {
           let target = output + (m0 / 8) * plane
           @inline(__always)
           func tile(_ x: UnsafePointer<Float>, stride: Int, _ out: UnsafeMutablePointer<Float>, pixels: Int) {
-            if pr == 16 {
-              blockedTile6x16(
-                depthBlocks: count, w: panel, x: x, blockStride: stride, bias: bias, out: out, outStride: plane,
-                blocks: blocks, count: pixels, lower: lower, upper: upper)
-            } else {
-              blockedTile4x24(
-                depthBlocks: count, w: panel, x: x, blockStride: stride, bias: bias, out: out, outStride: plane,
-                blocks: blocks, count: pixels, lower: lower, upper: upper)
+            @inline(__always)
+            func run(_ bounds: some StoreBounds) {
+              if pr == 16 {
+                blockedTile6x16(
+                  depthBlocks: count, w: panel, x: x, blockStride: stride, bias: bias, out: out, outStride: plane,
+                  blocks: blocks, count: pixels, bounds: bounds)
+              } else {
+                blockedTile4x24(
+                  depthBlocks: count, w: panel, x: x, blockStride: stride, bias: bias, out: out, outStride: plane,
+                  blocks: blocks, count: pixels, bounds: bounds)
+              }
             }
+            if final { run(finalBounds) } else { run(VectorClamp.identity) }
           }
           if prefetchWeights && m0 + pr < rows.upperBound {
             // The next panel's weights for this depth block, a share before each tile.
@@ -183,9 +202,13 @@ extension ConvolutionKernels {
           let group = 48 / pr
           if last && edge == 1 && ((m0 - rows.lowerBound) / pr % group == group - 1 || m0 + pr >= rows.upperBound) {
             let first = rows.lowerBound + (m0 - rows.lowerBound) / pr / group * group * pr
-            blockedPixel(
-              weights: weights, rows: first..<min(m0 + pr, rows.upperBound), depthBlocks: d0..<d0 + count, x: edgeX,
-              blockStride: tc * 8, out: output + edgeStart * 8, outStride: plane, lower: lower, upper: upper)
+            @inline(__always)
+            func pixel(_ bounds: some StoreBounds) {
+              blockedPixel(
+                weights: weights, rows: first..<min(m0 + pr, rows.upperBound), depthBlocks: d0..<d0 + count, x: edgeX,
+                blockStride: tc * 8, out: output + edgeStart * 8, outStride: plane, bounds: bounds)
+            }
+            if final { pixel(finalBounds) } else { pixel(VectorClamp.identity) }
           }
         }
       }
@@ -205,7 +228,7 @@ extension ConvolutionKernels {
   @inline(never)
   static func blockedPixel(
     weights: VectorPanelWeights, rows: Range<Int>, depthBlocks: Range<Int>, x: UnsafePointer<Float>, blockStride: Int,
-    out: UnsafeMutablePointer<Float>, outStride: Int, lower: Float, upper: Float
+    out: UnsafeMutablePointer<Float>, outStride: Int, bounds: some StoreBounds
   ) {
     let pr = weights.panelRows
     let vectors = pr / 8
@@ -242,7 +265,6 @@ extension ConvolutionKernels {
       }
       x += blockStride
     }
-    let bounds = VectorClamp(lower: lower, upper: upper)
     let count = stored
     store8(bounds(s0), target)
     if count > 1 { store8(bounds(s1), target + outStride) }
@@ -259,7 +281,7 @@ extension ConvolutionKernels {
   @inline(never)
   static func blockedTile6x16(
     depthBlocks: Int, w: UnsafePointer<Float>, x: UnsafePointer<Float>, blockStride: Int, bias: UnsafePointer<Float>?,
-    out: UnsafeMutablePointer<Float>, outStride: Int, blocks: Int, count: Int, lower: Float, upper: Float
+    out: UnsafeMutablePointer<Float>, outStride: Int, blocks: Int, count: Int, bounds: some StoreBounds
   ) {
     var (r00, r01, r10, r11, r20, r21): Vectors6
     var (r30, r31, r40, r41, r50, r51): Vectors6
@@ -306,7 +328,6 @@ extension ConvolutionKernels {
       w += 128
       x += blockStride
     }
-    let bounds = VectorClamp(lower: lower, upper: upper)
     let first: Vectors6 = (r00, r10, r20, r30, r40, r50)
     storePixels(first, out, count: count, bounds: bounds)
     if blocks > 1 { storePixels((r01, r11, r21, r31, r41, r51), out + outStride, count: count, bounds: bounds) }
@@ -317,7 +338,7 @@ extension ConvolutionKernels {
   @inline(never)
   static func blockedTile4x24(
     depthBlocks: Int, w: UnsafePointer<Float>, x: UnsafePointer<Float>, blockStride: Int, bias: UnsafePointer<Float>?,
-    out: UnsafeMutablePointer<Float>, outStride: Int, blocks: Int, count: Int, lower: Float, upper: Float
+    out: UnsafeMutablePointer<Float>, outStride: Int, blocks: Int, count: Int, bounds: some StoreBounds
   ) {
     var (r00, r01, r02, r10, r11, r12): Vectors6
     var (r20, r21, r22, r30, r31, r32): Vectors6
@@ -364,7 +385,6 @@ extension ConvolutionKernels {
       w += 192
       x += blockStride
     }
-    let bounds = VectorClamp(lower: lower, upper: upper)
     let zero = SIMD8<Float>()
     storePixels((r00, r10, r20, r30, zero, zero), out, count: count, bounds: bounds)
     if blocks > 1 { storePixels((r01, r11, r21, r31, zero, zero), out + outStride, count: count, bounds: bounds) }
@@ -384,7 +404,7 @@ extension ConvolutionKernels {
 
   /// Stores the first `count` (at most six) pixel vectors of one output block, clamped.
   @inline(__always)
-  static func storePixels(_ v: Vectors6, _ out: UnsafeMutablePointer<Float>, count: Int, bounds: VectorClamp) {
+  static func storePixels(_ v: Vectors6, _ out: UnsafeMutablePointer<Float>, count: Int, bounds: some StoreBounds) {
     if count >= 6 {
       store8(bounds(v.0), out)
       store8(bounds(v.1), out + 8)
@@ -435,7 +455,7 @@ extension ConvolutionKernels {
   /// Whether `blockedDepthwise` copies each block into a zero-padded tile (output rows of at
   /// most 16 columns): then a call must cover all output rows.
   public static func blockedDepthwiseTiles(_ shape: Conv2DShape) -> Bool {
-    DepthwiseBlockedLayout.applies(shape)
+    return DepthwiseBlockedLayout.applies(shape)
   }
 
   /// `blockedDepthwise` on small planes: each block's plane copied row by row into the
@@ -443,7 +463,8 @@ extension ConvolutionKernels {
   /// block, which is the blocked output itself.
   static func blockedDepthwiseTiled(
     _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: DepthwiseWeights, output: UnsafeMutablePointer<Float>,
-    clamp: OutputClamp, blocks: Range<Int>, scratch tile: UnsafeMutablePointer<Float>
+    bounds: some StoreBounds, blocks: Range<Int>, scratch tile: UnsafeMutablePointer<Float>,
+    channelMeans: UnsafeMutablePointer<Float>?
   ) {
     let layout = DepthwiseBlockedLayout(shape)
     let (height, width) = (shape.inputHeight, shape.inputWidth)
@@ -456,41 +477,64 @@ extension ConvolutionKernels {
     withUnsafeTemporaryAllocation(of: Int.self, capacity: taps) { buffer in
       let offsets = buffer.baseAddress!
       layout.tapOffsets(into: offsets)
-      let bounds = VectorClamp(clamp)
       for block in blocks {
         let source = input + block * inputPlane
         for y in 0..<imageRows {
           (tile + ((y + pt) * wt + pl) * 8).update(from: source + y * width * 8, count: copied * 8)
         }
+        let flat = output + block * outputPlane
         depthwiseBlockTile(
           layout, tile: UnsafePointer(tile), weights: weights.tapMajor + block * 8, channelCount: weights.channels,
-          offsets: UnsafePointer(offsets), bounds: bounds, into: output + block * outputPlane)
+          offsets: UnsafePointer(offsets), bounds: bounds, into: flat)
+        if let channelMeans {
+          depthwiseBlockMeans(UnsafePointer(flat), plane: outputPlane / 8, into: channelMeans + block * 8)
+        }
       }
     }
   }
 
   /// A depthwise convolution on channel-blocked activations (Note [Channel-blocked depthwise
-  /// rows]): output rows `rows` of channel blocks `blocks`, clamped. Channels are a multiple
-  /// of eight; `scratch` holds `blockedDepthwiseScratchCount` floats.
+  /// rows]): output rows `rows` of channel blocks `blocks`, clamped or activated as `clamp` says.
+  /// Channels are a multiple of eight; `scratch` holds `blockedDepthwiseScratchCount` floats.
+  /// With `channelMeans` (only where `blockedDepthwiseTiles`), the blocks' output channel means
+  /// go there too, summed from each block's flat output while it is in L1: the same floats as the
+  /// NCHW kernel's means (Note [Pooled side output]).
   public static func blockedDepthwise(
     _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: DepthwiseWeights, output: UnsafeMutablePointer<Float>,
-    clamp: OutputClamp, blocks: Range<Int>, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>
+    clamp: OutputClamp, blocks: Range<Int>, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>,
+    channelMeans: UnsafeMutablePointer<Float>? = nil
   ) {
     precondition(weights.channels % 8 == 0 && blocks.upperBound * 8 <= weights.channels, "channel blocks out of range")
-    precondition(clamp.activation != .hardswish, "blocked convolutions clamp only")
+    if clamp.activation == .hardswish {
+      blockedDepthwise(
+        shape, input: input, weights: weights, output: output, bounds: StoreHardswish(), blocks: blocks, rows: rows,
+        scratch: scratch, channelMeans: channelMeans)
+    } else {
+      blockedDepthwise(
+        shape, input: input, weights: weights, output: output, bounds: VectorClamp(clamp), blocks: blocks, rows: rows,
+        scratch: scratch, channelMeans: channelMeans)
+    }
+  }
+
+  private static func blockedDepthwise(
+    _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: DepthwiseWeights, output: UnsafeMutablePointer<Float>,
+    bounds: some StoreBounds, blocks: Range<Int>, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>,
+    channelMeans: UnsafeMutablePointer<Float>?
+  ) {
     if blockedDepthwiseTiles(shape) {
       precondition(rows == 0..<shape.outputHeight, "a small plane's blocks are computed whole")
       blockedDepthwiseTiled(
-        shape, input: input, weights: weights, output: output, clamp: clamp, blocks: blocks, scratch: scratch)
+        shape, input: input, weights: weights, output: output, bounds: bounds, blocks: blocks, scratch: scratch,
+        channelMeans: channelMeans)
       return
     }
+    precondition(channelMeans == nil, "channel means come only with tiles")
     let (height, width) = (shape.inputHeight, shape.inputWidth)
     let (outputHeight, outputWidth) = (shape.outputHeight, shape.outputWidth)
     let (kh, kw) = (shape.kernelHeight, shape.kernelWidth)
     let (sh, sw, ph, pw) = (shape.strideHeight, shape.strideWidth, shape.paddingTop, shape.paddingLeft)
     let (dh, dw) = (shape.dilationHeight, shape.dilationWidth)
     let (channels, taps) = (weights.channels, kh * kw)
-    let bounds = VectorClamp(clamp)
     let zeros = UnsafePointer(scratch)
     scratch.update(repeating: 0, count: width * 8)
     // Output columns whose taps all fall inside the image.
@@ -532,11 +576,21 @@ extension ConvolutionKernels {
         }
         if grouped && end - ox >= 4 {
           let groups = (end - ox) / 4
-          let offset = (sw * ox - pw) * 8
-          depthwiseRow3x3(
-            stride: sw, rows: (row(0) + offset, row(1) + offset, row(2) + offset), w: w, wStride: channels, bias: bias,
-            groups: groups, out: out + ox * 8, bounds: bounds)
+          @inline(__always)
+          func run(from start: Int, groups: Int) {
+            let offset = (sw * start - pw) * 8
+            depthwiseRow3x3(
+              stride: sw, rows: (row(0) + offset, row(1) + offset, row(2) + offset), w: w, wStride: channels,
+              bias: bias, groups: groups, out: out + start * 8, bounds: bounds)
+          }
+          run(from: ox, groups: groups)
           ox += 4 * groups
+          // The last inner pixels as one more group ending at `end`, overlapping the one before
+          // (recomputing the same sums) instead of one by one with bound checks.
+          if ox < end {
+            run(from: end - 4, groups: 1)
+            ox = end
+          }
         }
         while ox < outputWidth {
           pixel(ox)
@@ -552,7 +606,7 @@ extension ConvolutionKernels {
   @inline(never)
   static func depthwiseRow3x3(
     stride: Int, rows: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>), w: UnsafePointer<Float>,
-    wStride: Int, bias: SIMD8<Float>, groups: Int, out: UnsafeMutablePointer<Float>, bounds: VectorClamp
+    wStride: Int, bias: SIMD8<Float>, groups: Int, out: UnsafeMutablePointer<Float>, bounds: some StoreBounds
   ) {
     if stride == 1 {
       depthwiseRow3x3(step: 1, rows: rows, w: w, wStride: wStride, bias: bias, groups: groups, out: out, bounds: bounds)
@@ -564,7 +618,7 @@ extension ConvolutionKernels {
   @inline(__always)
   static func depthwiseRow3x3(
     step: Int, rows: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>), w: UnsafePointer<Float>,
-    wStride: Int, bias: SIMD8<Float>, groups: Int, out: UnsafeMutablePointer<Float>, bounds: VectorClamp
+    wStride: Int, bias: SIMD8<Float>, groups: Int, out: UnsafeMutablePointer<Float>, bounds: some StoreBounds
   ) {
     var (r0, r1, r2) = rows
     var out = out
@@ -653,7 +707,21 @@ extension ConvolutionKernels {
   ) {
     let layout = PhasePlaneLayout(shape)
     precondition(layout.readsInPlace && weights.panelRows == 16 && columns.lowerBound % 6 == 0, "phase-plane tiles")
-    precondition(clamp.activation != .hardswish, "blocked convolutions clamp only")
+    if clamp.activation == .hardswish {
+      blockedPhasePlaneConv2d(
+        shape, layout: layout, planes: planes, weights: weights, output: output, bounds: StoreHardswish(),
+        columns: columns)
+    } else {
+      blockedPhasePlaneConv2d(
+        shape, layout: layout, planes: planes, weights: weights, output: output, bounds: VectorClamp(clamp),
+        columns: columns)
+    }
+  }
+
+  private static func blockedPhasePlaneConv2d(
+    _ shape: Conv2DShape, layout: PhasePlaneLayout, planes: UnsafePointer<Float>, weights: VectorPanelWeights,
+    output: UnsafeMutablePointer<Float>, bounds: some StoreBounds, columns: Range<Int>
+  ) {
     let (q, outputWidth) = (layout.rowLength, shape.outputWidth)
     let plane = shape.outputHeight * outputWidth * 8
     let depth = weights.depth
@@ -673,8 +741,7 @@ extension ConvolutionKernels {
           phaseTile6x16(
             depth: depth, w: weights.panel(row: m0), b: planes + f0, offsets: UnsafePointer(offsets),
             bias: weights.panelBias(row: m0), out: output + (m0 / 8) * plane, outStride: plane,
-            blocks: min(16, weights.rows - m0) / 8, pixels: UnsafePointer(pixels), lower: clamp.lower,
-            upper: clamp.upper)
+            blocks: min(16, weights.rows - m0) / 8, pixels: UnsafePointer(pixels), bounds: bounds)
         }
       }
     }
@@ -686,8 +753,7 @@ extension ConvolutionKernels {
   @inline(never)
   static func phaseTile6x16(
     depth: Int, w: UnsafePointer<Float>, b: UnsafePointer<Float>, offsets: UnsafePointer<Int>, bias: UnsafePointer<Float>,
-    out: UnsafeMutablePointer<Float>, outStride: Int, blocks: Int, pixels: UnsafePointer<Int>, lower: Float,
-    upper: Float
+    out: UnsafeMutablePointer<Float>, outStride: Int, blocks: Int, pixels: UnsafePointer<Int>, bounds: some StoreBounds
   ) {
     var (r00, r01) = (load8(bias), load8(bias + 8))
     var (r10, r11, r20, r21, r30, r31) = (r00, r01, r00, r01, r00, r01)
@@ -716,7 +782,6 @@ extension ConvolutionKernels {
       r51.addProduct(s, w1)
       w += 16
     }
-    let bounds = VectorClamp(lower: lower, upper: upper)
     @inline(__always)
     func put(_ j: Int, _ first: SIMD8<Float>, _ second: SIMD8<Float>) {
       let at = pixels[j]

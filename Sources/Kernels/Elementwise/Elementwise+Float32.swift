@@ -105,6 +105,35 @@ extension ElementwiseKernels {
     }
   }
 
+  /// `channelBroadcastFloat32` of `.mul` on channel-blocked activations (Note [Channel-blocked
+  /// activations]): `output[(b·planeSize + i)·8 + lane] = input[(b·planeSize + i)·8 + lane] ·
+  /// scalars[8·b + lane]` for each block b in `blocks` and pixel i < planeSize; the same products
+  /// as on the NCHW planes. In place when `output` is `input`.
+  public static func blockedChannelScaleFloat32(
+    input: UnsafePointer<Float>, scalars: UnsafePointer<Float>, planeSize: Int, output: UnsafeMutablePointer<Float>,
+    blocks: Range<Int>
+  ) {
+    precondition(blocks.lowerBound >= 0 && planeSize >= 0, "negative block index or plane size")
+    for block in blocks {
+      let scale = load8(scalars + block * 8)
+      let (x, y) = (input + block * planeSize * 8, output + block * planeSize * 8)
+      var pixel = 0
+      while pixel + 4 <= planeSize {
+        let at = pixel * 8
+        let (v0, v1, v2, v3) = (load8(x + at), load8(x + at + 8), load8(x + at + 16), load8(x + at + 24))
+        store8(v0 * scale, y + at)
+        store8(v1 * scale, y + at + 8)
+        store8(v2 * scale, y + at + 16)
+        store8(v3 * scale, y + at + 24)
+        pixel += 4
+      }
+      while pixel < planeSize {
+        store8(load8(x + pixel * 8) * scale, y + pixel * 8)
+        pixel += 1
+      }
+    }
+  }
+
   /// The binary ops as explicit vector loops (in place too; see `unaryFloat32`), for a
   /// contiguous or broadcast second operand.
   @inline(__always)

@@ -52,8 +52,27 @@ extension PoolingKernels {
     withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 32) { sums in
       for block in blocks {
         let source = input + block * planeSize * 8
-        sums.initialize(repeating: SIMD8())
-        for pixel in 0..<wholeRuns { sums[pixel % 32] += load8(source + pixel * 8) }
+        // The 32-pixel runs a quarter at a time: the eight partial sums of pixels 8q ..< 8q + 8 of
+        // every run in registers (all 32 in memory made each add wait on the one before it).
+        for quarter in 0..<4 {
+          var (a0, a1, a2, a3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+          var (a4, a5, a6, a7) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+          var at = source + quarter * 64
+          for _ in 0..<wholeRuns / 32 {
+            a0 += load8(at)
+            a1 += load8(at + 8)
+            a2 += load8(at + 16)
+            a3 += load8(at + 24)
+            a4 += load8(at + 32)
+            a5 += load8(at + 40)
+            a6 += load8(at + 48)
+            a7 += load8(at + 56)
+            at += 256
+          }
+          let first = quarter * 8
+          (sums[first], sums[first + 1], sums[first + 2], sums[first + 3]) = (a0, a1, a2, a3)
+          (sums[first + 4], sums[first + 5], sums[first + 6], sums[first + 7]) = (a4, a5, a6, a7)
+        }
         for pixel in wholeRuns..<eightRuns { sums[(pixel - wholeRuns) % 8] += load8(source + pixel * 8) }
         if eightRuns < planeSize {
           // `loadPartial8`'s zero lanes are added too, as there.

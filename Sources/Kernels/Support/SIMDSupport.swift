@@ -115,6 +115,11 @@ struct VectorClamp: StoreBounds {
 
   @inline(__always)
   func scalar(_ value: Float) -> Float { clampValue(value, lower, upper) }
+
+  /// No bounds: stores the sums as they are (a deep product's partial sums).
+  static var identity: VectorClamp {
+    @inline(__always) get { VectorClamp(lower: -.infinity, upper: .infinity) }
+  }
 }
 
 /// What a kernel applies to each output as it stores it: an `OutputClamp`'s bounds

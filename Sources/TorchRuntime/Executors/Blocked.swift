@@ -78,7 +78,10 @@ extension FastExecutors {
   /// dense one on an NCHW input writes a blocked output from its phase planes; anything else
   /// runs on NCHW operands (unpacking a blocked input, which costs less than unpacking the
   /// output on MobileNetV2's last layer, 320 → 1280 channels on 7×7). An NCHW input is never
-  /// packed: the pack costs about what the layer gains.
+  /// packed: the pack costs about what the layer gains. An activation epilogue runs on the
+  /// blocked output: hardswish after an unclamped convolution in the kernels' stores (Note [Store
+  /// activations]), any other afterwards (reported as not applied: elementwise, whatever the
+  /// layout).
   static func blockedConv2dApplying(_ context: ExecutionContext, _ a: [IValue], epilogue: ConvEpilogue?)
     throws -> (Tensor, applied: Bool)
   {
@@ -87,28 +90,41 @@ extension FastExecutors {
     let inputBlocked = BlockedActivations.isBlocked(input, in: context)
     // A residual add runs blocked when the residual is blocked like the output.
     var residual: (op: BinaryOperation, tensor: Tensor)?
-    if case .residual(let op, let tensor)? = epilogue { residual = (op, tensor) }
+    var activation: UnaryOperation?
+    switch epilogue {
+    case .residual(let op, let tensor)?: residual = (op, tensor)
+    case .activation(let op)?: activation = op
+    case nil: break
+    }
+    // The clamp the kernels store with, and whether that applies the epilogue.
+    func storing(_ prepared: PreparedConvolution) -> (OutputClamp, applied: Bool) {
+      guard let activation else { return (prepared.clamp, true) }
+      return activation == .hardswish && prepared.clamp.isNone ? (.hardswish, true) : (prepared.clamp, false)
+    }
     if permitted, inputBlocked, case .object(let object) = a[1],
       let prepared = context.preparedConvolution(object, shape: BlockedActivations.logicalShape(input)),
-      ConvolutionKernels.takesBlocked(prepared.shape), prepared.clamp.activation != .hardswish,
-      case .direct(let weights) = prepared.weights
+      ConvolutionKernels.takesBlocked(prepared.shape), case .direct(let weights) = prepared.weights
     {
       let outputShape = BlockedActivations.blockedShape(prepared.shape.outputShape)
       let residualFits = residual.map {
         BlockedActivations.isBlocked($0.tensor, in: context) && $0.tensor.isContiguous && $0.tensor.shape == outputShape
       }
-      if epilogue == nil || residualFits == true {
-        return (runBlocked(context, prepared, weights, input.contiguous(), residual: residual), true)
+      if residual == nil || residualFits == true {
+        let (clamp, applied) = storing(prepared)
+        let output = runBlocked(
+          context, prepared, weights, input.contiguous(), clamp: clamp, residual: residual, meansAllowed: applied)
+        return (output, applied)
       }
     }
     // A dense convolution of an NCHW input (a stem) writes a blocked output from its phase
     // planes (Note [Channel-blocked phase planes]).
-    if case .object(let object) = a[1], permitted, epilogue == nil, input.dtype == .float32, input.rank == 4,
+    if case .object(let object) = a[1], permitted, residual == nil, input.dtype == .float32, input.rank == 4,
       let prepared = context.preparedConvolution(object, shape: input.shape),
-      ConvolutionKernels.takesBlockedPhasePlanes(prepared.shape), prepared.clamp.activation != .hardswish,
-      case .direct(let weights) = prepared.weights, case .gemm = weights.layout
+      ConvolutionKernels.takesBlockedPhasePlanes(prepared.shape), case .direct(let weights) = prepared.weights,
+      case .gemm = weights.layout
     {
-      return (runBlockedPhasePlanes(context, prepared, input.contiguous()), true)
+      let (clamp, applied) = storing(prepared)
+      return (runBlockedPhasePlanes(context, prepared, input.contiguous(), clamp: clamp), applied)
     }
     var plain = a
     plain[0] = .tensor(BlockedActivations.unblocked(context, input))
@@ -121,9 +137,9 @@ extension FastExecutors {
 
   /// A prepared dense convolution of an NCHW input into a new blocked output: per image, the
   /// phase planes scattered by channels, then the tiles split by flat columns.
-  private static func runBlockedPhasePlanes(_ context: ExecutionContext, _ prepared: PreparedConvolution, _ input: Tensor)
-    -> Tensor
-  {
+  private static func runBlockedPhasePlanes(
+    _ context: ExecutionContext, _ prepared: PreparedConvolution, _ input: Tensor, clamp: OutputClamp
+  ) -> Tensor {
     let shape = prepared.shape
     let output = context.makeTensor(BlockedActivations.blockedShape(shape.outputShape))
     let panels = prepared.blockedPanels
@@ -144,7 +160,7 @@ extension FastExecutors {
           }
           context.parallelBlocks(columns, block: 6, work: work) { range in
             ConvolutionKernels.blockedPhasePlaneConv2d(
-              shape, planes: planes, weights: panels, output: y, clamp: prepared.clamp, columns: range)
+              shape, planes: planes, weights: panels, output: y, clamp: clamp, columns: range)
           }
         }
       }
@@ -152,11 +168,13 @@ extension FastExecutors {
     return output
   }
 
-  /// A prepared 1×1 or depthwise convolution on a blocked input, into a new blocked output,
-  /// with a blocked residual added; each thread adds the residual to the part it wrote.
+  /// A prepared 1×1 or depthwise convolution on a blocked input, into a new blocked output
+  /// stored through `clamp`, with a blocked residual added; each thread adds the residual to the
+  /// part it wrote. A depthwise one on small planes hands a pool its channel means when asked
+  /// and `meansAllowed` (no activation pass follows; Note [Pooled side output]).
   private static func runBlocked(
     _ context: ExecutionContext, _ prepared: PreparedConvolution, _ weights: ConvolutionWeights, _ input: Tensor,
-    residual: (op: BinaryOperation, tensor: Tensor)?
+    clamp: OutputClamp, residual: (op: BinaryOperation, tensor: Tensor)?, meansAllowed: Bool
   ) -> Tensor {
     let shape = prepared.shape
     let output = context.makeTensor(BlockedActivations.blockedShape(shape.outputShape))
@@ -165,6 +183,9 @@ extension FastExecutors {
     var imageShape = shape
     imageShape.batch = 1
     let residualTensor = residual?.tensor
+    // The channel means a pool asked for (depthwise on small planes only).
+    var means: Tensor?
+    defer { if let means { context.answerChannelMeans(means, of: output) } }
     withExtendedLifetime((input, output, residualTensor, weights)) {
       let (source, target) = (UnsafePointer(input.floatPointer()), output.floatPointer())
       let other = residualTensor.map { UnsafePointer($0.floatPointer()) }
@@ -186,11 +207,17 @@ extension FastExecutors {
           let work = shape.outputChannels * outputPlane * shape.kernelHeight * shape.kernelWidth
           let scratchCount = ConvolutionKernels.blockedDepthwiseScratchCount(imageShape)
           if ConvolutionKernels.blockedDepthwiseTiles(imageShape) {
+            if image == 0, residual == nil, meansAllowed, ConvolutionKernels.depthwiseAveragesChannels(shape),
+              context.takeChannelMeansRequest()
+            {
+              means = context.makeTensor([shape.batch, shape.outputChannels, 1, 1])
+            }
+            let meansPointer = means.map { $0.floatPointer() + image * shape.outputChannels }
             context.parallelBlocks(outputBlocks, block: 1, work: work) { blocks in
               context.withScratch(scratchCount) { scratch in
                 ConvolutionKernels.blockedDepthwise(
-                  imageShape, input: x, weights: packed, output: y, clamp: prepared.clamp, blocks: blocks,
-                  rows: 0..<shape.outputHeight, scratch: scratch)
+                  imageShape, input: x, weights: packed, output: y, clamp: clamp, blocks: blocks,
+                  rows: 0..<shape.outputHeight, scratch: scratch, channelMeans: meansPointer)
               }
               addResidual(image: image, blocks: blocks, pixels: 0..<outputPlane)
             }
@@ -198,7 +225,7 @@ extension FastExecutors {
             context.parallelBlocks(shape.outputHeight, block: 1, work: work) { rows in
               context.withScratch(scratchCount) { scratch in
                 ConvolutionKernels.blockedDepthwise(
-                  imageShape, input: x, weights: packed, output: y, clamp: prepared.clamp, blocks: 0..<outputBlocks,
+                  imageShape, input: x, weights: packed, output: y, clamp: clamp, blocks: 0..<outputBlocks,
                   rows: rows, scratch: scratch)
               }
               let pixels = rows.lowerBound * shape.outputWidth..<rows.upperBound * shape.outputWidth
@@ -224,7 +251,7 @@ extension FastExecutors {
             context.parallelBlocks(shape.outputChannels, block: panels.panelRows, work: work) { rows in
               context.withScratch(scratchCount) { scratch in
                 ConvolutionKernels.blockedPointwise(
-                  weights: panels, input: x, output: y, pixelCount: outputPlane, clamp: prepared.clamp,
+                  weights: panels, input: x, output: y, pixelCount: outputPlane, clamp: clamp,
                   pixels: 0..<outputPlane, rows: rows, scratch: scratch)
               }
               addResidual(image: image, blocks: rows.lowerBound / 8..<rows.upperBound / 8, pixels: 0..<outputPlane)
@@ -233,12 +260,57 @@ extension FastExecutors {
             context.parallelBlocks(outputPlane, block: panels.tileColumns, work: work) { pixels in
               context.withScratch(scratchCount) { scratch in
                 ConvolutionKernels.blockedPointwise(
-                  weights: panels, input: x, output: y, pixelCount: outputPlane, clamp: prepared.clamp, pixels: pixels,
+                  weights: panels, input: x, output: y, pixelCount: outputPlane, clamp: clamp, pixels: pixels,
                   scratch: scratch)
               }
               addResidual(image: image, blocks: 0..<outputBlocks, pixels: pixels)
             }
           }
+        }
+      }
+    }
+    return output
+  }
+}
+
+extension FastExecutors {
+  /// A binary op where a blocked operand is allowed (Note [Channel-blocked plans]): a blocked x
+  /// times s `[N, C, 1, 1]` (an SE block's `scale * x`, either order) into a new blocked result
+  /// where the plan allows one; anything else on NCHW operands.
+  static func blockedBinary(
+    _ context: ExecutionContext, _ op: BinaryOperation, _ a: Tensor, _ other: IValue, inPlace: Bool,
+    trueDivision: Bool
+  ) throws -> Tensor {
+    guard case .tensor(let b) = other else {
+      return try plainBinary(
+        context, op, BlockedActivations.unblocked(context, a), other, inPlace: inPlace, trueDivision: trueDivision)
+    }
+    let (aBlocked, bBlocked) = (BlockedActivations.isBlocked(a, in: context), BlockedActivations.isBlocked(b, in: context))
+    if op == .mul, !inPlace, aBlocked != bBlocked, context.blockedOutputPermitted {
+      let (x, s) = aBlocked ? (a, b) : (b, a)
+      let logical = BlockedActivations.logicalShape(x)
+      if x.isContiguous, s.isContiguous, s.dtype == .float32, s.shape == [logical[0], logical[1], 1, 1] {
+        return blockedChannelScale(context, x, s)
+      }
+    }
+    return try plainBinary(
+      context, op, BlockedActivations.unblocked(context, a), .tensor(BlockedActivations.unblocked(context, b)),
+      inPlace: inPlace, trueDivision: trueDivision)
+  }
+
+  /// The blocked `x` times one factor per channel, `s` (`[N, C, 1, 1]`), into a new blocked
+  /// tensor, split by channel blocks like the convolution that wrote `x` (Note [Plane passes]).
+  private static func blockedChannelScale(_ context: ExecutionContext, _ x: Tensor, _ s: Tensor) -> Tensor {
+    let output = context.makeTensor(x.shape)
+    let (images, blocks, planeSize) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+    withExtendedLifetime((x, s, output)) {
+      let (source, scalars, target) = (UnsafePointer(x.floatPointer()), UnsafePointer(s.floatPointer()), output.floatPointer())
+      for image in 0..<images {
+        let offset = image * blocks * planeSize * 8
+        context.parallelBlocks(blocks, block: 1, work: blocks * planeSize * 16, minimumWork: planePassWork) { range in
+          ElementwiseKernels.blockedChannelScaleFloat32(
+            input: source + offset, scalars: scalars + image * blocks * 8, planeSize: planeSize, output: target + offset,
+            blocks: range)
         }
       }
     }

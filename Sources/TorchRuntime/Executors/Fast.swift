@@ -1103,6 +1103,17 @@ enum FastExecutors {
     _ context: ExecutionContext, _ op: BinaryOperation, _ a: Tensor, _ other: IValue, inPlace: Bool,
     trueDivision: Bool = false
   ) throws -> Tensor {
+    if context.blockedInputsExpected || context.blockedOutputPermitted {
+      return try blockedBinary(context, op, a, other, inPlace: inPlace, trueDivision: trueDivision)
+    }
+    return try plainBinary(context, op, a, other, inPlace: inPlace, trueDivision: trueDivision)
+  }
+
+  /// `binary` on NCHW operands.
+  static func plainBinary(
+    _ context: ExecutionContext, _ op: BinaryOperation, _ a: Tensor, _ other: IValue, inPlace: Bool,
+    trueDivision: Bool = false
+  ) throws -> Tensor {
     let reference = { () throws -> Tensor in
       try ElementwiseExecutors.binary(
         op, .tensor(a), try Operand(other), inPlaceTarget: inPlace ? a : nil, trueDivision: trueDivision)
