@@ -113,15 +113,12 @@ extension ConvolutionKernels {
     let rows = rows ?? 0..<weights.rows
     precondition(rows.lowerBound % weights.panelRows == 0 && rows.upperBound <= weights.rows, "rows out of range")
     if pixels.isEmpty { return }
-    if clamp.activation == .hardswish {
+    func run(_ bounds: some StoreBounds) {
       blockedPointwise(
-        weights: weights, input: input, output: output, pixelCount: pixelCount, bounds: StoreHardswish(),
-        pixels: pixels, rows: rows, scratch: scratch)
-    } else {
-      blockedPointwise(
-        weights: weights, input: input, output: output, pixelCount: pixelCount, bounds: VectorClamp(clamp),
-        pixels: pixels, rows: rows, scratch: scratch)
+        weights: weights, input: input, output: output, pixelCount: pixelCount, bounds: bounds, pixels: pixels,
+        rows: rows, scratch: scratch)
     }
+    if clamp.activation == .hardswish { run(StoreHardswish()) } else { run(VectorClamp(clamp)) }
   }
 
   /// `blockedPointwise` with the final stores through `bounds` (Note [Store activations]); the
@@ -505,15 +502,12 @@ extension ConvolutionKernels {
     channelMeans: UnsafeMutablePointer<Float>? = nil
   ) {
     precondition(weights.channels % 8 == 0 && blocks.upperBound * 8 <= weights.channels, "channel blocks out of range")
-    if clamp.activation == .hardswish {
+    func run(_ bounds: some StoreBounds) {
       blockedDepthwise(
-        shape, input: input, weights: weights, output: output, bounds: StoreHardswish(), blocks: blocks, rows: rows,
-        scratch: scratch, channelMeans: channelMeans)
-    } else {
-      blockedDepthwise(
-        shape, input: input, weights: weights, output: output, bounds: VectorClamp(clamp), blocks: blocks, rows: rows,
+        shape, input: input, weights: weights, output: output, bounds: bounds, blocks: blocks, rows: rows,
         scratch: scratch, channelMeans: channelMeans)
     }
+    if clamp.activation == .hardswish { run(StoreHardswish()) } else { run(VectorClamp(clamp)) }
   }
 
   private static func blockedDepthwise(
@@ -707,15 +701,11 @@ extension ConvolutionKernels {
   ) {
     let layout = PhasePlaneLayout(shape)
     precondition(layout.readsInPlace && weights.panelRows == 16 && columns.lowerBound % 6 == 0, "phase-plane tiles")
-    if clamp.activation == .hardswish {
+    func run(_ bounds: some StoreBounds) {
       blockedPhasePlaneConv2d(
-        shape, layout: layout, planes: planes, weights: weights, output: output, bounds: StoreHardswish(),
-        columns: columns)
-    } else {
-      blockedPhasePlaneConv2d(
-        shape, layout: layout, planes: planes, weights: weights, output: output, bounds: VectorClamp(clamp),
-        columns: columns)
+        shape, layout: layout, planes: planes, weights: weights, output: output, bounds: bounds, columns: columns)
     }
+    if clamp.activation == .hardswish { run(StoreHardswish()) } else { run(VectorClamp(clamp)) }
   }
 
   private static func blockedPhasePlaneConv2d(

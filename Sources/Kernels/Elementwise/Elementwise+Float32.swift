@@ -115,22 +115,10 @@ extension ElementwiseKernels {
   ) {
     precondition(blocks.lowerBound >= 0 && planeSize >= 0, "negative block index or plane size")
     for block in blocks {
-      let scale = load8(scalars + block * 8)
-      let (x, y) = (input + block * planeSize * 8, output + block * planeSize * 8)
-      var pixel = 0
-      while pixel + 4 <= planeSize {
-        let at = pixel * 8
-        let (v0, v1, v2, v3) = (load8(x + at), load8(x + at + 8), load8(x + at + 16), load8(x + at + 24))
-        store8(v0 * scale, y + at)
-        store8(v1 * scale, y + at + 8)
-        store8(v2 * scale, y + at + 16)
-        store8(v3 * scale, y + at + 24)
-        pixel += 4
-      }
-      while pixel < planeSize {
-        store8(load8(x + pixel * 8) * scale, y + pixel * 8)
-        pixel += 1
-      }
+      // A block's plane is whole vectors of its eight channels, so one vector of their factors
+      // repeats along it.
+      let plane = block * planeSize * 8..<(block + 1) * planeSize * 8
+      applyBinary(.mul, input, ScalarOperand(lanes: load8(scalars + block * 8)), output, plane)
     }
   }
 
@@ -208,10 +196,13 @@ struct VectorOperand: BinaryOperand {
   }
 }
 
-/// One value broadcast to every element.
+/// One value broadcast to every element (or one per lane of every vector: `init(lanes:)`).
 struct ScalarOperand: BinaryOperand {
   let value: SIMD8<Float>
   init(_ value: Float) { self.value = SIMD8(repeating: value) }
+  /// The same eight lanes at every vector: one value per lane, for ranges of whole vectors from
+  /// a multiple of eight (a channel-blocked plane's eight channels).
+  init(lanes: SIMD8<Float>) { value = lanes }
   @inline(__always) func vector(_ index: Int) -> SIMD8<Float> { value }
   @inline(__always) func partialVector(_ index: Int, count: Int) -> SIMD8<Float> { value }
 }

@@ -98,8 +98,7 @@ extension FastExecutors {
     }
     // The clamp the kernels store with, and whether that applies the epilogue.
     func storing(_ prepared: PreparedConvolution) -> (OutputClamp, applied: Bool) {
-      guard let activation else { return (prepared.clamp, true) }
-      return activation == .hardswish && prepared.clamp.isNone ? (.hardswish, true) : (prepared.clamp, false)
+      activation.map { storeClamp(prepared.clamp, then: $0) } ?? (prepared.clamp, true)
     }
     if permitted, inputBlocked, case .object(let object) = a[1],
       let prepared = context.preparedConvolution(object, shape: BlockedActivations.logicalShape(input)),

@@ -644,6 +644,13 @@ enum FastExecutors {
     return PreparedConvolution(inputShape: input.shape, shape: shape, clamp: clamp, weights: weights, source: source)
   }
 
+  /// The clamp a convolution's kernels store with when `activation` follows it, and whether
+  /// those stores apply the activation: hardswish after an unclamped convolution goes into the
+  /// stores (Note [Store activations]); anything else runs after them.
+  static func storeClamp(_ clamp: OutputClamp, then activation: UnaryOperation) -> (OutputClamp, applied: Bool) {
+    activation == .hardswish && clamp.isNone ? (.hardswish, true) : (clamp, false)
+  }
+
   /// Runs a prepared convolution on `input` (of the shape it was prepared for) and reports
   /// whether it applied `epilogue`.
   private static func runConv2d(
@@ -655,10 +662,8 @@ enum FastExecutors {
     let output = context.makeTensor(input.rank == 3 ? Array(shape.outputShape.dropFirst()) : shape.outputShape)
     var bound = epilogue?.bind(output)
     let applied = epilogue == nil || bound != nil
-    // Hardswish after an unclamped convolution goes into the kernels' stores (Note [Store
-    // activations]).
-    if case .activation(.hardswish)? = bound, clamp.isNone {
-      clamp = .hardswish
+    if case .activation(let op)? = bound, case let (stored, true) = storeClamp(clamp, then: op) {
+      clamp = stored
       bound = nil
     }
     let weights: ConvolutionWeights
