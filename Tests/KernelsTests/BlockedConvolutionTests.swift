@@ -297,3 +297,62 @@ struct BlockedDepthwiseTester {
     #expect(ConvolutionKernels.takesBlockedPhasePlanes(shapes[0]))
   }
 }
+
+/// `blockedWinograd` against the NCHW Winograd kernel (bit for bit: the same transforms per lane
+/// and the same sums, Note [Channel-blocked Winograd]) and the direct reference, with the tile
+/// rows in two chunks computed in reverse order, and nothing written past the output or the
+/// scratch.
+@Suite struct BlockedWinogradTests {
+  @Test(arguments: [2, 4])
+  func matchesTheNCHWKernel(tileSize: Int) {
+    let cases: [(Conv2DShape, OutputClamp)] = [
+      (convShape(16, 64, height: 13, width: 13, kernel: 3, padding: 1), .relu),
+      (convShape(8, 16, height: 9, width: 11, kernel: 3, padding: 1), .none),
+      (convShape(24, 8, height: 7, width: 6, kernel: 3, padding: 0), .relu6),
+      (convShape(8, 24, height: 20, width: 17, kernel: 3, padding: 1), .hardswish),
+      (convShape(32, 16, height: 5, width: 5, kernel: 3, padding: 1), .relu),
+    ]
+    for (index, (shape, clamp)) in cases.enumerated() {
+      let problem = ConvolutionProblem(shape, hasBias: index != 1, clamp: clamp, seed: UInt64(index + 21))
+      let nchwWeights = problem.packed { WinogradWeights(shape, tileSize: tileSize, weight: $0, bias: $1) }
+      let blockedWeights = problem.packed { BlockedWinogradWeights(shape, tileSize: tileSize, weight: $0, bias: $1) }
+      let outputPixels = shape.outputHeight * shape.outputWidth
+      let count = shape.outputChannels * outputPixels
+      var nchw = [Float](repeating: .nan, count: count)
+      let scratch = AlignedBuffer(count: ConvolutionKernels.winogradScratchCount(shape, tileSize: tileSize))
+      problem.input.withUnsafeBufferPointer { input in
+        nchw.withUnsafeMutableBufferPointer {
+          ConvolutionKernels.conv2dWinograd(
+            shape, input: input.baseAddress!, weights: nchwWeights, output: $0.baseAddress!, clamp: clamp,
+            scratch: scratch.pointer)
+        }
+      }
+      let tileRows = ConvolutionKernels.winogradTileRows(shape, tileSize: tileSize)
+      let split = tileRows / 2
+      let blockedScratchCount = ConvolutionKernels.blockedWinogradScratchCount(
+        shape, tileSize: tileSize, tileRows: max(split, tileRows - split))
+      let blockedScratch = AlignedBuffer(count: blockedScratchCount + guardCount)
+      (blockedScratch.pointer + blockedScratchCount).update(repeating: guardValue, count: guardCount)
+      let input = pack(problem.input, channels: shape.inputChannels, pixels: shape.inputHeight * shape.inputWidth)
+      var output = [Float](repeating: .nan, count: count) + [Float](repeating: guardValue, count: guardCount)
+      input.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { output in
+          for rows in [split..<tileRows, 0..<split] {
+            ConvolutionKernels.blockedWinograd(
+              shape, input: input.baseAddress!, weights: blockedWeights, output: output.baseAddress!, clamp: clamp,
+              tileRows: rows, scratch: blockedScratch.pointer)
+          }
+        }
+      }
+      let label = "\(shape) F(\(tileSize)) \(clamp)"
+      let result = unpack(Array(output[..<count]), channels: shape.outputChannels, pixels: outputPixels)
+      #expect(result == nchw, "differs from the NCHW Winograd kernel: \(label)")
+      expectClose(result, problem.expected, tolerance: tileSize == 4 ? 1e-4 : 1e-5, label)
+      #expect(output[count...].allSatisfy { $0 == guardValue }, "wrote past the output: \(label)")
+      #expect(
+        UnsafeBufferPointer(start: blockedScratch.pointer + blockedScratchCount, count: guardCount).allSatisfy {
+          $0 == guardValue
+        }, "wrote past the scratch: \(label)")
+    }
+  }
+}

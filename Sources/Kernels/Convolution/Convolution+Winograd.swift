@@ -511,14 +511,26 @@ public final class WinogradWeights: @unchecked Sendable {
   ///   - weight: `[Cout, Cin, 3, 3]` as PyTorch stores it.
   ///   - bias: `Cout` values or nil.
   public init(_ shape: Conv2DShape, tileSize: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?) {
+    self.tileSize = tileSize
+    positions = (tileSize + 2) * (tileSize + 2)
+    let (outputs, inputs) = (shape.outputChannels, shape.inputChannels)
+    let matrices = WinogradWeights.transformedMatrices(shape, tileSize: tileSize, weight: weight)
+    let positions = positions
+    transformed = matrices.withUnsafeBufferPointer {
+      PackedWeights(rows: outputs, depth: inputs, groups: positions, weights: $0.baseAddress!, rowStride: inputs, bias: nil)
+    }
+    self.bias = bias.map { Array(UnsafeBufferPointer(start: $0, count: outputs)) } ?? [Float](repeating: 0, count: outputs)
+  }
+
+  /// `U[ξ] = (G · g · Gᵀ)[ξ]` of a 3×3, one-group convolution's `[Cout, Cin, 3, 3]` weight, as
+  /// (m + 2)² matrices `[Cout, Cin]` one after the other.
+  static func transformedMatrices(_ shape: Conv2DShape, tileSize: Int, weight: UnsafePointer<Float>) -> [Float] {
     precondition(
       shape.kernelHeight == 3 && shape.kernelWidth == 3 && shape.groups == 1,
       "Winograd weights need a 3×3, one-group convolution")
     precondition(tileSize == 2 || tileSize == 4, "Winograd tiles are 2×2 or 4×4")
-    self.tileSize = tileSize
     let n = tileSize + 2
     let positions = n * n
-    self.positions = positions
     let g = tileSize == 2 ? Self.g2 : Self.g4
     let (outputs, inputs) = (shape.outputChannels, shape.inputChannels)
     var matrices = [Float](repeating: 0, count: positions * outputs * inputs)
@@ -540,9 +552,6 @@ public final class WinogradWeights: @unchecked Sendable {
         }
       }
     }
-    transformed = matrices.withUnsafeBufferPointer {
-      PackedWeights(rows: outputs, depth: inputs, groups: positions, weights: $0.baseAddress!, rowStride: inputs, bias: nil)
-    }
-    self.bias = bias.map { Array(UnsafeBufferPointer(start: $0, count: outputs)) } ?? [Float](repeating: 0, count: outputs)
+    return matrices
   }
 }

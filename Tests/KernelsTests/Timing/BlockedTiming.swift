@@ -223,3 +223,59 @@ extension BlockedTiming {
     }
   }
 }
+
+/// By-hand timing of `blockedWinograd` against the NCHW Winograd kernel on SqueezeNet's and
+/// ResNet-18's 3×3 layers (one chunk of the runtime's size at a time, the whole plane).
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["KERNELS_TIMING"] != nil))
+struct BlockedWinogradTiming {
+  @Test func winogradLayers() {
+    var generator = SeededGenerator(seed: 11)
+    let layers: [(Int, Int, Int)] = [(16, 64, 55), (32, 128, 27), (48, 192, 13), (64, 256, 13), (64, 64, 56), (128, 128, 28)]
+    for (k, m, size) in layers {
+      let layer = FastKernelTiming.conv(k, m, size: size, kernel: 3, clamp: .relu, generator: &generator)
+      let shape = layer.shape
+      let tileSize = ConvolutionKernels.winogradTileSize(shape)
+      let pixels = size * size
+      let input = generator.floats(k * pixels)
+      var output = [Float](repeating: 0, count: m * pixels)
+      let nchwWeights = layer.weight.withUnsafeBufferPointer { w in
+        layer.bias.withUnsafeBufferPointer { WinogradWeights(shape, tileSize: tileSize, weight: w.baseAddress!, bias: $0.baseAddress!) }
+      }
+      let blockedWeights = layer.weight.withUnsafeBufferPointer { w in
+        layer.bias.withUnsafeBufferPointer {
+          BlockedWinogradWeights(shape, tileSize: tileSize, weight: w.baseAddress!, bias: $0.baseAddress!)
+        }
+      }
+      let (chunkRows, tileRows) = (
+        ConvolutionKernels.winogradChunkRows(shape, tileSize: tileSize), ConvolutionKernels.winogradTileRows(shape, tileSize: tileSize)
+      )
+      let scratch = AlignedBuffer(
+        count: max(
+          ConvolutionKernels.winogradScratchCount(shape, tileSize: tileSize),
+          ConvolutionKernels.blockedWinogradScratchCount(shape, tileSize: tileSize, tileRows: chunkRows)))
+      let blockedIn = AlignedBuffer(count: k * pixels)
+      let blockedOut = AlignedBuffer(count: m * pixels)
+      input.withUnsafeBufferPointer { ChannelBlocks.pack($0.baseAddress!, channels: k, pixels: pixels, into: blockedIn.pointer, blocks: 0..<k / 8) }
+      let nchw = input.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { output in
+          FastKernelTiming.median {
+            ConvolutionKernels.conv2dWinograd(
+              shape, input: input.baseAddress!, weights: nchwWeights, output: output.baseAddress!, clamp: .relu,
+              scratch: scratch.pointer)
+          }
+        }
+      }
+      let blocked = FastKernelTiming.median {
+        for first in stride(from: 0, to: tileRows, by: chunkRows) {
+          ConvolutionKernels.blockedWinograd(
+            shape, input: blockedIn.pointer, weights: blockedWeights, output: blockedOut.pointer, clamp: .relu,
+            tileRows: first..<min(first + chunkRows, tileRows), scratch: scratch.pointer)
+        }
+      }
+      var unpacked = [Float](repeating: 0, count: m * pixels)
+      unpacked.withUnsafeMutableBufferPointer { ChannelBlocks.unpack(blockedOut.pointer, channels: m, pixels: pixels, into: $0.baseAddress!, blocks: 0..<m / 8) }
+      let same = unpacked == output
+      print(String(format: "timing: 3×3 %d→%d @%d F(%d): NCHW %.3f ms, blocked %.3f ms (%@)", k, m, size, tileSize, nchw, blocked, same ? "same floats" : "DIFFERENT"))
+    }
+  }
+}

@@ -1,0 +1,337 @@
+// Note [Channel-blocked Winograd]
+// Winograd F(m×m, 3×3) (Notes [Winograd F(2×2, 3×3)] and [Winograd F(4×4, 3×3)]) on
+// channel-blocked activations (Note [Channel-blocked activations]). The NCHW version runs its
+// transforms on eight tiles side by side and must split rows into column phases on the way in
+// and transpose 4×4 or 8×8 blocks on the way out; here the eight lanes are a block's eight
+// channels, so every value of a patch is one vector load of an input pixel and every output
+// value one vector store of an output pixel, with the same operations in the same order per
+// lane. Per chunk of tile rows:
+//   1. V[ξ] = Bᵀ · d · B per input block and tile, stored as a blocked matrix whose "pixels" are
+//      the chunk's tiles: V[ξ] at `((ξ · Cin/8 + b) · tiles + t) · 8`. Pixels outside the image
+//      (the padding, a last tile row or column past the plane) read as zero.
+//   2. M[ξ] = U[ξ] · V[ξ] for each position: a 1×1 convolution on blocked activations
+//      (`blockedPointwise`, no bias, no clamp), its output M[ξ] blocked the same way.
+//   3. Y = Aᵀ · M · A + bias per output block and tile, clamped, each of the m×m pixels inside
+//      the plane stored as one vector.
+// The transforms are the NCHW ones' expressions lane for lane, and `blockedPointwise` sums each
+// product over the input channels in order from zero, as the NCHW GEMM does for depths of up to
+// 256 (one depth block), so the results are the NCHW Winograd's, bit for bit, at those depths.
+
+/// A 3×3 convolution's Winograd weights for channel-blocked activations: `U[ξ]` per position ξ
+/// as `VectorPanelWeights` (panels of 16 output channels, no bias) and the bias, which the
+/// output transform adds. Immutable after `init`.
+public final class BlockedWinogradWeights: @unchecked Sendable {
+  /// The tile size m: 2 or 4.
+  public let tileSize: Int
+  /// (m + 2)², the number of matrices.
+  public let positions: Int
+  /// `U[ξ]` (`[Cout, Cin]`), one per position.
+  let matrices: [VectorPanelWeights]
+  /// `Cout` values (zero without a bias).
+  let bias: UnsafeMutablePointer<Float>
+  let outputChannels: Int
+
+  /// - Parameters:
+  ///   - tileSize: m, 2 or 4.
+  ///   - weight: `[Cout, Cin, 3, 3]` as PyTorch stores it; channels in whole blocks of eight.
+  ///   - bias: `Cout` values or nil.
+  public init(_ shape: Conv2DShape, tileSize: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?) {
+    precondition(
+      shape.inputChannels % 8 == 0 && shape.outputChannels % 8 == 0, "blocked Winograd takes whole channel blocks")
+    self.tileSize = tileSize
+    positions = (tileSize + 2) * (tileSize + 2)
+    let (outputs, inputs) = (shape.outputChannels, shape.inputChannels)
+    outputChannels = outputs
+    let transformed = WinogradWeights.transformedMatrices(shape, tileSize: tileSize, weight: weight)
+    let positions = positions
+    matrices = transformed.withUnsafeBufferPointer { all in
+      (0..<positions).map { position in
+        VectorPanelWeights(
+          rows: outputs, depth: inputs, weights: all.baseAddress! + position * outputs * inputs, rowStride: inputs,
+          bias: nil, panelRows: 16)
+      }
+    }
+    self.bias = allocateAligned(outputs)
+    if let bias { self.bias.update(from: bias, count: outputs) } else { self.bias.initialize(repeating: 0, count: outputs) }
+  }
+
+  deinit { deallocateAligned(bias) }
+}
+
+extension ConvolutionKernels {
+  /// Floats of scratch `blockedWinograd` needs for a chunk of `tileRows` tile rows: V, M and
+  /// `blockedPointwise`'s.
+  public static func blockedWinogradScratchCount(_ shape: Conv2DShape, tileSize: Int, tileRows: Int) -> Int {
+    let layout = WinogradLayout(shape, tileSize: tileSize)
+    let tiles = tileRows * layout.tileColumns
+    return layout.positions * (shape.inputChannels + shape.outputChannels) * tiles
+      + blockedPointwiseScratchCount(depth: shape.inputChannels)
+  }
+
+  /// A 3×3 stride-1 convolution on channel-blocked activations by Winograd F(m×m, 3×3) (Note
+  /// [Channel-blocked Winograd]): the output rows of tile rows `tileRows` (m each, none past the
+  /// plane) of one image, every output channel, clamped or activated as `clamp` says.
+  ///
+  /// - Parameters:
+  ///   - input: one image, blocked `[Cin/8, H, W, 8]`.
+  ///   - output: one image, blocked `[Cout/8, OH, OW, 8]`.
+  ///   - scratch: `blockedWinogradScratchCount(shape, tileSize:, tileRows: tileRows.count)`
+  ///     floats, the calling thread's own.
+  public static func blockedWinograd(
+    _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: BlockedWinogradWeights,
+    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, tileRows: Range<Int>, scratch: UnsafeMutablePointer<Float>
+  ) {
+    let m = weights.tileSize
+    let layout = WinogradLayout(shape, tileSize: m)
+    precondition(
+      shape.kernelHeight == 3 && shape.kernelWidth == 3 && shape.strideHeight == 1 && shape.strideWidth == 1
+        && shape.dilationHeight == 1 && shape.dilationWidth == 1 && shape.groups == 1
+        && weights.outputChannels == shape.outputChannels && weights.matrices[0].depth == shape.inputChannels,
+      "blocked Winograd needs a 3×3 stride-1 convolution and its weights")
+    precondition(tileRows.lowerBound >= 0 && tileRows.upperBound <= layout.tileRows, "tile rows out of range")
+    if tileRows.isEmpty { return }
+    let tiles = tileRows.count * layout.tileColumns
+    let (inputBlocks, outputBlocks) = (shape.inputChannels / 8, shape.outputChannels / 8)
+    let transformed = scratch
+    let products = transformed + layout.positions * shape.inputChannels * tiles
+    let gemmScratch = products + layout.positions * shape.outputChannels * tiles
+    if m == 4 {
+      blockedWinogradInput4(shape, layout: layout, input: input, into: transformed, tileRows: tileRows)
+    } else {
+      blockedWinogradInput2(shape, layout: layout, input: input, into: transformed, tileRows: tileRows)
+    }
+    for position in 0..<layout.positions {
+      blockedPointwise(
+        weights: weights.matrices[position], input: transformed + position * inputBlocks * tiles * 8,
+        output: products + position * outputBlocks * tiles * 8, pixelCount: tiles, clamp: .none, pixels: 0..<tiles,
+        scratch: gemmScratch)
+    }
+    func run(_ bounds: some StoreBounds) {
+      if m == 4 {
+        blockedWinogradOutput4(
+          shape, layout: layout, products: products, bias: weights.bias, output: output, bounds: bounds,
+          tileRows: tileRows)
+      } else {
+        blockedWinogradOutput2(
+          shape, layout: layout, products: products, bias: weights.bias, output: output, bounds: bounds,
+          tileRows: tileRows)
+      }
+    }
+    if clamp.activation == .hardswish { run(StoreHardswish()) } else { run(VectorClamp(clamp)) }
+  }
+
+  /// The tiles of `tileRows` of each input block, as `(block, tile row, tile column, first
+  /// input row, first input column, chunk tile index)`, and whether the patch of `size` pixels
+  /// lies inside the image.
+  @inline(__always)
+  private static func forEachPatch(
+    _ shape: Conv2DShape, layout: WinogradLayout, size: Int, tileRows: Range<Int>,
+    _ body: (_ block: Int, _ y0: Int, _ x0: Int, _ tile: Int, _ inside: Bool) -> Void
+  ) {
+    let m = layout.tileSize
+    let (height, width) = (shape.inputHeight, shape.inputWidth)
+    for block in 0..<shape.inputChannels / 8 {
+      for tileRow in tileRows {
+        let y0 = m * tileRow - shape.paddingTop
+        let rowsInside = y0 >= 0 && y0 + size <= height
+        for tileColumn in 0..<layout.tileColumns {
+          let x0 = m * tileColumn - shape.paddingLeft
+          let inside = rowsInside && x0 >= 0 && x0 + size <= width
+          body(block, y0, x0, (tileRow - tileRows.lowerBound) * layout.tileColumns + tileColumn, inside)
+        }
+      }
+    }
+  }
+
+  /// Step 1 for F(4×4): V = Bᵀ · d · B of every 6×6 patch (rows first, then columns, as
+  /// `Winograd4Tile.inputTransform` does per lane).
+  private static func blockedWinogradInput4(
+    _ shape: Conv2DShape, layout: WinogradLayout, input: UnsafePointer<Float>, into transformed: UnsafeMutablePointer<Float>,
+    tileRows: Range<Int>
+  ) {
+    let (height, width) = (shape.inputHeight, shape.inputWidth)
+    let tiles = tileRows.count * layout.tileColumns
+    let positionStride = shape.inputChannels * tiles
+    forEachPatch(shape, layout: layout, size: 6, tileRows: tileRows) { block, y0, x0, tile, inside in
+      let plane = input + block * height * width * 8
+      let target = transformed + (block * tiles + tile) * 8
+      @inline(__always)
+      func transform(_ load: (Int, Int) -> SIMD8<Float>) {
+        @inline(__always)
+        func row(_ r: Int) -> Vectors6 {
+          Winograd4Tile.inputSix((load(r, 0), load(r, 1), load(r, 2), load(r, 3), load(r, 4), load(r, 5)))
+        }
+        let (w0, w1, w2, w3, w4, w5) = (row(0), row(1), row(2), row(3), row(4), row(5))
+        @inline(__always)
+        func put(_ j: Int, _ v: Vectors6) {
+          let column = target + j * positionStride
+          let step = 6 * positionStride
+          store8(v.0, column)
+          store8(v.1, column + step)
+          store8(v.2, column + 2 * step)
+          store8(v.3, column + 3 * step)
+          store8(v.4, column + 4 * step)
+          store8(v.5, column + 5 * step)
+        }
+        put(0, Winograd4Tile.inputSix((w0.0, w1.0, w2.0, w3.0, w4.0, w5.0)))
+        put(1, Winograd4Tile.inputSix((w0.1, w1.1, w2.1, w3.1, w4.1, w5.1)))
+        put(2, Winograd4Tile.inputSix((w0.2, w1.2, w2.2, w3.2, w4.2, w5.2)))
+        put(3, Winograd4Tile.inputSix((w0.3, w1.3, w2.3, w3.3, w4.3, w5.3)))
+        put(4, Winograd4Tile.inputSix((w0.4, w1.4, w2.4, w3.4, w4.4, w5.4)))
+        put(5, Winograd4Tile.inputSix((w0.5, w1.5, w2.5, w3.5, w4.5, w5.5)))
+      }
+      if inside {
+        let origin = plane + (y0 * width + x0) * 8
+        transform { r, c in load8(origin + (r * width + c) * 8) }
+      } else {
+        transform { r, c in
+          let (y, x) = (y0 + r, x0 + c)
+          return y >= 0 && y < height && x >= 0 && x < width ? load8(plane + (y * width + x) * 8) : SIMD8()
+        }
+      }
+    }
+  }
+
+  /// Step 1 for F(2×2): V = Bᵀ · d · B of every 4×4 patch (each row's d · B, then
+  /// `WinogradTile.columnTransform`, as the NCHW transform does per lane).
+  private static func blockedWinogradInput2(
+    _ shape: Conv2DShape, layout: WinogradLayout, input: UnsafePointer<Float>, into transformed: UnsafeMutablePointer<Float>,
+    tileRows: Range<Int>
+  ) {
+    let (height, width) = (shape.inputHeight, shape.inputWidth)
+    let tiles = tileRows.count * layout.tileColumns
+    let positionStride = shape.inputChannels * tiles
+    forEachPatch(shape, layout: layout, size: 4, tileRows: tileRows) { block, y0, x0, tile, inside in
+      let plane = input + block * height * width * 8
+      let target = transformed + (block * tiles + tile) * 8
+      @inline(__always)
+      func transform(_ load: (Int, Int) -> SIMD8<Float>) {
+        @inline(__always)
+        func row(_ r: Int) -> Vectors4 {
+          let (d0, d1, d2, d3) = (load(r, 0), load(r, 1), load(r, 2), load(r, 3))
+          return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+        }
+        let v = WinogradTile.columnTransform(row(0), row(1), row(2), row(3))
+        @inline(__always)
+        func put(_ i: Int, _ values: Vectors4) {
+          let column = target + 4 * i * positionStride
+          store8(values.0, column)
+          store8(values.1, column + positionStride)
+          store8(values.2, column + 2 * positionStride)
+          store8(values.3, column + 3 * positionStride)
+        }
+        put(0, v.0)
+        put(1, v.1)
+        put(2, v.2)
+        put(3, v.3)
+      }
+      if inside {
+        let origin = plane + (y0 * width + x0) * 8
+        transform { r, c in load8(origin + (r * width + c) * 8) }
+      } else {
+        transform { r, c in
+          let (y, x) = (y0 + r, x0 + c)
+          return y >= 0 && y < height && x >= 0 && x < width ? load8(plane + (y * width + x) * 8) : SIMD8()
+        }
+      }
+    }
+  }
+
+  /// Step 3 for F(4×4): Y = Aᵀ · M · A (rows of M first, as `Winograd4Tile.outputTransform`),
+  /// plus the bias, through `bounds`, the pixels inside the plane stored.
+  private static func blockedWinogradOutput4(
+    _ shape: Conv2DShape, layout: WinogradLayout, products: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    output: UnsafeMutablePointer<Float>, bounds: some StoreBounds, tileRows: Range<Int>
+  ) {
+    let (height, width) = (shape.outputHeight, shape.outputWidth)
+    let tiles = tileRows.count * layout.tileColumns
+    let positionStride = shape.outputChannels * tiles
+    for block in 0..<shape.outputChannels / 8 {
+      let b = load8(bias + block * 8)
+      let plane = output + block * height * width * 8
+      for tileRow in tileRows {
+        let y0 = 4 * tileRow
+        let rows = min(4, height - y0)
+        for tileColumn in 0..<layout.tileColumns {
+          let tile = (tileRow - tileRows.lowerBound) * layout.tileColumns + tileColumn
+          let source = products + (block * tiles + tile) * 8
+          @inline(__always)
+          func row(_ r: Int) -> Vectors4 {
+            let at = source + 6 * r * positionStride
+            return Winograd4Tile.outputFour((
+              load8(at), load8(at + positionStride), load8(at + 2 * positionStride), load8(at + 3 * positionStride),
+              load8(at + 4 * positionStride), load8(at + 5 * positionStride)
+            ))
+          }
+          let (q0, q1, q2, q3, q4, q5) = (row(0), row(1), row(2), row(3), row(4), row(5))
+          // Column j of the tile: its four output rows.
+          let columns = (
+            Winograd4Tile.outputFour((q0.0, q1.0, q2.0, q3.0, q4.0, q5.0)),
+            Winograd4Tile.outputFour((q0.1, q1.1, q2.1, q3.1, q4.1, q5.1)),
+            Winograd4Tile.outputFour((q0.2, q1.2, q2.2, q3.2, q4.2, q5.2)),
+            Winograd4Tile.outputFour((q0.3, q1.3, q2.3, q3.3, q4.3, q5.3))
+          )
+          let x0 = 4 * tileColumn
+          let target = plane + (y0 * width + x0) * 8
+          @inline(__always)
+          func put(_ j: Int, _ y: Vectors4) {
+            let at = target + j * 8
+            store8(bounds(y.0 + b), at)
+            if rows > 1 { store8(bounds(y.1 + b), at + width * 8) }
+            if rows > 2 { store8(bounds(y.2 + b), at + 2 * width * 8) }
+            if rows > 3 { store8(bounds(y.3 + b), at + 3 * width * 8) }
+          }
+          let pixels = min(4, width - x0)
+          put(0, columns.0)
+          if pixels > 1 { put(1, columns.1) }
+          if pixels > 2 { put(2, columns.2) }
+          if pixels > 3 { put(3, columns.3) }
+        }
+      }
+    }
+  }
+
+  /// Step 3 for F(2×2): Y = Aᵀ · M · A (rows of M first, as `WinogradTile.outputRows`), plus the
+  /// bias, through `bounds`, the pixels inside the plane stored.
+  private static func blockedWinogradOutput2(
+    _ shape: Conv2DShape, layout: WinogradLayout, products: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    output: UnsafeMutablePointer<Float>, bounds: some StoreBounds, tileRows: Range<Int>
+  ) {
+    let (height, width) = (shape.outputHeight, shape.outputWidth)
+    let tiles = tileRows.count * layout.tileColumns
+    let positionStride = shape.outputChannels * tiles
+    for block in 0..<shape.outputChannels / 8 {
+      let b = load8(bias + block * 8)
+      let plane = output + block * height * width * 8
+      for tileRow in tileRows {
+        let y0 = 2 * tileRow
+        let bottom = y0 + 1 < height
+        for tileColumn in 0..<layout.tileColumns {
+          let tile = (tileRow - tileRows.lowerBound) * layout.tileColumns + tileColumn
+          let source = products + (block * tiles + tile) * 8
+          @inline(__always)
+          func row(_ r: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+            let at = source + 4 * r * positionStride
+            let (m0, m1, m2, m3) = (
+              load8(at), load8(at + positionStride), load8(at + 2 * positionStride), load8(at + 3 * positionStride)
+            )
+            return (m0 + m1 + m2, m1 - m2 - m3)
+          }
+          let (u0, v0) = row(0)
+          let (u1, v1) = row(1)
+          let (u2, v2) = row(2)
+          let (u3, v3) = row(3)
+          let x0 = 2 * tileColumn
+          let right = x0 + 1 < width
+          let target = plane + (y0 * width + x0) * 8
+          store8(bounds(u0 + u1 + u2 + b), target)
+          if right { store8(bounds(v0 + v1 + v2 + b), target + 8) }
+          if bottom {
+            store8(bounds(u1 - u2 - u3 + b), target + width * 8)
+            if right { store8(bounds(v1 - v2 - v3 + b), target + width * 8 + 8) }
+          }
+        }
+      }
+    }
+  }
+}
