@@ -39,40 +39,45 @@ public enum ChannelBlocks {
   public static let lanes = 8
 
   /// NCHW `[channels, pixels]` → blocked, for the channel blocks `blocks` (`channels` a
-  /// multiple of eight).
+  /// multiple of eight) and the pixels `pixelRange` (nil for all).
   public static func pack(
     _ input: UnsafePointer<Float>, channels: Int, pixels: Int, into output: UnsafeMutablePointer<Float>,
-    blocks: Range<Int>
+    blocks: Range<Int>, pixelRange: Range<Int>? = nil
   ) {
     precondition(channels % 8 == 0 && blocks.upperBound * 8 <= channels, "channel blocks out of range")
+    let range = pixelRange ?? 0..<pixels
+    precondition(range.lowerBound >= 0 && range.upperBound <= pixels, "pixels out of range")
     for block in blocks {
       let (source, target) = (input + block * 8 * pixels, output + block * 8 * pixels)
-      var p = 0
-      while p + 8 <= pixels {
+      var p = range.lowerBound
+      while p + 8 <= range.upperBound {
         store8Rows(transpose8x8(load8Rows(source + p, stride: pixels)), target + p * 8, stride: 8)
         p += 8
       }
-      while p < pixels {
+      while p < range.upperBound {
         for lane in 0..<8 { target[p * 8 + lane] = source[lane * pixels + p] }
         p += 1
       }
     }
   }
 
-  /// Blocked → NCHW `[channels, pixels]`, for the channel blocks `blocks`.
+  /// Blocked → NCHW `[channels, pixels]`, for the channel blocks `blocks` and the pixels
+  /// `pixelRange` (nil for all).
   public static func unpack(
     _ input: UnsafePointer<Float>, channels: Int, pixels: Int, into output: UnsafeMutablePointer<Float>,
-    blocks: Range<Int>
+    blocks: Range<Int>, pixelRange: Range<Int>? = nil
   ) {
     precondition(channels % 8 == 0 && blocks.upperBound * 8 <= channels, "channel blocks out of range")
+    let range = pixelRange ?? 0..<pixels
+    precondition(range.lowerBound >= 0 && range.upperBound <= pixels, "pixels out of range")
     for block in blocks {
       let (source, target) = (input + block * 8 * pixels, output + block * 8 * pixels)
-      var p = 0
-      while p + 8 <= pixels {
+      var p = range.lowerBound
+      while p + 8 <= range.upperBound {
         store8Rows(transpose8x8(load8Rows(source + p * 8, stride: 8)), target + p, stride: pixels)
         p += 8
       }
-      while p < pixels {
+      while p < range.upperBound {
         for lane in 0..<8 { target[lane * pixels + p] = source[p * 8 + lane] }
         p += 1
       }

@@ -16,6 +16,21 @@
 // The transforms are the NCHW ones' expressions lane for lane, and `blockedPointwise` sums each
 // product over the input channels in order from zero, as the NCHW GEMM does for depths of up to
 // 256 (one depth block), so the results are the NCHW Winograd's, bit for bit, at those depths.
+// Measured alone, operands in cache (2026-11-25, Zen 2 host, one thread, `BlockedWinogradTiming`,
+// whole plane in the runtime's chunks): SqueezeNet's 16→64 on 55×55 0.437 → 0.307 ms, 32→128 on
+// 27×27 0.478 → 0.295 ms, 48→192 on 13×13 (F(2×2)) 0.359 → 0.228 ms, 64→256 on 13×13 0.573 →
+// 0.424 ms; ResNet-18's 64→64 on 56×56 1.164 → 0.866 ms, 128→128 on 28×28 1.042 → 0.788 ms.
+// The runtime's activations between these layers are NCHW, so the executor
+// (`FastExecutors.blockedWinogradConv2d`) packs the input into blocks (each thread the rows of its
+// chunks), and each thread unpacks its chunk's output rows right after computing them, while
+// they are in cache. With those two passes it takes the layers with at most 64 input channels
+// (`takesBlockedWinograd`): in the models (alternating runs, a noisy phase of the host)
+// SqueezeNet 0.924× at one thread (5 of 6 pairs faster) and 0.939× at two (7 of 8), ResNet-18's
+// four 64→64 layers 3.57 → 2.86 ms at two threads (per-node profiles), the model 0.96× (4 of 6).
+// Deeper inputs stay on the NCHW kernel: ResNet-18's 128→128 on 28×28 went about 16% faster at
+// one thread but 25% slower at two (seven tile rows split 4 : 3, each chunk's GEMMs on 28 or 21
+// tiles), and 256→256 on 14×14 slower at both (16 tiles per GEMM against 256×256 weights per
+// position; the NCHW path splits that single chunk's steps between the threads instead).
 
 /// A 3×3 convolution's Winograd weights for channel-blocked activations: `U[ξ]` per position ξ
 /// as `VectorPanelWeights` (panels of 16 output channels, no bias) and the bias, which the
@@ -59,6 +74,14 @@ public final class BlockedWinogradWeights: @unchecked Sendable {
 }
 
 extension ConvolutionKernels {
+  /// Whether a Winograd convolution (`prefersWinograd`) runs on the channel-blocked kernel:
+  /// channels in whole blocks of eight, and a depth of at most 64 (Note [Channel-blocked
+  /// Winograd]).
+  public static func takesBlockedWinograd(_ shape: Conv2DShape) -> Bool {
+    prefersWinograd(shape) && shape.inputChannels % 8 == 0 && shape.outputChannels % 8 == 0
+      && shape.inputChannels <= 64
+  }
+
   /// Floats of scratch `blockedWinograd` needs for a chunk of `tileRows` tile rows: V, M and
   /// `blockedPointwise`'s.
   public static func blockedWinogradScratchCount(_ shape: Conv2DShape, tileSize: Int, tileRows: Int) -> Int {

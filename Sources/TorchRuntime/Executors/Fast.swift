@@ -104,6 +104,7 @@ final class WeightCache: @unchecked Sendable {
 final class PreparedConvolution: @unchecked Sendable {
   enum Weights {
     case winograd(WinogradWeights)
+    case blockedWinograd(BlockedWinogradWeights)
     case direct(ConvolutionWeights)
   }
 
@@ -625,7 +626,17 @@ enum FastExecutors {
     let pins = [weight.storage] + (bias.map { [$0.storage] } ?? [])
     let source = (weight.contiguous(), bias?.contiguous())
     let weights: PreparedConvolution.Weights
-    if ConvolutionKernels.prefersWinograd(shape) {
+    if ConvolutionKernels.prefersWinograd(shape) && ConvolutionKernels.takesBlockedWinograd(shape) {
+      let tileSize = ConvolutionKernels.winogradTileSize(shape)
+      weights = .blockedWinograd(
+        context.weights.value(WeightCache.key(kind: tileSize == 2 ? 6 : 7, weight: weight, bias: bias), pins: pins) {
+          withExtendedLifetime(source) { weight, bias in
+            BlockedWinogradWeights(
+              shape, tileSize: tileSize, weight: weight.floatPointer(),
+              bias: bias.map { UnsafePointer($0.floatPointer()) })
+          }
+        })
+    } else if ConvolutionKernels.prefersWinograd(shape) {
       let tileSize = ConvolutionKernels.winogradTileSize(shape)
       weights = .winograd(
         context.weights.value(WeightCache.key(kind: tileSize == 2 ? 4 : 5, weight: weight, bias: bias), pins: pins) {
@@ -671,6 +682,13 @@ enum FastExecutors {
     case .winograd(let winograd):
       withExtendedLifetime((x, output, winograd, epilogue)) {
         winogradConv2d(
+          context, shape, input: x.floatPointer(), weights: winograd, output: output.floatPointer(), clamp: clamp,
+          epilogue: bound)
+      }
+      return (output, applied)
+    case .blockedWinograd(let winograd):
+      withExtendedLifetime((x, output, winograd, epilogue)) {
+        blockedWinogradConv2d(
           context, shape, input: x.floatPointer(), weights: winograd, output: output.floatPointer(), clamp: clamp,
           epilogue: bound)
       }
@@ -934,6 +952,68 @@ enum FastExecutors {
             shape, products: products, weights: weights, output: imageOutput, clamp: clamp, outputChannels: channels,
             tileRows: rows)
           activate(imageOutput, channels: channels, rows: rows)
+        }
+      }
+    }
+  }
+
+  /// A 3×3 stride-1 convolution of NCHW tensors on the channel-blocked Winograd kernel (Note
+  /// [Channel-blocked Winograd]): per image, the input packed into blocks (split by the chunks'
+  /// rows), then whole chunks of tile rows per thread (at least one per thread), each chunk's output
+  /// rows unpacked to NCHW and activated by the thread that computed them, while in cache.
+  private static func blockedWinogradConv2d(
+    _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: BlockedWinogradWeights,
+    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, epilogue activation: ConvEpilogue.Bound?
+  ) {
+    let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+    let tileSize = weights.tileSize
+    let tileRows = ConvolutionKernels.winogradTileRows(shape, tileSize: tileSize)
+    var chunkRows = ConvolutionKernels.winogradChunkRows(shape, tileSize: tileSize)
+    var chunks = (tileRows + chunkRows - 1) / chunkRows
+    if context.threadCount > 1 {
+      // A whole number of chunks per thread, of about equal size.
+      chunks = min(tileRows, (chunks + context.threadCount - 1) / context.threadCount * context.threadCount)
+      chunkRows = (tileRows + chunks - 1) / chunks
+      chunks = (tileRows + chunkRows - 1) / chunkRows
+    }
+    let work = 4 * shape.outputChannels * shape.inputChannels * outputPlane
+    var imageShape = shape
+    imageShape.batch = 1
+    context.withScratch(shape.inputChannels * inputPlane) { blockedInput in
+      context.withScratch(shape.outputChannels * outputPlane) { blockedOutput in
+        for image in 0..<shape.batch {
+          let imageInput = input + image * shape.inputChannels * inputPlane
+          let imageOutput = output + image * shape.outputChannels * outputPlane
+          // Chunk c packs the input rows from the first one its tiles read up to chunk c + 1's, so
+          // that each thread mostly packs what it reads next.
+          func firstRow(_ chunk: Int) -> Int {
+            chunk >= chunks ? shape.inputHeight : min(max(tileSize * chunk * chunkRows - shape.paddingTop, 0), shape.inputHeight)
+          }
+          context.parallelBlocks(chunks, block: 1, work: shape.inputChannels * inputPlane) { range in
+            ChannelBlocks.pack(
+              imageInput, channels: shape.inputChannels, pixels: inputPlane, into: blockedInput,
+              blocks: 0..<shape.inputChannels / 8,
+              pixelRange: firstRow(range.lowerBound) * shape.inputWidth..<firstRow(range.upperBound) * shape.inputWidth)
+          }
+          context.parallelBlocks(chunks, block: 1, work: work) { range in
+            context.withScratch(
+              ConvolutionKernels.blockedWinogradScratchCount(shape, tileSize: tileSize, tileRows: chunkRows)
+            ) { scratch in
+              for chunk in range {
+                let rows = chunk * chunkRows..<min((chunk + 1) * chunkRows, tileRows)
+                ConvolutionKernels.blockedWinograd(
+                  shape, input: blockedInput, weights: weights, output: blockedOutput, clamp: clamp, tileRows: rows,
+                  scratch: scratch)
+                let pixels =
+                  tileSize * rows.lowerBound * shape.outputWidth..<min(tileSize * rows.upperBound, shape.outputHeight)
+                  * shape.outputWidth
+                ChannelBlocks.unpack(
+                  blockedOutput, channels: shape.outputChannels, pixels: outputPlane, into: imageOutput,
+                  blocks: 0..<shape.outputChannels / 8, pixelRange: pixels)
+                applyActivation(activation, imageShape, imageOutput, channels: 0..<shape.outputChannels, pixels: pixels)
+              }
+            }
+          }
         }
       }
     }
