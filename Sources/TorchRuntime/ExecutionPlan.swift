@@ -1,3 +1,4 @@
+import Kernels
 import Synchronization
 import TensorCore
 import TorchIR
@@ -272,15 +273,10 @@ private struct PlanBuilder {
     }
     var segment = Segment(instructions: instructions, outputs: block.outputs.map { register($0) })
     segment.arenas = PlanBuilder.arenas(instructions)
-    // A convolution writing into a concatenation's slice keeps NCHW; one whose channel means a
-    // pool takes may run blocked (the pool then averages the blocked output itself).
-    let slices = segment.arenas.compactMap { index, role -> Int? in
-      switch role {
-      case .producer, .cat: return index
-      case .meansProducer, .meansConsumer: return nil
-      }
-    }
-    (segment.blocked, segment.blockedReaders) = PlanBuilder.blockedResults(segment, excluding: Set(slices))
+    // Convolutions writing into a concatenation's slices may run blocked: blocked slices joined
+    // along the channels are the blocked concatenation (`FastExecutors.joinedCat`); one whose
+    // channel means a pool takes may too (the pool then averages the blocked output itself).
+    (segment.blocked, segment.blockedReaders) = PlanBuilder.blockedResults(segment, excluding: [])
     segment.releases = PlanBuilder.releases(segment, blockInputs: block.inputs.map { register($0) })
     return segment
   }
@@ -340,7 +336,7 @@ private struct PlanBuilder {
   /// residual add, the add's other operand.
   static func blockedPositions(_ instruction: Instruction) -> Set<Int> {
     guard case .op(_, let inputs, let outputs, let node) = instruction else { return [] }
-    if readsBlocked(node) { return [0] }
+    if readsBlocked(node) || isBlockedJoin(instruction) { return [0] }
     if isChannelScale(instruction) { return [0, 1] }
     guard node.schema?.fullName == "prepacked::conv2d_clamp_run" else { return [] }
     if outputs.count == 2, inputs.count > 2 {
@@ -356,10 +352,13 @@ private struct PlanBuilder {
   /// blocked activations; `.stem` for a dense one (one group) to whole channel blocks, which
   /// can write a blocked output from an NCHW input; nil for anything else.
   /// `.scale` for a `mul` that may take a blocked operand (`isChannelScale`).
-  enum BlockedRole { case native, stem, scale }
+  /// `.join` for a `max_pool2d`, or a `cat` of a list along the channels (`isBlockedJoin`), which
+  /// continue a chain: a blocked input gives a blocked result.
+  enum BlockedRole { case native, stem, scale, join }
 
   static func blockedRole(_ instruction: Instruction) -> BlockedRole? {
     if isChannelScale(instruction) { return .scale }
+    if isBlockedJoin(instruction) { return .join }
     let positions = blockedPositions(instruction)
     guard case .op(_, _, let outputs, let node) = instruction, !positions.isEmpty,
       node.schema?.fullName == "prepacked::conv2d_clamp_run",
@@ -377,6 +376,13 @@ private struct PlanBuilder {
       && groups == 1
     let depthwise = groups > 1 && perGroup == 1 && outputChannels == groups
     if (pointwise || depthwise) && inputChannels % 8 == 0 { return .native }
+    // A 3×3 stride-1 convolution the channel-blocked Winograd kernel takes reads a blocked input
+    // as it is (Note [Channel-blocked Winograd]; on planes too small for Winograd it unpacks it).
+    let winograd =
+      weight.shape[2] == 3 && weight.shape[3] == 3 && stride.allSatisfy { $0 == 1 }
+      && (state[4].intList?.allSatisfy { $0 == 1 } ?? false) && groups == 1 && inputChannels % 8 == 0
+      && inputChannels <= ConvolutionKernels.blockedWinogradDepthLimit && outputChannels >= 16
+    if winograd && !positions.contains(2) { return .native }
     return groups == 1 && !positions.contains(2) && !pointwise ? .stem : nil
   }
 
@@ -387,6 +393,18 @@ private struct PlanBuilder {
       let user = node.outputs.first?.uses.first?.user.schema?.fullName
     else { return false }
     return FastExecutors.fusions.contains { $0.first == node.schema?.fullName && $0.second == user }
+  }
+
+  /// True for `aten::max_pool2d` and for `aten::cat` along dimension 1 (a constant): either
+  /// takes a blocked input at position 0 (the cat's list, all of whose tensors are blocked) and
+  /// gives a blocked result (`FastExecutors.cat`, and the max pool's fast executor).
+  static func isBlockedJoin(_ instruction: Instruction) -> Bool {
+    guard case .op(_, let inputs, let outputs, let node) = instruction, outputs.count == 1 else { return false }
+    switch node.schema?.fullName {
+    case "aten::max_pool2d": return inputs.count == 6
+    case "aten::cat": return inputs.count == 2 && node.inputs[1].constantValue?.int == 1
+    default: return false
+    }
   }
 
   /// True for `aten::mul.Tensor` of two tensors: as an SE block's `scale * x` it scales a blocked
@@ -403,12 +421,42 @@ private struct PlanBuilder {
   /// native or stem convolution whose result only native convolutions read, at the positions
   /// they take it, and which starts a chain (a stem) or continues one (its input is itself such
   /// a result).
+  ///
+  /// A max pool or cat (`.join`) passes blocked values on but gains nothing by reading them
+  /// when its own result cannot be blocked (it would unpack its input: ResNet's stem and pool),
+  /// so such joins are taken as NCHW readers, again until none is left.
   static func blockedResults(_ segment: Segment, excluding: Set<Int>) -> (results: Set<Int>, readers: Set<Int>) {
-    let roles = segment.instructions.map(blockedRole)
+    var roles = segment.instructions.map(blockedRole)
+    while true {
+      let found = blockedResults(segment, excluding: excluding, roles: roles)
+      let idle = roles.indices.filter { roles[$0] == .join && !found.results.contains($0) }
+      if idle.isEmpty { return found }
+      for index in idle { roles[index] = nil }
+    }
+  }
+
+  private static func blockedResults(_ segment: Segment, excluding: Set<Int>, roles: [BlockedRole?]) -> (
+    results: Set<Int>, readers: Set<Int>
+  ) {
     var unawareReads = Set(segment.outputs)
     var readers: [Int: Int] = [:]
+    // Lists whose one reader is a joining cat (position 0): their elements count as read by it.
+    var listReads: [Int: Int] = [:]
+    var joinedLists: Set<Int> = []
     for (instruction, role) in zip(segment.instructions, roles) {
-      let aware = role == .native || role == .scale || instruction.readsBlocked ? blockedPositions(instruction) : []
+      for register in instruction.reads { listReads[register, default: 0] += 1 }
+      if role == .join, case .op(_, let inputs, _, let node) = instruction, node.schema?.fullName == "aten::cat" {
+        joinedLists.insert(inputs[0])
+      }
+    }
+    joinedLists = joinedLists.filter { listReads[$0] == 1 && !unawareReads.contains($0) }
+    for (instruction, role) in zip(segment.instructions, roles) {
+      let aware =
+        role == .native || role == .scale || role == .join || instruction.readsBlocked ? blockedPositions(instruction) : []
+      if case .listConstruct(let inputs, _, let output) = instruction, joinedLists.contains(output) {
+        for register in inputs { readers[register, default: 0] += 1 }
+        continue
+      }
       if case .op(_, let inputs, _, _) = instruction {
         for (position, register) in inputs.enumerated() {
           if aware.contains(position) { readers[register, default: 0] += 1 } else { unawareReads.insert(register) }
@@ -420,6 +468,13 @@ private struct PlanBuilder {
     var result: Set<Int> = []
     var blockedRegisters: Set<Int> = []
     for (index, instruction) in segment.instructions.enumerated() where !excluding.contains(index) {
+      // A joined list of blocked results is itself blocked for its cat.
+      if case .listConstruct(let inputs, _, let output) = instruction, joinedLists.contains(output), !inputs.isEmpty,
+        inputs.allSatisfy(blockedRegisters.contains)
+      {
+        blockedRegisters.insert(output)
+        continue
+      }
       guard let role = roles[index], case .op(_, let inputs, let outputs, _) = instruction else { continue }
       let own = outputs.dropLast()
       guard let final = outputs.last, readers[final, default: 0] > 0, !unawareReads.contains(final),
@@ -430,9 +485,19 @@ private struct PlanBuilder {
       result.insert(index)
       blockedRegisters.insert(final)
     }
+    // A joined list holding any blocked result (all of them, or some when another element could
+    // not be blocked) makes its cat a reader of blocked values, which unpacks what it must.
+    var holdingBlocked = blockedRegisters
+    for instruction in segment.instructions {
+      if case .listConstruct(let inputs, _, let output) = instruction, joinedLists.contains(output),
+        inputs.contains(where: blockedRegisters.contains)
+      {
+        holdingBlocked.insert(output)
+      }
+    }
     var readersOfBlocked: Set<Int> = []
     for (index, instruction) in segment.instructions.enumerated() {
-      if case .op(_, let inputs, _, _) = instruction, inputs.contains(where: blockedRegisters.contains) {
+      if case .op(_, let inputs, _, _) = instruction, inputs.contains(where: holdingBlocked.contains) {
         readersOfBlocked.insert(index)
       }
     }

@@ -152,8 +152,11 @@ public final class Interpreter {
       let key = ObjectIdentifier(arena)
       defer { buffers[key] = nil }
       if let (buffer, next) = buffers[key], next == buffer.count,
-        let joined = FastExecutors.joinedCat(registers[inputs[0]], registers[inputs[1]], buffer: buffer)
+        var joined = FastExecutors.joinedCat(registers[inputs[0]], registers[inputs[1]], buffer: buffer)
       {
+        // Blocked slices join into a blocked result, unpacked where the plan does not allow one
+        // (Note [Channel-blocked plans]).
+        if !context.blockedOutputPermitted { joined = BlockedActivations.unblocked(context, joined) }
         registers[outputs[0]] = .tensor(joined)
         context.profile?.record(
           node, seconds: 0, arguments: inputs.map { registers[$0] }, results: [.tensor(joined)])

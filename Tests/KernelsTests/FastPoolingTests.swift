@@ -95,4 +95,56 @@ import Testing
       }
     }
   }
+
+  /// `blockedMaxPool2d` on two blocks of eight channels against `maxPool2dReference` on the same
+  /// planes: widths 1 to 40, several windows, strides, paddings and a dilation, both ceil modes,
+  /// NaN and infinities; the blocks in two calls.
+  @Test(arguments: Array(1...40))
+  func blockedMaxPoolMatchesReference(width: Int) {
+    let settings: [(kernel: Int, stride: Int, padding: Int, dilation: Int)] = [
+      (3, 2, 1, 1), (3, 2, 0, 1), (2, 2, 0, 1), (3, 1, 1, 1), (3, 2, 1, 2),
+    ]
+    for (kernel, stride, padding, dilation) in settings {
+      for ceilMode in [false, true] {
+        for height in [1, 2, 3, 6, 9] {
+          let shape = Pool2DShape(
+            planes: 16, inputHeight: height, inputWidth: width, kernel: (kernel, kernel), stride: (stride, stride),
+            padding: (padding, padding), dilation: (dilation, dilation), ceilMode: ceilMode)
+          guard (try? shape.validate()) != nil else { continue }
+          var generator = SeededGenerator(seed: UInt64(width * 100 + height + 7))
+          let pixels = height * width
+          var input = generator.floats(shape.planes * pixels)
+          if width % 5 == 0 { input[3 * pixels + pixels / 2] = .nan }
+          if width % 3 == 0 && pixels > 2 { (input[9 * pixels + 1], input[9 * pixels + 2]) = (.infinity, -.infinity) }
+          let plane = shape.outputHeight * shape.outputWidth
+          var expected = [Float](repeating: 0, count: shape.planes * plane)
+          input.withUnsafeBufferPointer { input in
+            expected.withUnsafeMutableBufferPointer {
+              PoolingKernels.maxPool2dReference(shape, input: input.baseAddress!, output: $0.baseAddress!)
+            }
+          }
+          var blocked = [Float](repeating: 0, count: input.count)
+          input.withUnsafeBufferPointer { source in
+            blocked.withUnsafeMutableBufferPointer {
+              ChannelBlocks.pack(source.baseAddress!, channels: 16, pixels: pixels, into: $0.baseAddress!, blocks: 0..<2)
+            }
+          }
+          var output = [Float](repeating: .nan, count: shape.planes * plane)
+          blocked.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer {
+              PoolingKernels.blockedMaxPool2d(shape, input: source.baseAddress!, output: $0.baseAddress!, blocks: 1..<2)
+              PoolingKernels.blockedMaxPool2d(shape, input: source.baseAddress!, output: $0.baseAddress!, blocks: 0..<1)
+            }
+          }
+          var unpacked = [Float](repeating: 0, count: output.count)
+          output.withUnsafeBufferPointer { source in
+            unpacked.withUnsafeMutableBufferPointer {
+              ChannelBlocks.unpack(source.baseAddress!, channels: 16, pixels: plane, into: $0.baseAddress!, blocks: 0..<2)
+            }
+          }
+          expectClose(unpacked, expected, tolerance: 0, "blocked \(shape)")
+        }
+      }
+    }
+  }
 }

@@ -81,8 +81,9 @@ struct RuntimeFixtureTests {
   /// every run, with one and two threads, still gives PyTorch's outputs, the later runs the very
   /// floats of the first (NCHW) one, and where expected the blocked layout is really used (the
   /// profile shows rank-5 activations: MobileNetV2's, MnasNet's and MobileNetV3's chains start at
-  /// a stem, V3's with hardswish stored blocked and its SE blocks' `scale * x` blocked too; the
-  /// others' chains would start after a pool or a shuffle, so they stay NCHW).
+  /// a stem, V3's with hardswish stored blocked and its SE blocks' `scale * x` blocked too;
+  /// SqueezeNet's runs through its pools and the cats of its fire modules; the others' chains
+  /// would start after a shuffle or on layers that do not take blocks, so they stay NCHW).
   @Test(arguments: [
     "mobilenet_v2", "mnasnet", "mobilenet_v3_small", "mobilenet_v3_large", "shufflenet_v2", "squeezenet1_1",
     "resnet_small", "residual",
@@ -119,6 +120,16 @@ struct RuntimeFixtureTests {
         }
         #expect(stem.count == 1 && stem.allSatisfy { $0.shapes.hasSuffix(", 8]") },
           "\(name), \(threads) threads: the stem did not write blocked: \(stem.map(\.shapes))")
+      }
+      if name == "squeezenet1_1" {
+        // From the stem on, through the pools and the fire modules on planes of 15×15 and 7×7
+        // (3×3 layers on the blocked Winograd kernel, their cats joining blocked slices); the
+        // last four fire modules' 3×3 planes are too small for Winograd and go back to NCHW.
+        let pools = profile.entries.values.filter { $0.kind == "aten::max_pool2d" }
+        #expect(pools.count == 3 && pools.allSatisfy { $0.shapes.hasSuffix(", 8]") },
+          "\(name), \(threads) threads: a max pool did not run blocked: \(pools.map(\.shapes))")
+        let cats = profile.entries.values.filter { $0.kind == "aten::cat" && $0.shapes.hasSuffix(", 8]") }
+        #expect(cats.count == 4, "\(name), \(threads) threads: \(cats.count) of the cats ran blocked, not 4")
       }
       if ["mobilenet_v2", "mnasnet", "mobilenet_v3_small", "mobilenet_v3_large"].contains(name) {
         #expect(!blocked.isEmpty, "\(name), \(threads) threads: no convolution ran on blocked activations")

@@ -79,8 +79,11 @@ extension ConvolutionKernels {
   /// Winograd]).
   public static func takesBlockedWinograd(_ shape: Conv2DShape) -> Bool {
     prefersWinograd(shape) && shape.inputChannels % 8 == 0 && shape.outputChannels % 8 == 0
-      && shape.inputChannels <= 64
+      && shape.inputChannels <= blockedWinogradDepthLimit
   }
+
+  /// The most input channels `takesBlockedWinograd` takes.
+  public static let blockedWinogradDepthLimit = 64
 
   /// Floats of scratch `blockedWinograd` needs for a chunk of `tileRows` tile rows: V, M and
   /// `blockedPointwise`'s.

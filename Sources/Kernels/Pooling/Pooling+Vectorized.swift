@@ -242,6 +242,79 @@ extension PoolingKernels {
     }
   }
 
+  /// `max_pool2d` (values only) of one image's channel-blocked planes (Note [Channel-blocked
+  /// activations]): blocks `blocks` of `input` (`[C/8, H, W, 8]`, H and W from `shape`) into
+  /// `output` (`[C/8, OH, OW, 8]`). Each lane is the reference's maximum over the window's pixels
+  /// inside the image, in the same order, NaN propagating (a window holding a NaN gives NaN).
+  public static func blockedMaxPool2d(
+    _ shape: Pool2DShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, blocks: Range<Int>
+  ) {
+    let (height, width) = (shape.inputHeight, shape.inputWidth)
+    let (outputHeight, outputWidth) = (shape.outputHeight, shape.outputWidth)
+    let (kh, kw, sh, sw) = (shape.kernelHeight, shape.kernelWidth, shape.strideHeight, shape.strideWidth)
+    let (ph, pw, dh, dw) = (shape.paddingHeight, shape.paddingWidth, shape.dilationHeight, shape.dilationWidth)
+    @inline(__always)
+    func greater(_ best: SIMD8<Float>, _ value: SIMD8<Float>) -> SIMD8<Float> {
+      best.replacing(with: value, where: (value .> best) .| (value .!= value))
+    }
+    // Output columns whose window columns all lie inside the image.
+    let first = min(outputWidth, (pw + sw - 1) / sw)
+    let lastStart = width - 1 - (kw - 1) * dw + pw
+    let end = lastStart < 0 ? first : max(first, min(outputWidth, lastStart / sw + 1))
+    let plain = kh == 3 && kw == 3 && dh == 1 && dw == 1
+    for block in blocks {
+      let source = input + block * height * width * 8
+      let target = output + block * outputHeight * outputWidth * 8
+      for oy in 0..<outputHeight {
+        let y0 = oy * sh - ph
+        // The window rows inside the image (ky with 0 ≤ y0 + ky·dH < H).
+        let rows = (y0 < 0 ? (dh - 1 - y0) / dh : 0)..<(y0 >= height ? 0 : min(kh, (height - 1 - y0) / dh + 1))
+        let out = target + oy * outputWidth * 8
+        @inline(__always)
+        func pixel(_ ox: Int) {
+          var best = SIMD8<Float>(repeating: -.infinity)
+          let x0 = ox * sw - pw
+          for ky in rows {
+            let line = source + (y0 + ky * dh) * width * 8
+            for kx in 0..<kw {
+              let x = x0 + kx * dw
+              if x >= 0 && x < width { best = greater(best, load8(line + x * 8)) }
+            }
+          }
+          store8(best, out + ox * 8)
+        }
+        var ox = 0
+        while ox < first {
+          pixel(ox)
+          ox += 1
+        }
+        if plain && rows.count == 3 {
+          // Three window rows and columns inside the image: nine loads, in the reference's order.
+          let (r0, r1, r2) = (source + y0 * width * 8, source + (y0 + 1) * width * 8, source + (y0 + 2) * width * 8)
+          while ox < end {
+            let at = (ox * sw - pw) * 8
+            var best = SIMD8<Float>(repeating: -.infinity)
+            best = greater(best, load8(r0 + at))
+            best = greater(best, load8(r0 + at + 8))
+            best = greater(best, load8(r0 + at + 16))
+            best = greater(best, load8(r1 + at))
+            best = greater(best, load8(r1 + at + 8))
+            best = greater(best, load8(r1 + at + 16))
+            best = greater(best, load8(r2 + at))
+            best = greater(best, load8(r2 + at + 8))
+            best = greater(best, load8(r2 + at + 16))
+            store8(best, out + ox * 8)
+            ox += 1
+          }
+        }
+        while ox < outputWidth {
+          pixel(ox)
+          ox += 1
+        }
+      }
+    }
+  }
+
   /// The largest of the window's elements (columns `start ..< start + 3` inside the image), NaN
   /// if one is NaN, −∞ if none is inside.
   @inline(__always)

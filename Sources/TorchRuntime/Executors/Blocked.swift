@@ -115,6 +115,17 @@ extension FastExecutors {
         return (output, applied)
       }
     }
+    // A 3×3 stride-1 convolution on the channel-blocked Winograd kernel (Note [Channel-blocked
+    // Winograd]) reads a blocked input as it is and packs an NCHW one.
+    if permitted, residual == nil, case .object(let object) = a[1], input.dtype == .float32,
+      inputBlocked || input.rank == 4,
+      let prepared = context.preparedConvolution(
+        object, shape: inputBlocked ? BlockedActivations.logicalShape(input) : input.shape),
+      case .blockedWinograd(let weights) = prepared.weights
+    {
+      let (clamp, applied) = storing(prepared)
+      return (runBlockedWinograd(context, prepared, weights, input.contiguous(), inputBlocked: inputBlocked, clamp: clamp), applied)
+    }
     // A dense convolution of an NCHW input (a stem) writes a blocked output from its phase
     // planes (Note [Channel-blocked phase planes]).
     if case .object(let object) = a[1], permitted, residual == nil, input.dtype == .float32, input.rank == 4,
@@ -162,6 +173,31 @@ extension FastExecutors {
               shape, planes: planes, weights: panels, output: y, clamp: clamp, columns: range)
           }
         }
+      }
+    }
+    return output
+  }
+
+  /// A prepared 3×3 stride-1 convolution on the channel-blocked Winograd kernel into a new
+  /// blocked output, per image (`blockedWinogradImage`).
+  private static func runBlockedWinograd(
+    _ context: ExecutionContext, _ prepared: PreparedConvolution, _ weights: BlockedWinogradWeights, _ input: Tensor,
+    inputBlocked: Bool, clamp: OutputClamp
+  ) -> Tensor {
+    let shape = prepared.shape
+    let output = context.makeTensor(BlockedActivations.blockedShape(shape.outputShape))
+    let (inputImage, outputImage) = (
+      shape.inputChannels * shape.inputHeight * shape.inputWidth, shape.outputChannels * shape.outputHeight * shape.outputWidth
+    )
+    var imageShape = shape
+    imageShape.batch = 1
+    withExtendedLifetime((input, output, weights)) {
+      let (source, target) = (UnsafePointer(input.floatPointer()), output.floatPointer())
+      for image in 0..<shape.batch {
+        let x = source + image * inputImage
+        blockedWinogradImage(
+          context, imageShape, weights: weights, input: inputBlocked ? .blocked(x) : .plain(x),
+          output: target + image * outputImage, clamp: clamp)
       }
     }
     return output

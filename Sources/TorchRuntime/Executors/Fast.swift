@@ -250,12 +250,40 @@ enum FastExecutors {
     return [.tensor(output)]
   }
 
+  /// One image's blocked max pooling of a blocked input `[N, C/8, H, W, 8]` into a new blocked
+  /// output, split across the threads by blocks.
+  private static func blockedMaxPool2d(_ context: ExecutionContext, _ input: Tensor, _ shape: Pool2DShape) -> Tensor {
+    let (batch, blocks) = (input.shape[0], input.shape[1])
+    let output = context.makeTensor([batch, blocks, shape.outputHeight, shape.outputWidth, 8])
+    let (inputImage, outputImage) = (input.count / max(batch, 1), output.count / max(batch, 1))
+    let work = blocks * 8 * shape.outputHeight * shape.outputWidth * shape.kernelHeight * shape.kernelWidth
+    withExtendedLifetime((input, output)) {
+      let (source, target) = (UnsafePointer(input.floatPointer()), output.floatPointer())
+      for image in 0..<batch {
+        context.parallelBlocks(blocks, block: 1, work: work) { range in
+          PoolingKernels.blockedMaxPool2d(
+            shape, input: source + image * inputImage, output: target + image * outputImage, blocks: range)
+        }
+      }
+    }
+    return output
+  }
+
   /// `aten::cat` of contiguous float32 tensors: the output from the pool (the reference zero-fills
   /// a fresh allocation first), each input's slice of every outer index one block copy. Anything
   /// else (other dtypes, mixed dtypes, views, the legacy empty inputs) is the reference's.
+  /// Channel-blocked inputs (Note [Channel-blocked plans]) joined along the channels are joined
+  /// along their blocks, into a blocked result where the plan allows one; otherwise they are
+  /// unpacked first.
   private static func cat(_ context: ExecutionContext, _ a: [IValue]) throws -> [IValue] {
-    let tensors = try a.tensorList(0)
+    var tensors = try a.tensorList(0)
     let rawDim = try a.int(1)
+    if tensors.contains(where: { BlockedActivations.isBlocked($0, in: context) }) {
+      let allBlocked = tensors.allSatisfy { BlockedActivations.isBlocked($0, in: context) }
+      if !(allBlocked && rawDim == 1 && context.blockedOutputPermitted) {
+        tensors = tensors.map { BlockedActivations.unblocked(context, $0) }
+      }
+    }
     guard let first = tensors.first, first.rank > 0,
       tensors.allSatisfy({ $0.dtype == .float32 && $0.rank == first.rank && $0.isContiguous && $0.count > 0 })
     else {
@@ -958,12 +986,47 @@ enum FastExecutors {
   }
 
   /// A 3×3 stride-1 convolution of NCHW tensors on the channel-blocked Winograd kernel (Note
-  /// [Channel-blocked Winograd]): per image, the input packed into blocks (split by the chunks'
-  /// rows), then whole chunks of tile rows per thread (at least one per thread), each chunk's output
-  /// rows unpacked to NCHW and activated by the thread that computed them, while in cache.
+  /// [Channel-blocked Winograd]): per image, the input packed and the chunks computed
+  /// (`blockedWinogradImage`), each chunk's output rows unpacked to NCHW and activated by the
+  /// thread that computed them, while in cache.
   private static func blockedWinogradConv2d(
     _ context: ExecutionContext, _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: BlockedWinogradWeights,
     output: UnsafeMutablePointer<Float>, clamp: OutputClamp, epilogue activation: ConvEpilogue.Bound?
+  ) {
+    let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+    var imageShape = shape
+    imageShape.batch = 1
+    context.withScratch(shape.outputChannels * outputPlane) { blockedOutput in
+      for image in 0..<shape.batch {
+        let imageOutput = output + image * shape.outputChannels * outputPlane
+        blockedWinogradImage(
+          context, imageShape, weights: weights, input: .plain(input + image * shape.inputChannels * inputPlane),
+          output: blockedOutput, clamp: clamp
+        ) { pixels in
+          ChannelBlocks.unpack(
+            blockedOutput, channels: shape.outputChannels, pixels: outputPlane, into: imageOutput,
+            blocks: 0..<shape.outputChannels / 8, pixelRange: pixels)
+          applyActivation(activation, imageShape, imageOutput, channels: 0..<shape.outputChannels, pixels: pixels)
+        }
+      }
+    }
+  }
+
+  /// Where `blockedWinogradImage` reads its input: one NCHW image, packed into blocks on the way,
+  /// or one already blocked.
+  enum WinogradInput {
+    case plain(UnsafePointer<Float>)
+    case blocked(UnsafePointer<Float>)
+  }
+
+  /// One image of a 3×3 stride-1 convolution on the channel-blocked Winograd kernel into the
+  /// blocked `output`, split across the threads in whole chunks of tile rows (at least one per
+  /// thread); an NCHW input is packed first, each chunk's share of rows by the thread that
+  /// computes the chunk. `finished` gets each chunk's output pixels, on the thread that computed
+  /// them, right after.
+  static func blockedWinogradImage(
+    _ context: ExecutionContext, _ shape: Conv2DShape, weights: BlockedWinogradWeights, input: WinogradInput,
+    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, finished: (Range<Int>) -> Void = { _ in }
   ) {
     let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
     let tileSize = weights.tileSize
@@ -977,44 +1040,41 @@ enum FastExecutors {
       chunks = (tileRows + chunkRows - 1) / chunkRows
     }
     let work = 4 * shape.outputChannels * shape.inputChannels * outputPlane
-    var imageShape = shape
-    imageShape.batch = 1
-    context.withScratch(shape.inputChannels * inputPlane) { blockedInput in
-      context.withScratch(shape.outputChannels * outputPlane) { blockedOutput in
-        for image in 0..<shape.batch {
-          let imageInput = input + image * shape.inputChannels * inputPlane
-          let imageOutput = output + image * shape.outputChannels * outputPlane
-          // Chunk c packs the input rows from the first one its tiles read up to chunk c + 1's, so
-          // that each thread mostly packs what it reads next.
-          func firstRow(_ chunk: Int) -> Int {
-            chunk >= chunks ? shape.inputHeight : min(max(tileSize * chunk * chunkRows - shape.paddingTop, 0), shape.inputHeight)
-          }
-          context.parallelBlocks(chunks, block: 1, work: shape.inputChannels * inputPlane) { range in
-            ChannelBlocks.pack(
-              imageInput, channels: shape.inputChannels, pixels: inputPlane, into: blockedInput,
-              blocks: 0..<shape.inputChannels / 8,
-              pixelRange: firstRow(range.lowerBound) * shape.inputWidth..<firstRow(range.upperBound) * shape.inputWidth)
-          }
-          context.parallelBlocks(chunks, block: 1, work: work) { range in
-            context.withScratch(
-              ConvolutionKernels.blockedWinogradScratchCount(shape, tileSize: tileSize, tileRows: chunkRows)
-            ) { scratch in
-              for chunk in range {
-                let rows = chunk * chunkRows..<min((chunk + 1) * chunkRows, tileRows)
-                ConvolutionKernels.blockedWinograd(
-                  shape, input: blockedInput, weights: weights, output: blockedOutput, clamp: clamp, tileRows: rows,
-                  scratch: scratch)
-                let pixels =
-                  tileSize * rows.lowerBound * shape.outputWidth..<min(tileSize * rows.upperBound, shape.outputHeight)
-                  * shape.outputWidth
-                ChannelBlocks.unpack(
-                  blockedOutput, channels: shape.outputChannels, pixels: outputPlane, into: imageOutput,
-                  blocks: 0..<shape.outputChannels / 8, pixelRange: pixels)
-                applyActivation(activation, imageShape, imageOutput, channels: 0..<shape.outputChannels, pixels: pixels)
-              }
-            }
+    func run(_ blockedInput: UnsafePointer<Float>) {
+      context.parallelBlocks(chunks, block: 1, work: work) { range in
+        context.withScratch(
+          ConvolutionKernels.blockedWinogradScratchCount(shape, tileSize: tileSize, tileRows: chunkRows)
+        ) { scratch in
+          for chunk in range {
+            let rows = chunk * chunkRows..<min((chunk + 1) * chunkRows, tileRows)
+            ConvolutionKernels.blockedWinograd(
+              shape, input: blockedInput, weights: weights, output: output, clamp: clamp, tileRows: rows,
+              scratch: scratch)
+            finished(
+              tileSize * rows.lowerBound * shape.outputWidth..<min(tileSize * rows.upperBound, shape.outputHeight)
+                * shape.outputWidth)
           }
         }
+      }
+    }
+    switch input {
+    case .blocked(let blocked):
+      run(blocked)
+    case .plain(let image):
+      context.withScratch(shape.inputChannels * inputPlane) { blockedInput in
+        // Chunk c packs the input rows from the first one its tiles read up to chunk c + 1's, so
+        // that each thread mostly packs what it reads next.
+        func firstRow(_ chunk: Int) -> Int {
+          chunk >= chunks
+            ? shape.inputHeight : min(max(tileSize * chunk * chunkRows - shape.paddingTop, 0), shape.inputHeight)
+        }
+        context.parallelBlocks(chunks, block: 1, work: shape.inputChannels * inputPlane) { range in
+          ChannelBlocks.pack(
+            image, channels: shape.inputChannels, pixels: inputPlane, into: blockedInput,
+            blocks: 0..<shape.inputChannels / 8,
+            pixelRange: firstRow(range.lowerBound) * shape.inputWidth..<firstRow(range.upperBound) * shape.inputWidth)
+        }
+        run(blockedInput)
       }
     }
   }
@@ -1245,17 +1305,25 @@ enum FastExecutors {
   private static var poolingEntries: [(String, ContextualOpExecutor)] {
     [
       ("aten::max_pool2d", { context, a in
-        let input = try a.tensor(0)
+        var input = try a.tensor(0)
         let kernel = try a.intList(1)
         let stride = try a.intList(2)
         let (padding, dilation, ceilMode) = (try a.intList(3), try a.intList(4), try a.bool(5))
         let shape: Pool2DShape
         do throws(KernelError) {
           shape = try Pool2DShape.maxPool2d(
-            input: input.shape, kernel: kernel, stride: stride.isEmpty ? kernel : stride, padding: padding,
-            dilation: dilation, ceilMode: ceilMode)
+            input: BlockedActivations.shape(of: input, in: context), kernel: kernel,
+            stride: stride.isEmpty ? kernel : stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
         } catch {
           throw error.opError
+        }
+        if BlockedActivations.isBlocked(input, in: context) {
+          // A blocked input pools into a blocked output where the plan allows one (Note
+          // [Channel-blocked plans]), else is unpacked first.
+          if context.blockedOutputPermitted {
+            return [.tensor(blockedMaxPool2d(context, input.contiguous(), shape))]
+          }
+          input = BlockedActivations.unblocked(context, input)
         }
         let x = try input.contiguousFloat32()
         let output = context.makeTensor(Array(input.shape.dropLast(2)) + [shape.outputHeight, shape.outputWidth])
