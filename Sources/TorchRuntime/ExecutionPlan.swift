@@ -57,6 +57,7 @@ struct Segment {
 // activations (Note [Channel-blocked activations]): a rank-5 float32 tensor [N, C/8, H, W, 8]
 // standing for the NCHW tensor [N, C, H, W]. Only the executors of prepacked convolutions
 // (alone, or fused with a residual add or an activation), `aten::mul.Tensor` (a channel scaling),
+// `max_pool2d` and `cat` (SqueezeNet, below),
 // `aten::size` (which reports the NCHW shape) and the per-channel plane means
 // (`adaptive_avg_pool2d(x, [1, 1])`, `mean(x, [2, 3])`, whose result is NCHW) know that layout,
 // so the plan decides
@@ -101,6 +102,20 @@ struct Segment {
 // still slower blocked than on NCHW in per-node profiles (88 channels stride 1 on 28×28 0.071
 // against 0.042 ms, noisy), on the row path and on tiles alike (tiles up to 28 or 56 columns
 // were tried).
+// SqueezeNet runs blocked from its stem to its classifier's pool: a 3×3 stride-1 convolution
+// the channel-blocked Winograd kernel takes (Note [Channel-blocked Winograd]: whole blocks of at
+// most 64 input channels) is native, `max_pool2d` and `cat` along dimension 1 (`.join`) take a
+// blocked input and give a blocked result (a blocked cat is a cat of the rank-5 tensors along
+// their blocks, and the fire modules' convolutions write blocked slices of the concatenation,
+// Note [Concatenation in place]). A join whose own result cannot be blocked would only unpack
+// its input (ResNet's and ShuffleNetV2's stems feed a pool whose readers are NCHW), so the plan
+// takes such joins as NCHW readers, repeating until none is left; a joined list that ends up
+// holding blocked and NCHW tensors makes its cat unpack them. Measured (2026-11-25, alternating
+// runs of `bench`, eight pairs each, a noisy host): SqueezeNet 7.48 → 6.51 ms at one thread
+// (0.871×) and 3.98 → 3.77 ms at two (0.949×), against NCHW tensors with the Winograd layers
+// packing and unpacking around the blocked kernel; the squeeze layers read their input as one
+// run of eight channels per pixel instead of 128 to 512 strided rows (128 → 16 on 55×55 0.194 →
+// 0.138 ms alone), the pools need no shuffles, and the Winograd layers neither pack nor unpack.
 
 // Note [Concatenation in place]
 // SqueezeNet's fire modules (and Inception-style blocks) end in `cat([conv(x), conv(y)], 1)`:
@@ -115,7 +130,9 @@ struct Segment {
 // buffer instead of copying. Anything unexpected (another shape, a fallback kernel that
 // allocates elsewhere, another dimension) leaves the inputs where they are, and the cat copies
 // as usual. Nothing else can see the slices: the list and its elements have no other use, so
-// the view never aliases a tensor the program still holds.
+// the view never aliases a tensor the program still holds. Blocked slices (Note [Channel-blocked
+// plans]) join the same way into the blocked concatenation, which the interpreter unpacks
+// where the plan does not allow the cat a blocked result.
 
 /// A concatenation group's size, learned from the last run (Note [Concatenation in place]).
 final class CatArena: Sendable {
