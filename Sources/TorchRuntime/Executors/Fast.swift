@@ -654,7 +654,7 @@ enum FastExecutors {
     let pins = [weight.storage] + (bias.map { [$0.storage] } ?? [])
     let source = (weight.contiguous(), bias?.contiguous())
     let weights: PreparedConvolution.Weights
-    if ConvolutionKernels.prefersWinograd(shape) && ConvolutionKernels.takesBlockedWinograd(shape) {
+    if ConvolutionKernels.takesBlockedWinograd(shape) {
       let tileSize = ConvolutionKernels.winogradTileSize(shape)
       weights = .blockedWinograd(
         context.weights.value(WeightCache.key(kind: tileSize == 2 ? 6 : 7, weight: weight, bias: bias), pins: pins) {
