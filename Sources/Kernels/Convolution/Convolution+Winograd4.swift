@@ -117,7 +117,18 @@ enum Winograd4Tile {
         load8(line + phase + next)
       ))
     }
-    let (w0, w1, w2, w3, w4, w5) = (row(0), row(1), row(2), row(3), row(4), row(5))
+    inputColumns((row(0), row(1), row(2), row(3), row(4), row(5)), into: column, positionStride: positionStride)
+  }
+
+  /// The second half of `V = Bᵀ · d · B`: `Bᵀ` applied to each column j of the six row
+  /// transforms `w` (each `inputSix` of a patch row), V[6i + j] stored at `column + (6i + j) ·
+  /// positionStride`.
+  @inline(__always)
+  static func inputColumns(
+    _ w: (Vectors6, Vectors6, Vectors6, Vectors6, Vectors6, Vectors6), into column: UnsafeMutablePointer<Float>,
+    positionStride: Int
+  ) {
+    let (w0, w1, w2, w3, w4, w5) = w
     @inline(__always)
     func put(_ j: Int, _ v: Vectors6) {
       let target = column + j * positionStride

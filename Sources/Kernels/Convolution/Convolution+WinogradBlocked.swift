@@ -146,24 +146,38 @@ extension ConvolutionKernels {
     if clamp.activation == .hardswish { run(StoreHardswish()) } else { run(VectorClamp(clamp)) }
   }
 
-  /// The tiles of `tileRows` of each input block, as `(block, tile row, tile column, first
-  /// input row, first input column, chunk tile index)`, and whether the patch of `size` pixels
-  /// lies inside the image.
+  /// Each patch of `size`×`size` input pixels that the tiles of `tileRows` read, per input block:
+  /// `body` gets where the patch's V[0] goes in `transformed` (V[ξ] of the chunk is blocked over
+  /// its tiles, `positionStride` floats apart) and a load of patch pixel (r, c), one vector of
+  /// the block's eight channels, zero outside the image. Patches inside the image load without
+  /// bound checks.
   @inline(__always)
   private static func forEachPatch(
-    _ shape: Conv2DShape, layout: WinogradLayout, size: Int, tileRows: Range<Int>,
-    _ body: (_ block: Int, _ y0: Int, _ x0: Int, _ tile: Int, _ inside: Bool) -> Void
+    _ shape: Conv2DShape, layout: WinogradLayout, size: Int, input: UnsafePointer<Float>,
+    into transformed: UnsafeMutablePointer<Float>, tileRows: Range<Int>,
+    _ body: (_ target: UnsafeMutablePointer<Float>, _ load: (Int, Int) -> SIMD8<Float>) -> Void
   ) {
     let m = layout.tileSize
     let (height, width) = (shape.inputHeight, shape.inputWidth)
+    let tiles = tileRows.count * layout.tileColumns
     for block in 0..<shape.inputChannels / 8 {
+      let plane = input + block * height * width * 8
       for tileRow in tileRows {
         let y0 = m * tileRow - shape.paddingTop
         let rowsInside = y0 >= 0 && y0 + size <= height
         for tileColumn in 0..<layout.tileColumns {
           let x0 = m * tileColumn - shape.paddingLeft
-          let inside = rowsInside && x0 >= 0 && x0 + size <= width
-          body(block, y0, x0, (tileRow - tileRows.lowerBound) * layout.tileColumns + tileColumn, inside)
+          let tile = (tileRow - tileRows.lowerBound) * layout.tileColumns + tileColumn
+          let target = transformed + (block * tiles + tile) * 8
+          if rowsInside && x0 >= 0 && x0 + size <= width {
+            let origin = plane + (y0 * width + x0) * 8
+            body(target) { r, c in load8(origin + (r * width + c) * 8) }
+          } else {
+            body(target) { r, c in
+              let (y, x) = (y0 + r, x0 + c)
+              return y >= 0 && y < height && x >= 0 && x < width ? load8(plane + (y * width + x) * 8) : SIMD8()
+            }
+          }
         }
       }
     }
@@ -175,46 +189,14 @@ extension ConvolutionKernels {
     _ shape: Conv2DShape, layout: WinogradLayout, input: UnsafePointer<Float>, into transformed: UnsafeMutablePointer<Float>,
     tileRows: Range<Int>
   ) {
-    let (height, width) = (shape.inputHeight, shape.inputWidth)
-    let tiles = tileRows.count * layout.tileColumns
-    let positionStride = shape.inputChannels * tiles
-    forEachPatch(shape, layout: layout, size: 6, tileRows: tileRows) { block, y0, x0, tile, inside in
-      let plane = input + block * height * width * 8
-      let target = transformed + (block * tiles + tile) * 8
+    let positionStride = shape.inputChannels * tileRows.count * layout.tileColumns
+    forEachPatch(shape, layout: layout, size: 6, input: input, into: transformed, tileRows: tileRows) { target, load in
       @inline(__always)
-      func transform(_ load: (Int, Int) -> SIMD8<Float>) {
-        @inline(__always)
-        func row(_ r: Int) -> Vectors6 {
-          Winograd4Tile.inputSix((load(r, 0), load(r, 1), load(r, 2), load(r, 3), load(r, 4), load(r, 5)))
-        }
-        let (w0, w1, w2, w3, w4, w5) = (row(0), row(1), row(2), row(3), row(4), row(5))
-        @inline(__always)
-        func put(_ j: Int, _ v: Vectors6) {
-          let column = target + j * positionStride
-          let step = 6 * positionStride
-          store8(v.0, column)
-          store8(v.1, column + step)
-          store8(v.2, column + 2 * step)
-          store8(v.3, column + 3 * step)
-          store8(v.4, column + 4 * step)
-          store8(v.5, column + 5 * step)
-        }
-        put(0, Winograd4Tile.inputSix((w0.0, w1.0, w2.0, w3.0, w4.0, w5.0)))
-        put(1, Winograd4Tile.inputSix((w0.1, w1.1, w2.1, w3.1, w4.1, w5.1)))
-        put(2, Winograd4Tile.inputSix((w0.2, w1.2, w2.2, w3.2, w4.2, w5.2)))
-        put(3, Winograd4Tile.inputSix((w0.3, w1.3, w2.3, w3.3, w4.3, w5.3)))
-        put(4, Winograd4Tile.inputSix((w0.4, w1.4, w2.4, w3.4, w4.4, w5.4)))
-        put(5, Winograd4Tile.inputSix((w0.5, w1.5, w2.5, w3.5, w4.5, w5.5)))
+      func row(_ r: Int) -> Vectors6 {
+        Winograd4Tile.inputSix((load(r, 0), load(r, 1), load(r, 2), load(r, 3), load(r, 4), load(r, 5)))
       }
-      if inside {
-        let origin = plane + (y0 * width + x0) * 8
-        transform { r, c in load8(origin + (r * width + c) * 8) }
-      } else {
-        transform { r, c in
-          let (y, x) = (y0 + r, x0 + c)
-          return y >= 0 && y < height && x >= 0 && x < width ? load8(plane + (y * width + x) * 8) : SIMD8()
-        }
-      }
+      Winograd4Tile.inputColumns(
+        (row(0), row(1), row(2), row(3), row(4), row(5)), into: target, positionStride: positionStride)
     }
   }
 
@@ -224,42 +206,15 @@ extension ConvolutionKernels {
     _ shape: Conv2DShape, layout: WinogradLayout, input: UnsafePointer<Float>, into transformed: UnsafeMutablePointer<Float>,
     tileRows: Range<Int>
   ) {
-    let (height, width) = (shape.inputHeight, shape.inputWidth)
-    let tiles = tileRows.count * layout.tileColumns
-    let positionStride = shape.inputChannels * tiles
-    forEachPatch(shape, layout: layout, size: 4, tileRows: tileRows) { block, y0, x0, tile, inside in
-      let plane = input + block * height * width * 8
-      let target = transformed + (block * tiles + tile) * 8
+    let positionStride = shape.inputChannels * tileRows.count * layout.tileColumns
+    forEachPatch(shape, layout: layout, size: 4, input: input, into: transformed, tileRows: tileRows) { target, load in
       @inline(__always)
-      func transform(_ load: (Int, Int) -> SIMD8<Float>) {
-        @inline(__always)
-        func row(_ r: Int) -> Vectors4 {
-          let (d0, d1, d2, d3) = (load(r, 0), load(r, 1), load(r, 2), load(r, 3))
-          return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
-        }
-        let v = WinogradTile.columnTransform(row(0), row(1), row(2), row(3))
-        @inline(__always)
-        func put(_ i: Int, _ values: Vectors4) {
-          let column = target + 4 * i * positionStride
-          store8(values.0, column)
-          store8(values.1, column + positionStride)
-          store8(values.2, column + 2 * positionStride)
-          store8(values.3, column + 3 * positionStride)
-        }
-        put(0, v.0)
-        put(1, v.1)
-        put(2, v.2)
-        put(3, v.3)
+      func row(_ r: Int) -> Vectors4 {
+        let (d0, d1, d2, d3) = (load(r, 0), load(r, 1), load(r, 2), load(r, 3))
+        return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
       }
-      if inside {
-        let origin = plane + (y0 * width + x0) * 8
-        transform { r, c in load8(origin + (r * width + c) * 8) }
-      } else {
-        transform { r, c in
-          let (y, x) = (y0 + r, x0 + c)
-          return y >= 0 && y < height && x >= 0 && x < width ? load8(plane + (y * width + x) * 8) : SIMD8()
-        }
-      }
+      WinogradTile.store(
+        WinogradTile.columnTransform(row(0), row(1), row(2), row(3)), target, positionStride: positionStride)
     }
   }
 

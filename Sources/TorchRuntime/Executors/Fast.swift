@@ -654,26 +654,21 @@ enum FastExecutors {
     let pins = [weight.storage] + (bias.map { [$0.storage] } ?? [])
     let source = (weight.contiguous(), bias?.contiguous())
     let weights: PreparedConvolution.Weights
+    // Winograd weights of either layout, cached under `kind` (one per layout and tile size).
+    func winograd<W: AnyObject>(
+      kind: Int, _ make: (Int, UnsafePointer<Float>, UnsafePointer<Float>?) -> W
+    ) -> W {
+      let tileSize = ConvolutionKernels.winogradTileSize(shape)
+      return context.weights.value(WeightCache.key(kind: kind + (tileSize == 2 ? 0 : 1), weight: weight, bias: bias), pins: pins) {
+        withExtendedLifetime(source) { weight, bias in
+          make(tileSize, weight.floatPointer(), bias.map { UnsafePointer($0.floatPointer()) })
+        }
+      }
+    }
     if ConvolutionKernels.takesBlockedWinograd(shape) {
-      let tileSize = ConvolutionKernels.winogradTileSize(shape)
-      weights = .blockedWinograd(
-        context.weights.value(WeightCache.key(kind: tileSize == 2 ? 6 : 7, weight: weight, bias: bias), pins: pins) {
-          withExtendedLifetime(source) { weight, bias in
-            BlockedWinogradWeights(
-              shape, tileSize: tileSize, weight: weight.floatPointer(),
-              bias: bias.map { UnsafePointer($0.floatPointer()) })
-          }
-        })
+      weights = .blockedWinograd(winograd(kind: 6) { BlockedWinogradWeights(shape, tileSize: $0, weight: $1, bias: $2) })
     } else if ConvolutionKernels.prefersWinograd(shape) {
-      let tileSize = ConvolutionKernels.winogradTileSize(shape)
-      weights = .winograd(
-        context.weights.value(WeightCache.key(kind: tileSize == 2 ? 4 : 5, weight: weight, bias: bias), pins: pins) {
-          withExtendedLifetime(source) { weight, bias in
-            WinogradWeights(
-              shape, tileSize: tileSize, weight: weight.floatPointer(),
-              bias: bias.map { UnsafePointer($0.floatPointer()) })
-          }
-        })
+      weights = .winograd(winograd(kind: 4) { WinogradWeights(shape, tileSize: $0, weight: $1, bias: $2) })
     } else {
       weights = .direct(
         context.weights.value(WeightCache.key(kind: 1, weight: weight, bias: bias), pins: pins) {
