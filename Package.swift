@@ -31,7 +31,7 @@ let package = Package(
       dependencies: ["TensorCore", "CChecksum", "CSystem", .product(name: "ZIPFoundation", package: "ZIPFoundation")], swiftSettings: fast),
     .target(name: "TorchIR", dependencies: ["TensorCore"], swiftSettings: fast),
     .target(name: "TorchScriptFrontend", dependencies: ["TorchIR"], swiftSettings: fast),
-    .target(name: "TorchRuntime", dependencies: ["TorchIR", "Kernels"], swiftSettings: fast),
+    .target(name: "TorchRuntime", dependencies: ["TorchIR", "Kernels", "CPrefetch"], swiftSettings: fast),
     .target(
       name: "MobileOptimizer",
       dependencies: ["TensorCore", "Kernels", "TorchArchive", "TorchIR", "TorchScriptFrontend", "TorchRuntime"],

@@ -19,6 +19,9 @@ public final class ExecutionContext: @unchecked Sendable {
   /// The threads besides the caller's; started on the first parallel kernel.
   private let workers: WorkerPool
 
+  /// Workers waiting on the pool's condition (Note [Worker pool]); for tests.
+  var sleepingWorkers: Int { workers.sleepingWorkers }
+
   /// A context using `threads` threads (default: every core).
   public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, pool: BufferPool = BufferPool()) {
     self.threadCount = max(1, threads)

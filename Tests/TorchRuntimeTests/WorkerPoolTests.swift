@@ -31,10 +31,15 @@ struct WorkerPoolTests {
   }
 
   @Test func workAfterWorkersSleep() async throws {
-    let context = ExecutionContext(threads: 2)
+    let context = ExecutionContext(threads: 3)
     #expect(Self.visits(context, count: 100) == Array(repeating: 1, count: 100))
-    // Long enough for the worker to stop spinning and wait on the condition.
-    try await Task.sleep(for: .milliseconds(300))
+    // The workers pause, then yield about a thousand times, then wait on the condition (longer
+    // when other tests' threads make each yield a time slice).
+    let start = ContinuousClock.now
+    while context.sleepingWorkers < 2 && ContinuousClock.now - start < .seconds(20) {
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    #expect(context.sleepingWorkers == 2, "idle workers still spinning")
     #expect(Self.visits(context, count: 100) == Array(repeating: 1, count: 100))
   }
 
