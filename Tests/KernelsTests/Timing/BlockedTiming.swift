@@ -66,7 +66,8 @@ struct BlockedTiming {
 
 extension BlockedTiming {
   /// Stems from phase planes: the NCHW GEMM (6×16 tiles) against the blocked kernel (16×6
-  /// tiles), and the unpack of the blocked output to NCHW.
+  /// tiles), the scatter into phase planes both include, and the unpack of the blocked output to
+  /// NCHW.
   @Test func stems() {
     var generator = SeededGenerator(seed: 13)
     for (m, kernel, padding) in [(16, 3, 1), (32, 3, 1), (64, 3, 0)] {
@@ -100,12 +101,19 @@ extension BlockedTiming {
             shape, planes: planes.pointer, weights: panels, output: blocked.pointer, clamp: .relu, columns: 0..<columns)
         }
       }
+      let scatterTime = input.withUnsafeBufferPointer { input in
+        FastKernelTiming.median {
+          ConvolutionKernels.conv2dPhasePlanesScatter(shape, input: input.baseAddress!, planes: planes.pointer, channels: 0..<3)
+        }
+      }
       let unpack = output.withUnsafeMutableBufferPointer { output in
         FastKernelTiming.median {
           ChannelBlocks.unpack(blocked.pointer, channels: m, pixels: pixels, into: output.baseAddress!, blocks: 0..<m / 8)
         }
       }
-      print(String(format: "timing: stem 3→%d %d×%d: NCHW %.3f ms, blocked %.3f ms, unpack %.3f ms", m, kernel, kernel, nchw, blockedTime, unpack))
+      print(String(
+        format: "timing: stem 3→%d %d×%d: NCHW %.3f ms, blocked %.3f ms (scatter %.3f ms), unpack %.3f ms", m, kernel,
+        kernel, nchw, blockedTime, scatterTime, unpack))
     }
   }
 
