@@ -62,11 +62,13 @@ import Synchronization
 // 8 pairs faster), ShuffleNetV2 0.983× (8 of 8), SqueezeNet 0.91× (noisy), ResNet-18 1.006×. The
 // phase is bounded in time (checked every 64 pauses) because a pause lasts 25 ns on this Zen 2
 // host, about 40 ns on recent Intel cores and far less on arm64. Against an equal-priority busy
-// loop (the scheduler then shares the worker's CPU) MobileNetV2 took 7.8 ms, about its
-// one-thread time: the caller takes the worker's chunk when the worker has not started it, and
-// waits when the worker is preempted inside it. Finer chunks taken back to front by an idle
-// thread (each share's first half as one unit, then two or four units, taken by compare-and-swap
-// on the share's front and back) did not change that (8.1, 8.4 ms) and cost 2% alone; not kept.
+// loop (the scheduler then shares the worker's CPU) MobileNetV2 takes about its one-thread time
+// with either wait (8.4 ms yielding, 8.6 ms pausing; ONNX Runtime 10.3 ms): the caller takes the
+// worker's chunk when the worker has not started it, and waits when the worker is preempted
+// inside it. Finer chunks taken back to front by an idle thread (each share's first half as one
+// unit, then two or four units, taken by compare-and-swap on the share's front and back) did not
+// change that (7.8 ms with yields and one unit per share, 8.1 and 8.4 ms with three and five) and
+// cost 2% alone; not kept.
 //
 // A `parallelFor` issued while the pool is busy (from inside a job, or from a second thread
 // sharing the context) runs on the calling thread instead of waiting for the pool.
