@@ -324,6 +324,12 @@ public final class DepthwiseWeights: @unchecked Sendable {
 // against 0.245 ms, 2026-11-24), their large outputs being cold there; asking for the next
 // 256 (or 128, or 512) output columns' lines of every channel before each chunk of the GEMM
 // made them slower still (0.66 → 0.70–0.78 ms, 0.30 → 0.29–0.36 ms).
+// The channel-blocked depthwise row path (Note [Channel-blocked depthwise]) does without both
+// prefetches (2026-11-25, one thread, MobileNetV2's six blocked depthwise layers on 112×112 to
+// 28×28, six alternating per-node profiles): before each output row, the next output row's lines
+// made every layer slower (0.80 → 0.88 ms in sum), and the input rows only the next output row
+// reads helped the stride-2 layer on 112×112 alone (0.236 → 0.211 ms) and slowed the others
+// (0.80 → 0.83 ms in sum).
 
 /// The padded-plane layout of one depthwise shape (Note [Depthwise padded planes]).
 struct DepthwisePlaneLayout {
