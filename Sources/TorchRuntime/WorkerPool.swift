@@ -55,8 +55,8 @@ import Synchronization
 // The `pause` phase (2026-11-25): a worker that yields hands its core to any other runnable
 // thread, and the scheduler gives it back only at the next tick, milliseconds later, while the
 // caller waits for the worker's chunk. With a `nice -n 19` busy loop on the worker's CPU,
-// MobileNetV2 at two threads took 6.1–9.2 ms (median of 300 runs) against 4.3 ms alone;
-// ONNX Runtime, whose workers spin without yielding, kept its 4.9 ms. With 3000 pauses (75 µs on
+// MobileNetV2 at two threads took 6.1–9.2 ms (median of 300 runs) against 4.3 ms alone, while
+// ONNX Runtime kept its 4.9 ms. With 3000 pauses (75 µs on
 // this host) before the yields: 4.56 ms under the same busy loop (1000 pauses: 4.93 ms, 300:
 // 7.46 ms), and alone, in eight alternating runs each: MobileNetV2 1.004×, V3-Small 0.990× (6 of
 // 8 pairs faster), ShuffleNetV2 0.983× (8 of 8), SqueezeNet 0.91× (noisy), ResNet-18 1.006×. The
