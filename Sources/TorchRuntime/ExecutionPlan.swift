@@ -104,7 +104,7 @@ struct Segment {
 // were tried).
 // SqueezeNet runs blocked from its stem to its classifier's pool: a 3×3 stride-1 convolution
 // the channel-blocked Winograd kernel takes (Note [Channel-blocked Winograd]: whole blocks of at
-// most 64 input channels) is native, `max_pool2d` and `cat` along dimension 1 (`.join`) take a
+// most 128 input channels) is native, `max_pool2d` and `cat` along dimension 1 (`.join`) take a
 // blocked input and give a blocked result (a blocked cat is a cat of the rank-5 tensors along
 // their blocks, and the fire modules' convolutions write blocked slices of the concatenation,
 // Note [Concatenation in place]). A join whose own result cannot be blocked would only unpack

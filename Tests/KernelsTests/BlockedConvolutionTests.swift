@@ -355,4 +355,69 @@ struct BlockedDepthwiseTester {
         }, "wrote past the scratch: \(label)")
     }
   }
+
+  /// The three steps, split as threads share them (input blocks, positions and output blocks in
+  /// uneven parts, last part first) on one V and M, give the whole chunk's floats, and write
+  /// nothing past the steps' scratch or the output.
+  @Test(arguments: [2, 4])
+  func stepsComposeToTheWholeChunk(tileSize: Int) {
+    let cases: [(Conv2DShape, OutputClamp)] = [
+      (convShape(128, 16, height: 10, width: 9, kernel: 3, padding: 1), .relu),
+      (convShape(24, 40, height: 7, width: 8, kernel: 3, padding: 0), .hardswish),
+      (convShape(16, 24, height: 5, width: 13, kernel: 3, padding: 1), .none),
+    ]
+    for (index, (shape, clamp)) in cases.enumerated() {
+      let problem = ConvolutionProblem(shape, hasBias: index != 2, clamp: clamp, seed: UInt64(index + 41))
+      let weights = problem.packed { BlockedWinogradWeights(shape, tileSize: tileSize, weight: $0, bias: $1) }
+      let tileRows = ConvolutionKernels.winogradTileRows(shape, tileSize: tileSize)
+      let count = shape.outputChannels * shape.outputHeight * shape.outputWidth
+      let input = pack(problem.input, channels: shape.inputChannels, pixels: shape.inputHeight * shape.inputWidth)
+      let label = "\(shape) F(\(tileSize)) \(clamp)"
+      var whole = [Float](repeating: .nan, count: count)
+      let scratch = AlignedBuffer(
+        count: ConvolutionKernels.blockedWinogradScratchCount(shape, tileSize: tileSize, tileRows: tileRows))
+      input.withUnsafeBufferPointer { input in
+        whole.withUnsafeMutableBufferPointer {
+          ConvolutionKernels.blockedWinograd(
+            shape, input: input.baseAddress!, weights: weights, output: $0.baseAddress!, clamp: clamp,
+            tileRows: 0..<tileRows, scratch: scratch.pointer)
+        }
+      }
+      let stepsCount = ConvolutionKernels.blockedWinogradStepsCount(shape, tileSize: tileSize, tileRows: tileRows)
+      let steps = AlignedBuffer(count: stepsCount + guardCount)
+      (steps.pointer + stepsCount).update(repeating: guardValue, count: guardCount)
+      let gemmScratch = AlignedBuffer(count: ConvolutionKernels.blockedPointwiseScratchCount(depth: shape.inputChannels))
+      var split = [Float](repeating: .nan, count: count) + [Float](repeating: guardValue, count: guardCount)
+      // `0..<n` in two uneven parts, the last one first.
+      func parts(_ n: Int) -> [Range<Int>] { let k = max(1, n / 3); return [k..<n, 0..<k] }
+      input.withUnsafeBufferPointer { input in
+        split.withUnsafeMutableBufferPointer { output in
+          for blocks in parts(shape.inputChannels / 8) {
+            ConvolutionKernels.blockedWinogradInputTransform(
+              shape, weights: weights, input: input.baseAddress!, steps: steps.pointer, blocks: blocks,
+              tileRows: 0..<tileRows)
+          }
+          for positions in parts(weights.positions) {
+            ConvolutionKernels.blockedWinogradGEMM(
+              shape, weights: weights, steps: steps.pointer, positions: positions, tileRows: tileRows,
+              scratch: gemmScratch.pointer)
+          }
+          for blocks in parts(shape.outputChannels / 8) {
+            ConvolutionKernels.blockedWinogradOutputTransform(
+              shape, weights: weights, steps: UnsafePointer(steps.pointer), output: output.baseAddress!, clamp: clamp,
+              blocks: blocks, tileRows: 0..<tileRows)
+          }
+        }
+      }
+      let differing = zip(split[..<count], whole).filter { $0.0 != $0.1 }.count
+      #expect(differing == 0, "\(differing) floats differ from the whole chunk's: \(label)")
+      let result = unpack(Array(split[..<count]), channels: shape.outputChannels, pixels: count / shape.outputChannels)
+      // F(2×2) over 128 input channels rounds to a few 1e-5 of an output (the NCHW kernel's floats).
+      expectClose(result, problem.expected, tolerance: 1e-4, label)
+      #expect(split[count...].allSatisfy { $0 == guardValue }, "wrote past the output: \(label)")
+      #expect(
+        UnsafeBufferPointer(start: steps.pointer + stepsCount, count: guardCount).allSatisfy { $0 == guardValue },
+        "wrote past the steps' scratch: \(label)")
+    }
+  }
 }

@@ -83,11 +83,14 @@ struct FastPathTests {
     try Self.conv([2, 8, 13, 40], [12, 8, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])
     try Self.conv([1, 3, 64, 64], [10, 3, 3, 3], bias: false, stride: [2, 2], padding: [1, 1])
     // 3×3 stride 1 with 8+ input and 16+ output channels run by Winograd F(2×2, 3×3), the
-    // channel-blocked kernel for whole blocks of at most 64 input channels (Note
-    // [Channel-blocked Winograd]): a batch on odd sizes, no padding without a bias, padding 2;
-    // and the NCHW kernel for channels not in blocks of eight or deeper inputs.
+    // channel-blocked kernel for whole blocks of at most 128 input channels (Note
+    // [Channel-blocked Winograd]; at two threads these small planes are one chunk whose steps the
+    // threads share): a batch on odd sizes, no padding without a bias, padding 2; and the NCHW
+    // kernel for channels not in blocks of eight or deeper inputs.
     try Self.conv([1, 12, 16, 16], [20, 12, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])
     try Self.conv([2, 72, 15, 15], [16, 72, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])
+    try Self.conv([1, 128, 10, 12], [24, 128, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])
+    try Self.conv([1, 136, 9, 9], [16, 136, 3, 3], bias: false, stride: [1, 1], padding: [1, 1])
     try Self.conv([2, 16, 13, 17], [24, 16, 3, 3], bias: true, stride: [1, 1], padding: [1, 1])
     try Self.conv([1, 32, 30, 9], [48, 32, 3, 3], bias: false, stride: [1, 1], padding: [0, 0])
     try Self.conv([1, 8, 7, 6], [16, 8, 3, 3], bias: true, stride: [1, 1], padding: [2, 2])

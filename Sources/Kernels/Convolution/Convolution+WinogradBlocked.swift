@@ -23,14 +23,25 @@
 // The runtime's activations between these layers are NCHW, so the executor
 // (`FastExecutors.blockedWinogradConv2d`) packs the input into blocks (each thread the rows of its
 // chunks), and each thread unpacks its chunk's output rows right after computing them, while
-// they are in cache. With those two passes it takes the layers with at most 64 input channels
-// (`takesBlockedWinograd`): in the models (alternating runs, a noisy phase of the host)
+// they are in cache. With those two passes it took the layers with at most 64 input channels
+// (`takesBlockedWinograd`; 128 now, below): in the models (alternating runs, a noisy phase of the host)
 // SqueezeNet 0.924× at one thread (5 of 6 pairs faster) and 0.939× at two (7 of 8), ResNet-18's
 // four 64→64 layers 3.57 → 2.86 ms at two threads (per-node profiles), the model 0.96× (4 of 6).
-// Deeper inputs stay on the NCHW kernel: ResNet-18's 128→128 on 28×28 went about 16% faster at
-// one thread but 25% slower at two (seven tile rows split 4 : 3, each chunk's GEMMs on 28 or 21
-// tiles), and 256→256 on 14×14 slower at both (16 tiles per GEMM against 256×256 weights per
-// position; the NCHW path splits that single chunk's steps between the threads instead).
+// A plane whose tile rows make fewer chunks than threads (`winogradChunkRows`: at least 128 tiles
+// a chunk) is one chunk whose three steps the threads share, as the NCHW path does: the input
+// transform by input blocks (packing an NCHW input block by block on the way), the GEMMs by
+// positions, the output transform by output blocks (`blockedWinogradInputTransform`,
+// `blockedWinogradGEMM`, `blockedWinogradOutputTransform` on one shared V and M). Split
+// into chunks of tile rows instead, ResNet-18's 128→128 on 28×28 was about 16% faster than the
+// NCHW kernel at one thread but 25% slower at two (seven tile rows split 4 : 3, each chunk's
+// GEMMs on 28 or 21 tiles). With the steps shared, and the depth limit raised from 64 to 128
+// (2026-11-25, per-node profiles, four alternating runs, a noisy host): ResNet-18's stride-2
+// layer into 128 channels (its output now blocked for the next one) and its three 128→128 layers
+// 4.80 → 4.41 ms at one thread and 2.50 → 2.17 ms at two; the same floats. SqueezeNet's four
+// 13×13 layers, one chunk each, 0.82 → 0.78 ms at two threads (they split 4 : 3 before).
+// 256→256 on 14×14 stays on the NCHW kernel: with a limit of 256 ResNet-18's layers on 14×14 took
+// 7.01 against 6.54 ms at one thread and the same at two (16 tiles per GEMM against 256×256
+// weights per position).
 
 /// A 3×3 convolution's Winograd weights for channel-blocked activations: `U[ξ]` per position ξ
 /// as `VectorPanelWeights` (panels of 16 output channels, no bias) and the bias, which the
@@ -75,7 +86,7 @@ public final class BlockedWinogradWeights: @unchecked Sendable {
 
 extension ConvolutionKernels {
   /// Whether a Winograd convolution (`prefersWinograd`) runs on the channel-blocked kernel:
-  /// channels in whole blocks of eight, and a depth of at most 64 (Note [Channel-blocked
+  /// channels in whole blocks of eight, and a depth of at most 128 (Note [Channel-blocked
   /// Winograd]).
   public static func takesBlockedWinograd(_ shape: Conv2DShape) -> Bool {
     prefersWinograd(shape) && shape.inputChannels % 8 == 0 && shape.outputChannels % 8 == 0
@@ -83,15 +94,21 @@ extension ConvolutionKernels {
   }
 
   /// The most input channels `takesBlockedWinograd` takes.
-  public static let blockedWinogradDepthLimit = 64
+  public static let blockedWinogradDepthLimit = 128
 
   /// Floats of scratch `blockedWinograd` needs for a chunk of `tileRows` tile rows: V, M and
   /// `blockedPointwise`'s.
   public static func blockedWinogradScratchCount(_ shape: Conv2DShape, tileSize: Int, tileRows: Int) -> Int {
-    let layout = WinogradLayout(shape, tileSize: tileSize)
-    let tiles = tileRows * layout.tileColumns
-    return layout.positions * (shape.inputChannels + shape.outputChannels) * tiles
+    blockedWinogradStepsCount(shape, tileSize: tileSize, tileRows: tileRows)
       + blockedPointwiseScratchCount(depth: shape.inputChannels)
+  }
+
+  /// Floats of V and M for a chunk of `tileRows` tile rows, which the three steps
+  /// (`blockedWinogradInputTransform`, `blockedWinogradGEMM`, `blockedWinogradOutputTransform`)
+  /// share when threads split them: V first, then M.
+  public static func blockedWinogradStepsCount(_ shape: Conv2DShape, tileSize: Int, tileRows: Int) -> Int {
+    let layout = WinogradLayout(shape, tileSize: tileSize)
+    return layout.positions * (shape.inputChannels + shape.outputChannels) * tileRows * layout.tileColumns
   }
 
   /// A 3×3 stride-1 convolution on channel-blocked activations by Winograd F(m×m, 3×3) (Note
@@ -107,40 +124,90 @@ extension ConvolutionKernels {
     _ shape: Conv2DShape, input: UnsafePointer<Float>, weights: BlockedWinogradWeights,
     output: UnsafeMutablePointer<Float>, clamp: OutputClamp, tileRows: Range<Int>, scratch: UnsafeMutablePointer<Float>
   ) {
-    let m = weights.tileSize
-    let layout = WinogradLayout(shape, tileSize: m)
+    if tileRows.isEmpty { return }
+    let steps = scratch
+    let gemmScratch = steps + blockedWinogradStepsCount(shape, tileSize: weights.tileSize, tileRows: tileRows.count)
+    blockedWinogradInputTransform(
+      shape, weights: weights, input: input, steps: steps, blocks: 0..<shape.inputChannels / 8, tileRows: tileRows)
+    blockedWinogradGEMM(
+      shape, weights: weights, steps: steps, positions: 0..<weights.positions, tileRows: tileRows.count,
+      scratch: gemmScratch)
+    blockedWinogradOutputTransform(
+      shape, weights: weights, steps: UnsafePointer(steps), output: output, clamp: clamp,
+      blocks: 0..<shape.outputChannels / 8, tileRows: tileRows)
+  }
+
+  /// Checks that `weights` belong to `shape`, a 3×3 stride-1 convolution, and that `tileRows`
+  /// lie in its plane.
+  private static func checkBlockedWinograd(
+    _ shape: Conv2DShape, _ weights: BlockedWinogradWeights, tileRows: Range<Int>
+  ) {
     precondition(
       shape.kernelHeight == 3 && shape.kernelWidth == 3 && shape.strideHeight == 1 && shape.strideWidth == 1
         && shape.dilationHeight == 1 && shape.dilationWidth == 1 && shape.groups == 1
         && weights.outputChannels == shape.outputChannels && weights.matrices[0].depth == shape.inputChannels,
       "blocked Winograd needs a 3×3 stride-1 convolution and its weights")
+    let layout = WinogradLayout(shape, tileSize: weights.tileSize)
     precondition(tileRows.lowerBound >= 0 && tileRows.upperBound <= layout.tileRows, "tile rows out of range")
-    if tileRows.isEmpty { return }
-    let tiles = tileRows.count * layout.tileColumns
-    let (inputBlocks, outputBlocks) = (shape.inputChannels / 8, shape.outputChannels / 8)
-    let transformed = scratch
-    let products = transformed + layout.positions * shape.inputChannels * tiles
-    let gemmScratch = products + layout.positions * shape.outputChannels * tiles
-    if m == 4 {
-      blockedWinogradInput4(shape, layout: layout, input: input, into: transformed, tileRows: tileRows)
+  }
+
+  /// Step 1 of `blockedWinograd` for the input blocks `blocks`: V of the chunk of tile rows
+  /// `tileRows` into `steps` (`blockedWinogradStepsCount` floats, shared by the steps).
+  public static func blockedWinogradInputTransform(
+    _ shape: Conv2DShape, weights: BlockedWinogradWeights, input: UnsafePointer<Float>,
+    steps: UnsafeMutablePointer<Float>, blocks: Range<Int>, tileRows: Range<Int>
+  ) {
+    checkBlockedWinograd(shape, weights, tileRows: tileRows)
+    precondition(blocks.lowerBound >= 0 && blocks.upperBound * 8 <= shape.inputChannels, "input blocks out of range")
+    let layout = WinogradLayout(shape, tileSize: weights.tileSize)
+    if weights.tileSize == 4 {
+      blockedWinogradInput4(shape, layout: layout, input: input, into: steps, blocks: blocks, tileRows: tileRows)
     } else {
-      blockedWinogradInput2(shape, layout: layout, input: input, into: transformed, tileRows: tileRows)
+      blockedWinogradInput2(shape, layout: layout, input: input, into: steps, blocks: blocks, tileRows: tileRows)
     }
-    for position in 0..<layout.positions {
+  }
+
+  /// Step 2 of `blockedWinograd` for the positions `positions`: M[ξ] = U[ξ] · V[ξ] over the
+  /// chunk's tiles (`tileRows` tile rows), in `steps`. `scratch` holds
+  /// `blockedPointwiseScratchCount(depth: Cin)` floats, the calling thread's own.
+  public static func blockedWinogradGEMM(
+    _ shape: Conv2DShape, weights: BlockedWinogradWeights, steps: UnsafeMutablePointer<Float>, positions: Range<Int>,
+    tileRows: Int, scratch: UnsafeMutablePointer<Float>
+  ) {
+    checkBlockedWinograd(shape, weights, tileRows: 0..<tileRows)
+    precondition(positions.lowerBound >= 0 && positions.upperBound <= weights.positions, "positions out of range")
+    let tiles = tileRows * WinogradLayout(shape, tileSize: weights.tileSize).tileColumns
+    if tiles == 0 { return }
+    let (inputBlocks, outputBlocks) = (shape.inputChannels / 8, shape.outputChannels / 8)
+    let products = steps + weights.positions * shape.inputChannels * tiles
+    for position in positions {
       blockedPointwise(
-        weights: weights.matrices[position], input: transformed + position * inputBlocks * tiles * 8,
+        weights: weights.matrices[position], input: steps + position * inputBlocks * tiles * 8,
         output: products + position * outputBlocks * tiles * 8, pixelCount: tiles, clamp: .none, pixels: 0..<tiles,
-        scratch: gemmScratch)
+        scratch: scratch)
     }
+  }
+
+  /// Step 3 of `blockedWinograd` for the output blocks `blocks`: the output rows of the chunk of
+  /// tile rows `tileRows` from M in `steps`, plus the bias, clamped or activated as `clamp`
+  /// says.
+  public static func blockedWinogradOutputTransform(
+    _ shape: Conv2DShape, weights: BlockedWinogradWeights, steps: UnsafePointer<Float>,
+    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, blocks: Range<Int>, tileRows: Range<Int>
+  ) {
+    checkBlockedWinograd(shape, weights, tileRows: tileRows)
+    precondition(blocks.lowerBound >= 0 && blocks.upperBound * 8 <= shape.outputChannels, "output blocks out of range")
+    let layout = WinogradLayout(shape, tileSize: weights.tileSize)
+    let products = steps + weights.positions * shape.inputChannels * tileRows.count * layout.tileColumns
     func run(_ bounds: some StoreBounds) {
-      if m == 4 {
+      if weights.tileSize == 4 {
         blockedWinogradOutput4(
           shape, layout: layout, products: products, bias: weights.bias, output: output, bounds: bounds,
-          tileRows: tileRows)
+          blocks: blocks, tileRows: tileRows)
       } else {
         blockedWinogradOutput2(
           shape, layout: layout, products: products, bias: weights.bias, output: output, bounds: bounds,
-          tileRows: tileRows)
+          blocks: blocks, tileRows: tileRows)
       }
     }
     if clamp.activation == .hardswish { run(StoreHardswish()) } else { run(VectorClamp(clamp)) }
@@ -154,13 +221,13 @@ extension ConvolutionKernels {
   @inline(__always)
   private static func forEachPatch(
     _ shape: Conv2DShape, layout: WinogradLayout, size: Int, input: UnsafePointer<Float>,
-    into transformed: UnsafeMutablePointer<Float>, tileRows: Range<Int>,
+    into transformed: UnsafeMutablePointer<Float>, blocks: Range<Int>, tileRows: Range<Int>,
     _ body: (_ target: UnsafeMutablePointer<Float>, _ load: (Int, Int) -> SIMD8<Float>) -> Void
   ) {
     let m = layout.tileSize
     let (height, width) = (shape.inputHeight, shape.inputWidth)
     let tiles = tileRows.count * layout.tileColumns
-    for block in 0..<shape.inputChannels / 8 {
+    for block in blocks {
       let plane = input + block * height * width * 8
       for tileRow in tileRows {
         let y0 = m * tileRow - shape.paddingTop
@@ -187,10 +254,12 @@ extension ConvolutionKernels {
   /// `Winograd4Tile.inputTransform` does per lane).
   private static func blockedWinogradInput4(
     _ shape: Conv2DShape, layout: WinogradLayout, input: UnsafePointer<Float>, into transformed: UnsafeMutablePointer<Float>,
-    tileRows: Range<Int>
+    blocks: Range<Int>, tileRows: Range<Int>
   ) {
     let positionStride = shape.inputChannels * tileRows.count * layout.tileColumns
-    forEachPatch(shape, layout: layout, size: 6, input: input, into: transformed, tileRows: tileRows) { target, load in
+    forEachPatch(
+      shape, layout: layout, size: 6, input: input, into: transformed, blocks: blocks, tileRows: tileRows
+    ) { target, load in
       @inline(__always)
       func row(_ r: Int) -> Vectors6 {
         Winograd4Tile.inputSix((load(r, 0), load(r, 1), load(r, 2), load(r, 3), load(r, 4), load(r, 5)))
@@ -204,10 +273,12 @@ extension ConvolutionKernels {
   /// `WinogradTile.columnTransform`, as the NCHW transform does per lane).
   private static func blockedWinogradInput2(
     _ shape: Conv2DShape, layout: WinogradLayout, input: UnsafePointer<Float>, into transformed: UnsafeMutablePointer<Float>,
-    tileRows: Range<Int>
+    blocks: Range<Int>, tileRows: Range<Int>
   ) {
     let positionStride = shape.inputChannels * tileRows.count * layout.tileColumns
-    forEachPatch(shape, layout: layout, size: 4, input: input, into: transformed, tileRows: tileRows) { target, load in
+    forEachPatch(
+      shape, layout: layout, size: 4, input: input, into: transformed, blocks: blocks, tileRows: tileRows
+    ) { target, load in
       @inline(__always)
       func row(_ r: Int) -> Vectors4 {
         let (d0, d1, d2, d3) = (load(r, 0), load(r, 1), load(r, 2), load(r, 3))
@@ -222,12 +293,12 @@ extension ConvolutionKernels {
   /// plus the bias, through `bounds`, the pixels inside the plane stored.
   private static func blockedWinogradOutput4(
     _ shape: Conv2DShape, layout: WinogradLayout, products: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-    output: UnsafeMutablePointer<Float>, bounds: some StoreBounds, tileRows: Range<Int>
+    output: UnsafeMutablePointer<Float>, bounds: some StoreBounds, blocks: Range<Int>, tileRows: Range<Int>
   ) {
     let (height, width) = (shape.outputHeight, shape.outputWidth)
     let tiles = tileRows.count * layout.tileColumns
     let positionStride = shape.outputChannels * tiles
-    for block in 0..<shape.outputChannels / 8 {
+    for block in blocks {
       let b = load8(bias + block * 8)
       let plane = output + block * height * width * 8
       for tileRow in tileRows {
@@ -276,12 +347,12 @@ extension ConvolutionKernels {
   /// bias, through `bounds`, the pixels inside the plane stored.
   private static func blockedWinogradOutput2(
     _ shape: Conv2DShape, layout: WinogradLayout, products: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-    output: UnsafeMutablePointer<Float>, bounds: some StoreBounds, tileRows: Range<Int>
+    output: UnsafeMutablePointer<Float>, bounds: some StoreBounds, blocks: Range<Int>, tileRows: Range<Int>
   ) {
     let (height, width) = (shape.outputHeight, shape.outputWidth)
     let tiles = tileRows.count * layout.tileColumns
     let positionStride = shape.outputChannels * tiles
-    for block in 0..<shape.outputChannels / 8 {
+    for block in blocks {
       let b = load8(bias + block * 8)
       let plane = output + block * height * width * 8
       for tileRow in tileRows {

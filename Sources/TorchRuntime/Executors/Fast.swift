@@ -997,11 +997,12 @@ enum FastExecutors {
         blockedWinogradImage(
           context, imageShape, weights: weights, input: .plain(input + image * shape.inputChannels * inputPlane),
           output: blockedOutput, clamp: clamp
-        ) { pixels in
+        ) { blocks, pixels in
           ChannelBlocks.unpack(
-            blockedOutput, channels: shape.outputChannels, pixels: outputPlane, into: imageOutput,
-            blocks: 0..<shape.outputChannels / 8, pixelRange: pixels)
-          applyActivation(activation, imageShape, imageOutput, channels: 0..<shape.outputChannels, pixels: pixels)
+            blockedOutput, channels: shape.outputChannels, pixels: outputPlane, into: imageOutput, blocks: blocks,
+            pixelRange: pixels)
+          applyActivation(
+            activation, imageShape, imageOutput, channels: blocks.lowerBound * 8..<blocks.upperBound * 8, pixels: pixels)
         }
       }
     }
@@ -1015,26 +1016,64 @@ enum FastExecutors {
   }
 
   /// One image of a 3×3 stride-1 convolution on the channel-blocked Winograd kernel into the
-  /// blocked `output`, split across the threads in whole chunks of tile rows (at least one per
-  /// thread); an NCHW input is packed first, each chunk's share of rows by the thread that
-  /// computes the chunk. `finished` gets each chunk's output pixels, on the thread that computed
-  /// them, right after.
+  /// blocked `output`. With enough chunks of tile rows for every thread, the threads take whole
+  /// chunks; else the whole plane is one chunk whose steps they share (the input transform by
+  /// input blocks, the GEMMs by positions, the output transform by output blocks), as
+  /// `winogradConv2d` does. An NCHW input is packed on the way: each chunk's share of rows by the
+  /// thread that computes the chunk, or each input block by the thread that transforms it.
+  /// `finished` gets the output blocks and pixels a thread just computed, on that thread.
   static func blockedWinogradImage(
     _ context: ExecutionContext, _ shape: Conv2DShape, weights: BlockedWinogradWeights, input: WinogradInput,
-    output: UnsafeMutablePointer<Float>, clamp: OutputClamp, finished: (Range<Int>) -> Void = { _ in }
+    output: UnsafeMutablePointer<Float>, clamp: OutputClamp,
+    finished: (_ blocks: Range<Int>, _ pixels: Range<Int>) -> Void = { _, _ in }
   ) {
     let (inputPlane, outputPlane) = (shape.inputHeight * shape.inputWidth, shape.outputHeight * shape.outputWidth)
+    let (inputBlocks, outputBlocks) = (shape.inputChannels / 8, shape.outputChannels / 8)
     let tileSize = weights.tileSize
     let tileRows = ConvolutionKernels.winogradTileRows(shape, tileSize: tileSize)
     var chunkRows = ConvolutionKernels.winogradChunkRows(shape, tileSize: tileSize)
     var chunks = (tileRows + chunkRows - 1) / chunkRows
+    let work = 4 * shape.outputChannels * shape.inputChannels * outputPlane
+    if context.threadCount > 1 && chunks < context.threadCount {
+      let rows = 0..<tileRows
+      context.withScratch(ConvolutionKernels.blockedWinogradStepsCount(shape, tileSize: tileSize, tileRows: tileRows)) {
+        steps in
+        func transform(_ blockedInput: UnsafePointer<Float>, blocks: Range<Int>) {
+          ConvolutionKernels.blockedWinogradInputTransform(
+            shape, weights: weights, input: blockedInput, steps: steps, blocks: blocks, tileRows: rows)
+        }
+        switch input {
+        case .blocked(let blocked):
+          context.parallelBlocks(inputBlocks, block: 1, work: work) { blocks in transform(blocked, blocks: blocks) }
+        case .plain(let image):
+          context.withScratch(shape.inputChannels * inputPlane) { blockedInput in
+            context.parallelBlocks(inputBlocks, block: 1, work: work) { blocks in
+              ChannelBlocks.pack(image, channels: shape.inputChannels, pixels: inputPlane, into: blockedInput, blocks: blocks)
+              transform(blockedInput, blocks: blocks)
+            }
+          }
+        }
+        context.parallelBlocks(weights.positions, block: 1, work: work) { positions in
+          context.withScratch(ConvolutionKernels.blockedPointwiseScratchCount(depth: shape.inputChannels)) { scratch in
+            ConvolutionKernels.blockedWinogradGEMM(
+              shape, weights: weights, steps: steps, positions: positions, tileRows: tileRows, scratch: scratch)
+          }
+        }
+        context.parallelBlocks(outputBlocks, block: 1, work: work) { blocks in
+          ConvolutionKernels.blockedWinogradOutputTransform(
+            shape, weights: weights, steps: UnsafePointer(steps), output: output, clamp: clamp, blocks: blocks,
+            tileRows: rows)
+          finished(blocks, 0..<outputPlane)
+        }
+      }
+      return
+    }
     if context.threadCount > 1 {
       // A whole number of chunks per thread, of about equal size.
       chunks = min(tileRows, (chunks + context.threadCount - 1) / context.threadCount * context.threadCount)
       chunkRows = (tileRows + chunks - 1) / chunks
       chunks = (tileRows + chunkRows - 1) / chunkRows
     }
-    let work = 4 * shape.outputChannels * shape.inputChannels * outputPlane
     func run(_ blockedInput: UnsafePointer<Float>) {
       context.parallelBlocks(chunks, block: 1, work: work) { range in
         context.withScratch(
@@ -1046,6 +1085,7 @@ enum FastExecutors {
               shape, input: blockedInput, weights: weights, output: output, clamp: clamp, tileRows: rows,
               scratch: scratch)
             finished(
+              0..<outputBlocks,
               tileSize * rows.lowerBound * shape.outputWidth..<min(tileSize * rows.upperBound, shape.outputHeight)
                 * shape.outputWidth)
           }
@@ -1066,7 +1106,7 @@ enum FastExecutors {
         context.parallelBlocks(chunks, block: 1, work: shape.inputChannels * inputPlane) { range in
           ChannelBlocks.pack(
             image, channels: shape.inputChannels, pixels: inputPlane, into: blockedInput,
-            blocks: 0..<shape.inputChannels / 8,
+            blocks: 0..<inputBlocks,
             pixelRange: firstRow(range.lowerBound) * shape.inputWidth..<firstRow(range.upperBound) * shape.inputWidth)
         }
         run(blockedInput)
