@@ -1048,7 +1048,8 @@ enum FastExecutors {
         case .plain(let image):
           context.withScratch(shape.inputChannels * inputPlane) { blockedInput in
             context.parallelBlocks(inputBlocks, block: 1, work: work) { blocks in
-              ChannelBlocks.pack(image, channels: shape.inputChannels, pixels: inputPlane, into: blockedInput, blocks: blocks)
+              ChannelBlocks.pack(
+                image, channels: shape.inputChannels, pixels: inputPlane, into: blockedInput, blocks: blocks)
               transform(blockedInput, blocks: blocks)
             }
           }
