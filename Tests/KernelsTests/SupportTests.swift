@@ -35,6 +35,31 @@ import Testing
     #expect(OutputSize.pooling(input: 7, kernel: 3, stride: 1, padding: 0, dilation: 2, ceilMode: false) == 3)
   }
 
+  /// `interior` is exactly the outputs whose every tap lies inside the input, found one by one.
+  @Test func interiorOutputsHaveNoPaddedTaps() {
+    for input in 1...12 {
+      for kernel in 1...5 {
+        for stride in 1...3 {
+          for padding in 0...3 {
+            for dilation in 1...2 {
+              let output = OutputSize.convolution(
+                input: input, kernel: kernel, stride: stride, dilation: dilation, padding: padding)
+              guard output > 0 else { continue }
+              let inside = (0..<output).filter { index in
+                (0..<kernel).allSatisfy { tap in (0..<input).contains(index * stride - padding + tap * dilation) }
+              }
+              let interior = OutputSize.interior(
+                input: input, output: output, kernel: kernel, stride: stride, padding: padding, dilation: dilation)
+              let label = "in \(input) k \(kernel) s \(stride) p \(padding) d \(dilation)"
+              #expect(interior.lowerBound >= 0 && interior.upperBound <= output, "\(label)")
+              #expect(Array(interior) == inside, "\(label)")
+            }
+          }
+        }
+      }
+    }
+  }
+
   @Test func adaptiveWindowsCoverTheInput() {
     // 5 → 3: [0, 2), [1, 4), [3, 5).
     #expect((0..<3).map { OutputSize.adaptiveWindow(index: $0, input: 5, output: 3) } == [0..<2, 1..<4, 3..<5])

@@ -537,9 +537,9 @@ extension ConvolutionKernels {
     let zeros = UnsafePointer(scratch)
     scratch.update(repeating: 0, count: width * 8)
     // Output columns whose taps all fall inside the image.
-    let first = min(outputWidth, (pw + sw - 1) / sw)
-    let lastTap = width - 1 - (kw - 1) * dw + pw
-    let end = lastTap < 0 ? first : max(first, min(outputWidth, lastTap / sw + 1))
+    let interior = OutputSize.interior(
+      input: width, output: outputWidth, kernel: kw, stride: sw, padding: pw, dilation: dw)
+    let (first, end) = (interior.lowerBound, interior.upperBound)
     let grouped = kh == 3 && kw == 3 && dh == 1 && dw == 1 && (sw == 1 || sw == 2)
     for block in blocks {
       let source = input + block * height * width * 8

@@ -258,9 +258,9 @@ extension PoolingKernels {
       best.replacing(with: value, where: (value .> best) .| (value .!= value))
     }
     // Output columns whose window columns all lie inside the image.
-    let first = min(outputWidth, (pw + sw - 1) / sw)
-    let lastStart = width - 1 - (kw - 1) * dw + pw
-    let end = lastStart < 0 ? first : max(first, min(outputWidth, lastStart / sw + 1))
+    let interior = OutputSize.interior(
+      input: width, output: outputWidth, kernel: kw, stride: sw, padding: pw, dilation: dw)
+    let (first, end) = (interior.lowerBound, interior.upperBound)
     let plain = kh == 3 && kw == 3 && dh == 1 && dw == 1
     for block in blocks {
       let source = input + block * height * width * 8

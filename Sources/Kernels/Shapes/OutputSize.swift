@@ -58,6 +58,17 @@ public enum OutputSize {
     return output
   }
 
+  /// The outputs along one dimension whose window lies wholly inside the input (every tap at
+  /// `index · stride − padding + j · dilation` in `0..<input`), as a range of `0...output`; it
+  /// starts at the first output clear of the leading padding and is empty there when none is.
+  public static func interior(
+    input: Int, output: Int, kernel: Int, stride: Int, padding: Int, dilation: Int
+  ) -> Range<Int> {
+    let first = min(output, (padding + stride - 1) / stride)
+    let lastStart = input - 1 - (kernel - 1) * dilation + padding
+    return first..<(lastStart < 0 ? first : max(first, min(output, lastStart / stride + 1)))
+  }
+
   /// Input index range covered by output `index` of adaptive pooling.
   public static func adaptiveWindow(index: Int, input: Int, output: Int) -> Range<Int> {
     let start = (index * input) / output
