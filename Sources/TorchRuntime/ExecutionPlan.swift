@@ -293,7 +293,7 @@ private struct PlanBuilder {
     // Convolutions writing into a concatenation's slices may run blocked: blocked slices joined
     // along the channels are the blocked concatenation (`FastExecutors.joinedCat`); one whose
     // channel means a pool takes may too (the pool then averages the blocked output itself).
-    (segment.blocked, segment.blockedReaders) = PlanBuilder.blockedResults(segment, excluding: [])
+    (segment.blocked, segment.blockedReaders) = PlanBuilder.blockedResults(segment)
     segment.releases = PlanBuilder.releases(segment, blockInputs: block.inputs.map { register($0) })
     return segment
   }
@@ -395,11 +395,15 @@ private struct PlanBuilder {
     if (pointwise || depthwise) && inputChannels % 8 == 0 { return .native }
     // A 3×3 stride-1 convolution the channel-blocked Winograd kernel takes reads a blocked input
     // as it is (Note [Channel-blocked Winograd]; on planes too small for Winograd it unpacks it).
-    let winograd =
-      weight.shape[2] == 3 && weight.shape[3] == 3 && stride.allSatisfy { $0 == 1 }
-      && (state[4].intList?.allSatisfy { $0 == 1 } ?? false) && groups == 1 && inputChannels % 8 == 0
-      && inputChannels <= ConvolutionKernels.blockedWinogradDepthLimit && outputChannels >= 16
-    if winograd && !positions.contains(2) { return .native }
+    if !positions.contains(2), stride.count == 2, let dilation = state[4].intList, dilation.count == 2,
+      ConvolutionKernels.blockedWinogradSettings(
+        Conv2DShape(
+          batch: 1, inputChannels: inputChannels, outputChannels: outputChannels, inputHeight: 0, inputWidth: 0,
+          kernelHeight: weight.shape[2], kernelWidth: weight.shape[3], stride: (stride[0], stride[1]),
+          dilation: (dilation[0], dilation[1]), groups: groups))
+    {
+      return .native
+    }
     return groups == 1 && !positions.contains(2) && !pointwise ? .stem : nil
   }
 
@@ -442,19 +446,17 @@ private struct PlanBuilder {
   /// A max pool or cat (`.join`) passes blocked values on but gains nothing by reading them
   /// when its own result cannot be blocked (it would unpack its input: ResNet's stem and pool),
   /// so such joins are taken as NCHW readers, again until none is left.
-  static func blockedResults(_ segment: Segment, excluding: Set<Int>) -> (results: Set<Int>, readers: Set<Int>) {
+  static func blockedResults(_ segment: Segment) -> (results: Set<Int>, readers: Set<Int>) {
     var roles = segment.instructions.map(blockedRole)
     while true {
-      let found = blockedResults(segment, excluding: excluding, roles: roles)
+      let found = blockedResults(segment, roles: roles)
       let idle = roles.indices.filter { roles[$0] == .join && !found.results.contains($0) }
       if idle.isEmpty { return found }
       for index in idle { roles[index] = nil }
     }
   }
 
-  private static func blockedResults(_ segment: Segment, excluding: Set<Int>, roles: [BlockedRole?]) -> (
-    results: Set<Int>, readers: Set<Int>
-  ) {
+  private static func blockedResults(_ segment: Segment, roles: [BlockedRole?]) -> (results: Set<Int>, readers: Set<Int>) {
     var unawareReads = Set(segment.outputs)
     var readers: [Int: Int] = [:]
     // Lists whose one reader is a joining cat (position 0): their elements count as read by it.
@@ -484,7 +486,7 @@ private struct PlanBuilder {
     }
     var result: Set<Int> = []
     var blockedRegisters: Set<Int> = []
-    for (index, instruction) in segment.instructions.enumerated() where !excluding.contains(index) {
+    for (index, instruction) in segment.instructions.enumerated() {
       // A joined list of blocked results is itself blocked for its cat.
       if case .listConstruct(let inputs, _, let output) = instruction, joinedLists.contains(output), !inputs.isEmpty,
         inputs.allSatisfy(blockedRegisters.contains)

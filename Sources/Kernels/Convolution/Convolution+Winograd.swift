@@ -18,9 +18,14 @@ extension ConvolutionKernels {
   /// convolution instead was 0.98× on 16→64 at 55×55, 1.11× on 32→128 at 27×27 and 1.32× on
   /// 64→256 at 13×13: the threshold stays.
   public static func prefersWinograd(_ shape: Conv2DShape) -> Bool {
+    winogradSettings(shape) && shape.outputHeight >= 4 && shape.outputWidth >= 4
+  }
+
+  /// Everything `prefersWinograd` asks of a convolution but the size of its plane.
+  static func winogradSettings(_ shape: Conv2DShape) -> Bool {
     shape.kernelHeight == 3 && shape.kernelWidth == 3 && shape.strideHeight == 1 && shape.strideWidth == 1
       && shape.dilationHeight == 1 && shape.dilationWidth == 1 && shape.groups == 1 && shape.inputChannels >= 8
-      && shape.outputChannels >= 16 && shape.outputHeight >= 4 && shape.outputWidth >= 4
+      && shape.outputChannels >= 16
   }
 
   /// The tile size m of F(m×m, 3×3) for a shape the Winograd path takes: 4 on planes of at

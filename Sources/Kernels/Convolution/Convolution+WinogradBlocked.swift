@@ -89,7 +89,13 @@ extension ConvolutionKernels {
   /// channels in whole blocks of eight, and a depth of at most 128 (Note [Channel-blocked
   /// Winograd]).
   public static func takesBlockedWinograd(_ shape: Conv2DShape) -> Bool {
-    prefersWinograd(shape) && shape.inputChannels % 8 == 0 && shape.outputChannels % 8 == 0
+    prefersWinograd(shape) && blockedWinogradSettings(shape)
+  }
+
+  /// Everything `takesBlockedWinograd` asks of a convolution but the size of its plane, which
+  /// an execution plan does not know when it reads the weights.
+  public static func blockedWinogradSettings(_ shape: Conv2DShape) -> Bool {
+    winogradSettings(shape) && shape.inputChannels % 8 == 0 && shape.outputChannels % 8 == 0
       && shape.inputChannels <= blockedWinogradDepthLimit
   }
 
